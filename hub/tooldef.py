@@ -1,0 +1,34 @@
+"""ToolDef: the one normalized tool description every ingest format is turned into."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ToolDef(BaseModel):
+    """One tool from any source, before it is grouped into a domain and made executable.
+
+    `name` is unique within an ingest run (loaders disambiguate clashes with a source prefix);
+    `parameters` is a JSON Schema object with `$ref`s already resolved.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    # The response body's JSON Schema when the source gives one (OpenAPI responses, MCP outputSchema).
+    returns: dict[str, Any] | None = None
+    # Where it came from: the file (or URL / command) and the name it had there.
+    source: str
+    original_name: str = ""
+    # The API it belongs to (OpenAPI title, ToolBench tool name, MCP server name), used for grouping.
+    api: str = ""
+    # HTTP method and path when the source is an HTTP API description; they tell reads from writes.
+    method: str | None = None
+    path: str | None = None
+    tags: list[str] = []
+    # The source format: openai, bfcl, toolbench, openapi, mcp.
+    format: str = ""

@@ -1,0 +1,538 @@
+"""The EnvSpec: one environment as plain, typed, declarative data.
+
+An EnvSpec says what tables an environment's database has, what tools it offers and what each
+tool does to the tables, in a small operation language (get / find / insert / update / delete /
+sequence). Nothing in a spec is code: the executor interprets it, so a spec from an untrusted
+source can do no more than read and write its own episode's tables.
+
+Everything that can be checked statically is checked here, at load time, so that a spec that
+loads is a spec that can be served: tables and columns named by operations exist, arguments
+named by operations are declared in the tool's input schema, bindings refer to earlier steps,
+seed rows fit their columns and their foreign keys resolve.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ENVSPEC_FORMAT = "envhub.envspec/1"
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+# MCP tool names allow dots and dashes too; table/column names must be safe SQL identifiers.
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$"
+ENV_NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+
+ColumnType = Literal["string", "integer", "number", "boolean", "enum", "date"]
+CompareOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "contains"]
+
+
+class SpecError(ValueError):
+    """A spec that cannot be served; the message names the file, the path inside it and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+
+
+class Column(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    type: ColumnType = "string"
+    enum: list[str] | None = None
+    nullable: bool = True
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _enum_has_values(self) -> Column:
+        if self.type == "enum" and not self.enum:
+            raise ValueError(f"column '{self.name}' has type enum but no enum values")
+        if self.type != "enum" and self.enum:
+            raise ValueError(f"column '{self.name}' lists enum values but has type {self.type}")
+        return self
+
+
+class ForeignKey(_Strict):
+    column: str
+    ref_table: str
+    ref_column: str
+
+
+class Table(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    description: str = ""
+    primary_key: str
+    columns: list[Column]
+    foreign_keys: list[ForeignKey] = []
+    # Generated primary keys look like f"{id_prefix}{n}" (e.g. "O-1001"); integer keys when None
+    # and the key column is an integer.
+    id_prefix: str | None = None
+
+    @model_validator(mode="after")
+    def _keys_exist(self) -> Table:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"table '{self.name}' has duplicate column names")
+        if self.primary_key not in names:
+            raise ValueError(
+                f"table '{self.name}': primary key '{self.primary_key}' is not one of its columns"
+            )
+        for fk in self.foreign_keys:
+            if fk.column not in names:
+                raise ValueError(
+                    f"table '{self.name}': foreign key column '{fk.column}' is not one of its columns"
+                )
+        return self
+
+    def column(self, name: str) -> Column | None:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        return None
+
+    @property
+    def pk_column(self) -> Column:
+        col = self.column(self.primary_key)
+        assert col is not None
+        return col
+
+
+# ---------------------------------------------------------------------------------------------
+# Values: where an operation takes a value from
+# ---------------------------------------------------------------------------------------------
+
+
+class ArgValue(_Strict):
+    """The tool call's argument `arg`; `default` when the caller left it out."""
+
+    arg: str
+    default: Any = None
+
+
+class ConstValue(_Strict):
+    const: Any
+
+
+class RefValue(_Strict):
+    """A field of an earlier step's result in a sequence: "step.column" (or "step" for a scalar)."""
+
+    ref: str
+
+
+class ArithValue(_Strict):
+    """Arithmetic over two values, for balances and stock counts (e.g. balance - amount)."""
+
+    op: Literal["add", "sub", "mul"]
+    left: Value
+    right: Value
+
+
+Value = Union[ArgValue, ConstValue, RefValue, ArithValue]
+ArithValue.model_rebuild()
+
+
+def value_args(value: Value) -> set[str]:
+    """Argument names a value reads."""
+    if isinstance(value, ArgValue):
+        return {value.arg}
+    if isinstance(value, ArithValue):
+        return value_args(value.left) | value_args(value.right)
+    return set()
+
+
+def value_refs(value: Value) -> set[str]:
+    """Binding names (the part before the dot) a value reads."""
+    if isinstance(value, RefValue):
+        return {value.ref.split(".", 1)[0]}
+    if isinstance(value, ArithValue):
+        return value_refs(value.left) | value_refs(value.right)
+    return set()
+
+
+# ---------------------------------------------------------------------------------------------
+# Operations
+# ---------------------------------------------------------------------------------------------
+
+
+class Filter(_Strict):
+    """`column op value`; skipped when `value` is an optional argument the caller left out."""
+
+    column: str
+    op: CompareOp = "eq"
+    value: Value
+
+
+class Precondition(_Strict):
+    """A check on the target row before a write; unmet -> a tool error a model can act on.
+
+    `message` may use {table}, {key}, {column}, {actual}, {expected} placeholders.
+    """
+
+    column: str
+    op: CompareOp = "eq"
+    value: Value
+    message: str | None = None
+
+
+class SortKey(_Strict):
+    column: str
+    descending: bool = False
+
+
+class GetOp(_Strict):
+    kind: Literal["get"]
+    table: str
+    key: Value
+    # Only these columns in the result; all when empty.
+    fields: list[str] = []
+
+
+class FindOp(_Strict):
+    kind: Literal["find"]
+    table: str
+    filters: list[Filter] = []
+    sort: list[SortKey] = []
+    limit: Value | int = 20
+    fields: list[str] = []
+
+
+class InsertOp(_Strict):
+    kind: Literal["insert"]
+    table: str
+    values: dict[str, Value]
+
+
+class UpdateOp(_Strict):
+    kind: Literal["update"]
+    table: str
+    key: Value
+    set: dict[str, Value]
+    preconditions: list[Precondition] = []
+
+
+class DeleteOp(_Strict):
+    kind: Literal["delete"]
+    table: str
+    key: Value
+    preconditions: list[Precondition] = []
+
+
+SimpleOp = Annotated[Union[GetOp, FindOp, InsertOp, UpdateOp, DeleteOp], Field(discriminator="kind")]
+
+
+class Step(_Strict):
+    bind: Annotated[str, Field(pattern=NAME_PATTERN)]
+    op: SimpleOp
+
+
+class SequenceOp(_Strict):
+    """Steps run in order inside one transaction; any failing step rolls all of them back."""
+
+    kind: Literal["sequence"]
+    steps: list[Step] = Field(min_length=1)
+    # The binding returned as the tool's result; the last step's when None.
+    result: str | None = None
+
+
+Operation = Annotated[
+    Union[GetOp, FindOp, InsertOp, UpdateOp, DeleteOp, SequenceOp], Field(discriminator="kind")
+]
+
+WRITE_KINDS = frozenset({"insert", "update", "delete"})
+
+
+def simple_ops(op: Operation) -> list[SimpleOp]:
+    return [s.op for s in op.steps] if isinstance(op, SequenceOp) else [op]
+
+
+def is_write(op: Operation) -> bool:
+    return any(o.kind in WRITE_KINDS for o in simple_ops(op))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tools, seed, environment
+# ---------------------------------------------------------------------------------------------
+
+
+class ToolAnnotations(_Strict):
+    """MCP tool annotations, with the wire (camelCase) names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    title: str | None = None
+    readOnlyHint: bool | None = None
+    destructiveHint: bool | None = None
+    idempotentHint: bool | None = None
+    openWorldHint: bool | None = False
+
+
+class ToolSpec(_Strict):
+    name: Annotated[str, Field(pattern=TOOL_NAME_PATTERN)]
+    description: str
+    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    output_schema: dict[str, Any] | None = None
+    annotations: ToolAnnotations = ToolAnnotations()
+    operation: Operation
+
+    @model_validator(mode="after")
+    def _schema_is_object(self) -> ToolSpec:
+        if self.input_schema.get("type") != "object":
+            raise ValueError(f"tool '{self.name}': input_schema must have type 'object'")
+        props = self.input_schema.get("properties", {})
+        if not isinstance(props, dict):
+            raise ValueError(f"tool '{self.name}': input_schema.properties must be an object")
+        for req in self.input_schema.get("required", []):
+            if req not in props:
+                raise ValueError(f"tool '{self.name}': required argument '{req}' is not in properties")
+        return self
+
+    @property
+    def read_only(self) -> bool:
+        return not is_write(self.operation)
+
+
+class SeedGenerator(_Strict):
+    """A seeded description of generated rows: `rows[table]` rows per table, deterministic in `seed`."""
+
+    seed: int = 0
+    rows: dict[str, int] = {}
+
+
+class Seed(_Strict):
+    """The initial state: explicit rows, then generated ones (if any) on top."""
+
+    rows: dict[str, list[dict[str, Any]]] = {}
+    generate: SeedGenerator | None = None
+
+
+class ToolDependency(_Strict):
+    """`source`'s output provides `target`'s input argument `argument` (column `column`)."""
+
+    source: str
+    target: str
+    argument: str
+    column: str | None = None
+
+
+class EnvSpec(_Strict):
+    format: Literal["envhub.envspec/1"] = ENVSPEC_FORMAT
+    name: Annotated[str, Field(pattern=ENV_NAME_PATTERN)]
+    description: str = ""
+    domain: str = ""
+    source: list[str] = []
+    tables: list[Table]
+    tools: list[ToolSpec]
+    seed: Seed = Seed()
+    dependencies: list[ToolDependency] = []
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def table(self, name: str) -> Table:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def tool(self, name: str) -> ToolSpec:
+        for t in self.tools:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    # -- cross-reference checks ------------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> EnvSpec:
+        tables = {t.name: t for t in self.tables}
+        if len(tables) != len(self.tables):
+            raise ValueError("duplicate table names")
+        if len({t.name for t in self.tools}) != len(self.tools):
+            raise ValueError("duplicate tool names")
+        for t in self.tables:
+            for fk in t.foreign_keys:
+                ref = tables.get(fk.ref_table)
+                if ref is None:
+                    raise ValueError(f"table '{t.name}': foreign key to unknown table '{fk.ref_table}'")
+                if ref.column(fk.ref_column) is None:
+                    raise ValueError(
+                        f"table '{t.name}': foreign key to unknown column '{fk.ref_table}.{fk.ref_column}'"
+                    )
+        for i, tool in enumerate(self.tools):
+            _check_operation(tool, tables, where=f"tools.{i} ('{tool.name}')")
+        for table_name, rows in self.seed.rows.items():
+            table = tables.get(table_name)
+            if table is None:
+                raise ValueError(f"seed.rows: unknown table '{table_name}'")
+            for j, row in enumerate(rows):
+                _check_row(table, row, where=f"seed.rows.{table_name}.{j}")
+        if self.seed.generate:
+            for table_name in self.seed.generate.rows:
+                if table_name not in tables:
+                    raise ValueError(f"seed.generate.rows: unknown table '{table_name}'")
+        _check_seed_integrity(self)
+        tool_names = {t.name for t in self.tools}
+        for d in self.dependencies:
+            for end in (d.source, d.target):
+                if end not in tool_names:
+                    raise ValueError(f"dependencies: unknown tool '{end}'")
+        return self
+
+
+def _check_operation(tool: ToolSpec, tables: dict[str, Table], where: str) -> None:
+    declared = set(tool.input_schema.get("properties", {}))
+    bound: set[str] = set()
+    op = tool.operation
+    steps = [(s.bind, s.op) for s in op.steps] if isinstance(op, SequenceOp) else [(None, op)]
+    for bind, sop in steps:
+        table = tables.get(sop.table)
+        if table is None:
+            raise ValueError(f"{where}: operation uses unknown table '{sop.table}'")
+        values: list[Value] = []
+        columns: list[str] = []
+        if isinstance(sop, (GetOp, UpdateOp, DeleteOp)):
+            values.append(sop.key)
+        if isinstance(sop, (GetOp, FindOp)):
+            columns += sop.fields
+        if isinstance(sop, FindOp):
+            columns += [f.column for f in sop.filters] + [s.column for s in sop.sort]
+            values += [f.value for f in sop.filters]
+            if not isinstance(sop.limit, int):
+                values.append(sop.limit)
+        if isinstance(sop, InsertOp):
+            columns += list(sop.values)
+            values += list(sop.values.values())
+        if isinstance(sop, UpdateOp):
+            columns += list(sop.set)
+            values += list(sop.set.values())
+            if table.primary_key in sop.set:
+                raise ValueError(f"{where}: update may not change the primary key '{table.primary_key}'")
+        if isinstance(sop, (UpdateOp, DeleteOp)):
+            columns += [p.column for p in sop.preconditions]
+            values += [p.value for p in sop.preconditions]
+        for c in columns:
+            if table.column(c) is None:
+                raise ValueError(f"{where}: operation uses unknown column '{sop.table}.{c}'")
+        for v in values:
+            missing_args = value_args(v) - declared
+            if missing_args:
+                raise ValueError(
+                    f"{where}: operation reads argument(s) {sorted(missing_args)} "
+                    "that the input_schema does not declare"
+                )
+            missing_refs = value_refs(v) - bound
+            if missing_refs:
+                raise ValueError(f"{where}: operation refers to unbound step(s) {sorted(missing_refs)}")
+        if bind is not None:
+            if bind in bound:
+                raise ValueError(f"{where}: step name '{bind}' is bound twice")
+            bound.add(bind)
+    if isinstance(op, SequenceOp) and op.result is not None and op.result not in bound:
+        raise ValueError(f"{where}: sequence result '{op.result}' is not a step name")
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def check_value(column: Column, value: Any) -> str | None:
+    """Why `value` does not fit `column`, or None when it does."""
+    if value is None:
+        return None if column.nullable else f"'{column.name}' may not be null"
+    t = column.type
+    ok = (
+        (t == "string" and isinstance(value, str))
+        or (t == "integer" and isinstance(value, int) and not isinstance(value, bool))
+        or (t == "number" and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (t == "boolean" and isinstance(value, bool))
+        or (t == "enum" and isinstance(value, str) and value in (column.enum or []))
+        or (t == "date" and isinstance(value, str) and bool(_DATE.match(value)))
+    )
+    if ok:
+        return None
+    if t == "enum":
+        return f"'{column.name}' must be one of {column.enum}, got {value!r}"
+    return f"'{column.name}' must be a {t}, got {value!r}"
+
+
+def _check_row(table: Table, row: dict[str, Any], where: str) -> None:
+    for key, value in row.items():
+        col = table.column(key)
+        if col is None:
+            raise ValueError(f"{where}: unknown column '{table.name}.{key}'")
+        problem = check_value(col, value)
+        if problem:
+            raise ValueError(f"{where}: {problem}")
+    if row.get(table.primary_key) is None:
+        raise ValueError(f"{where}: missing primary key '{table.primary_key}'")
+
+
+def _check_seed_integrity(spec: EnvSpec) -> None:
+    keys = {
+        name: {row.get(spec.table(name).primary_key) for row in rows}
+        for name, rows in spec.seed.rows.items()
+    }
+    for name, rows in spec.seed.rows.items():
+        table = spec.table(name)
+        if len(keys[name]) != len(rows):
+            raise ValueError(f"seed.rows.{name}: duplicate primary keys")
+        for fk in table.foreign_keys:
+            ref_keys = keys.get(fk.ref_table, set())
+            ref_table = spec.table(fk.ref_table)
+            if fk.ref_column != ref_table.primary_key:
+                continue
+            for j, row in enumerate(rows):
+                value = row.get(fk.column)
+                if value is not None and value not in ref_keys:
+                    raise ValueError(
+                        f"seed.rows.{name}.{j}: '{fk.column}'={value!r} has no row in '{fk.ref_table}'"
+                    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    more = f" (and {err.error_count() - 1} more problem(s))" if err.error_count() > 1 else ""
+    # Cross-reference problems carry their own path inside the message.
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
+
+
+def parse_envspec(data: Any, origin: str = "<spec>") -> EnvSpec:
+    """Validate already-parsed JSON; raise SpecError naming `origin`, the path and the problem."""
+    if isinstance(data, dict) and data.get("format", ENVSPEC_FORMAT) != ENVSPEC_FORMAT:
+        raise SpecError(
+            f"{origin}: format: unsupported format {data.get('format')!r}, expected '{ENVSPEC_FORMAT}'"
+        )
+    try:
+        return EnvSpec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(f"{origin}: {_format_validation_error(err)}") from None
+
+
+def load_envspec(path: str | Path) -> EnvSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read: {err.strerror or err}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SpecError(f"{path}: not valid JSON: line {err.lineno} column {err.colno}: {err.msg}") from None
+    return parse_envspec(data, origin=str(path))
+
+
+def dump_envspec(spec: EnvSpec, path: str | Path) -> None:
+    Path(path).write_text(spec.model_dump_json(indent=1, exclude_defaults=False) + "\n", encoding="utf-8")
