@@ -30,5 +30,7 @@ class ToolDef(BaseModel):
     method: str | None = None
     path: str | None = None
     tags: list[str] = []
+    # MCP tool annotations (readOnlyHint, destructiveHint, ...) when the source states them.
+    annotations: dict[str, Any] | None = None
     # The source format: openai, bfcl, toolbench, openapi, mcp.
     format: str = ""

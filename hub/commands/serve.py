@@ -1,0 +1,179 @@
+"""`envhub serve` (every environment of a build over MCP + REST) and `envhub stdio` (one, over stdio)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+TOKEN_ENV_VAR = "ENVHUB_TOKEN"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="host every environment of a build folder as MCP servers with a REST API",
+        description=(
+            "Serve every BUILD_DIR/envs/*.json as an MCP server (one episode per "
+            "/envs/{env}/episodes/{id}/mcp) plus the REST API of docs/CONTRACTS.md. "
+            "With no BUILD_DIR the built-in example environments are served."
+        ),
+    )
+    serve.add_argument("build_dir", nargs="?", type=Path, default=None, metavar="BUILD_DIR",
+                       help="build folder with envs/*.json (and optionally tasks.jsonl)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1; any other address requires a token)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.add_argument("--token", default=None,
+                       help=f"bearer token every request except /health must carry (default ${TOKEN_ENV_VAR})")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME", dest="allowed_hosts",
+                       help="host name accepted in the Host header besides localhost (repeatable); "
+                            "with a token on a public address and none given, any host is accepted")
+    serve.add_argument("--ttl", type=float, default=900.0, metavar="SECONDS",
+                       help="idle seconds after which an episode expires (default 900)")
+    serve.add_argument("--max-episodes", type=int, default=20_000, metavar="N",
+                       help="live episodes allowed at once; beyond it creation answers 429 (default 20000)")
+    serve.add_argument("--max-body-bytes", type=int, default=1024 * 1024, metavar="BYTES",
+                       help="largest request body accepted; larger ones get 413 (default 1 MiB)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"], help="log level (default info)")
+    serve.set_defaults(handler=run_serve)
+
+    stdio = subparsers.add_parser(
+        "stdio",
+        help="serve one environment of a build folder as an MCP server over stdio (one episode)",
+        description="Serve environment ENV of BUILD_DIR over stdio, e.g. as a command for an MCP client.",
+    )
+    stdio.add_argument("build_dir", type=Path, metavar="BUILD_DIR", help="build folder with envs/*.json")
+    stdio.add_argument("env", metavar="ENV", help="environment name (see `GET /envs` or BUILD_DIR/envs/)")
+    stdio.add_argument("--seed", type=int, default=None, help="seed of the initial state (default: the spec's own)")
+    stdio.set_defaults(handler=run_stdio_command)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from rich.console import Console
+
+    from hub.build import BuildError
+    from hub.hosting import HubConfig, HubConfigError, create_app
+
+    console = Console(stderr=True)
+    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV_VAR) or None
+    try:
+        config = HubConfig(
+            build_dir=args.build_dir,
+            bind_host=args.host,
+            token=token,
+            allowed_hosts=tuple(args.allowed_hosts),
+            episode_ttl_seconds=args.ttl,
+            max_live_episodes=args.max_episodes,
+            max_body_bytes=args.max_body_bytes,
+        )
+        environments = _load_with_progress(console, config.build_dir)
+    except (HubConfigError, BuildError) as err:
+        console.print(f"[red]envhub serve: {err}[/red]")
+        return 2
+    if not environments.runtimes:
+        console.print("[red]envhub serve: no environment could be loaded[/red]")
+        _print_skipped(console, environments.skipped)
+        return 2
+    _print_summary(console, config, environments, args.port)
+    app = create_app(config, environments=environments)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug",
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def _load_with_progress(console, build_dir):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    from hub.hosting import load_environments
+
+    class RateColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:.0f} files/s" if task.speed else "")
+
+    columns = (TextColumn("loading environments"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("load", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return load_environments(build_dir, progress=advance)
+
+
+def _print_summary(console, config, environments, port: int) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"envhub: {len(environments.runtimes)} environment(s)", show_lines=False)
+    table.add_column("environment")
+    table.add_column("domain")
+    table.add_column("tools", justify="right")
+    table.add_column("tables", justify="right")
+    shown = list(environments.runtimes.values())[:30]
+    for runtime in shown:
+        spec = runtime.spec
+        table.add_row(spec.name, spec.domain, str(len(spec.tools)), str(len(spec.tables)))
+    if len(environments.runtimes) > len(shown):
+        table.add_row(f"… and {len(environments.runtimes) - len(shown)} more", "", "", "")
+    console.print(table)
+    _print_skipped(console, environments.skipped)
+    host = f"[{config.bind_host}]" if ":" in config.bind_host else config.bind_host
+    console.print(
+        f"REST  http://{host}:{port}/envs   MCP  http://{host}:{port}/envs/<env>/episodes/<id>/mcp   "
+        f"token: {'required' if config.token else 'none (loopback only)'}   "
+        f"tasks: {len(environments.tasks)}   episode TTL: {config.episode_ttl_seconds:g} s"
+    )
+
+
+def _print_skipped(console, skipped) -> None:
+    for item in skipped:
+        console.print(f"[yellow]skipped[/yellow] {item.reason}")
+
+
+def run_stdio_command(args: argparse.Namespace) -> int:
+    from servers.stdio import run_stdio
+
+    try:
+        spec = find_env_spec(args.build_dir, args.env)
+    except LookupError as err:
+        print(f"envhub stdio: {err}", file=sys.stderr)
+        return 2
+    run_stdio(spec, seed=args.seed)
+    return 0
+
+
+def find_env_spec(build_dir: Path, env: str):
+    """The EnvSpec named `env` in `build_dir/envs/`: `<env>.json` first, else any file declaring that name."""
+    from servers.spec import SpecError, load_envspec
+
+    envs_dir = build_dir / "envs"
+    if not envs_dir.is_dir():
+        raise LookupError(f"{envs_dir}: no such folder; is {build_dir} a build folder (output of `envhub synth`)?")
+    direct = envs_dir / f"{env}.json"
+    problems: list[str] = []
+    candidates = [direct] if direct.is_file() else []
+    candidates += [p for p in sorted(envs_dir.glob("*.json")) if p != direct]
+    for path in candidates:
+        try:
+            spec = load_envspec(path)
+        except SpecError as err:
+            if path == direct:
+                raise LookupError(str(err)) from None
+            problems.append(str(err))
+            continue
+        if spec.name == env:
+            return spec
+    available = sorted(p.stem for p in envs_dir.glob("*.json"))
+    raise LookupError(f"{envs_dir}: no such environment '{env}'; available: {', '.join(available) or 'none'}")

@@ -1,0 +1,443 @@
+"""Per-episode state: one in-memory SQLite database per episode, copied from a prepared template.
+
+An `EnvRuntime` builds an environment's database once per seed (tables, then seed rows) and keeps
+the result as `serialize()`d bytes. Creating an episode is then `sqlite3.connect(":memory:")` plus
+`deserialize(template)`: a memory copy, no schema work, no inserts, no process. The episode keeps
+a reference to the bytes it started from, which serves `diff()`, and forks share it.
+
+`canonical_state_hash` is the one definition of the state hash (docs/CONTRACTS.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from servers.seedgen import initial_rows
+from servers.spec import Column, EnvSpec, ForeignKey, Table, ToolSpec
+
+_SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "boolean": "INTEGER",
+              "enum": "TEXT", "date": "TEXT"}
+EPISODE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+MAX_SNAPSHOTS_PER_EPISODE = 64
+
+
+def quote(identifier: str) -> str:
+    """A quoted SQL identifier (names are pattern-checked by the spec; quoting keeps keywords safe)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+# ---------------------------------------------------------------------------------------------
+# Values between Python/JSON and SQLite
+# ---------------------------------------------------------------------------------------------
+
+
+def to_sql(column: Column, value: Any) -> Any:
+    """The value as stored: booleans as 0/1 (SQLite has no boolean type)."""
+    if column.type == "boolean" and isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def from_sql(column: Column, value: Any) -> Any:
+    """The stored value typed back by its column."""
+    if value is None:
+        return None
+    if column.type == "boolean":
+        return bool(value)
+    if column.type == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _canonical_value(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_value(v) for v in value]
+    return value
+
+
+def _key_order(value: Any) -> tuple:
+    """Sort key of primary keys: numbers numerically, strings lexically, nulls last."""
+    if value is None:
+        return (2, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    return (1, str(value))
+
+
+def canonical_rows(rows_by_table: dict[str, list[dict]], spec: EnvSpec) -> dict[str, list[dict]]:
+    """Every table of the spec (empty ones too), rows complete, typed and sorted by primary key."""
+    tables = {t.name: t for t in spec.tables}
+    out: dict[str, list[dict]] = {}
+    for name in sorted(set(tables) | set(rows_by_table)):
+        table = tables.get(name)
+        rows = rows_by_table.get(name) or []
+        if table is None:
+            out[name] = sorted((_canonical_value(dict(r)) for r in rows), key=lambda r: json.dumps(r, sort_keys=True))
+            continue
+        canon = []
+        for row in rows:
+            full = {c.name: from_sql(c, row.get(c.name)) for c in table.columns}
+            full.update({k: v for k, v in row.items() if table.column(k) is None})
+            canon.append(_canonical_value(full))
+        canon.sort(key=lambda r: _key_order(r.get(table.primary_key)))
+        out[name] = canon
+    return out
+
+
+def canonical_state_hash(rows_by_table: dict[str, list[dict]], spec: EnvSpec) -> str:
+    """`sha256:<hex>` of the canonical JSON of every table: order of operations never matters."""
+    canon = canonical_rows(rows_by_table, spec)
+    text = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors (each carries the HTTP status the hub answers with)
+# ---------------------------------------------------------------------------------------------
+
+
+class EpisodeError(Exception):
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+class UnknownEnvironment(EpisodeError):
+    status = 404
+
+
+class EpisodeNotFound(EpisodeError):
+    status = 404
+
+
+class EpisodeLimitReached(EpisodeError):
+    status = 429
+
+
+# ---------------------------------------------------------------------------------------------
+# One prepared environment
+# ---------------------------------------------------------------------------------------------
+
+
+class EnvRuntime:
+    """An EnvSpec ready to serve: lookups, the DDL, cached tool validators and template databases."""
+
+    def __init__(self, spec: EnvSpec, template_cache_size: int = 32) -> None:
+        self.spec = spec
+        self.tables: dict[str, Table] = {t.name: t for t in spec.tables}
+        self.tools: dict[str, ToolSpec] = {t.name: t for t in spec.tools}
+        # Foreign keys pointing AT each table, so deletes can refuse to orphan child rows.
+        self.referrers: dict[str, list[tuple[Table, ForeignKey]]] = {t.name: [] for t in spec.tables}
+        for t in spec.tables:
+            for fk in t.foreign_keys:
+                self.referrers[fk.ref_table].append((t, fk))
+        # Filled lazily by servers.executor (compiling every schema up front would slow hub start).
+        self.validators: dict[str, Callable[[dict], str | None]] = {}
+        self.mcp_cache: dict[str, Any] = {}
+        self._template_cache_size = max(1, template_cache_size)
+        self._templates: OrderedDict[int | None, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def ddl(self) -> list[str]:
+        statements = []
+        for t in self.spec.tables:
+            parts = [f"{quote(c.name)} {_SQL_TYPES[c.type]}" for c in t.columns]
+            parts.append(f"PRIMARY KEY ({quote(t.primary_key)})")
+            for fk in t.foreign_keys:
+                # Declared for readers of the schema; the executor enforces them with clear messages.
+                parts.append(
+                    f"FOREIGN KEY ({quote(fk.column)}) REFERENCES {quote(fk.ref_table)} ({quote(fk.ref_column)})"
+                )
+            statements.append(f"CREATE TABLE {quote(t.name)} ({', '.join(parts)})")
+        return statements
+
+    def build_connection(self, rows_by_table: dict[str, list[dict]]) -> sqlite3.Connection:
+        """A fresh in-memory database with the tables and `rows_by_table` (the slow path)."""
+        conn = open_connection()
+        conn.execute("BEGIN")
+        for statement in self.ddl():
+            conn.execute(statement)
+        for name, rows in rows_by_table.items():
+            table = self.tables[name]
+            cols = [c.name for c in table.columns]
+            sql = (f"INSERT INTO {quote(name)} ({', '.join(quote(c) for c in cols)}) "
+                   f"VALUES ({', '.join('?' for _ in cols)})")
+            conn.executemany(sql, ([to_sql(c, r.get(c.name)) for c in table.columns] for r in rows))
+        conn.execute("COMMIT")
+        return conn
+
+    def template(self, seed: int | None = None) -> bytes:
+        """The serialized initial database for `seed` (None = the spec's own seed state); LRU-cached."""
+        with self._lock:
+            cached = self._templates.get(seed)
+            if cached is not None:
+                self._templates.move_to_end(seed)
+                return cached
+        conn = self.build_connection(initial_rows(self.spec, seed))
+        try:
+            data = conn.serialize()
+        finally:
+            conn.close()
+        with self._lock:
+            self._templates[seed] = data
+            while len(self._templates) > self._template_cache_size:
+                self._templates.popitem(last=False)
+        return data
+
+    def read_rows(self, conn: sqlite3.Connection, table: str | None = None) -> dict[str, list[dict]]:
+        names = [table] if table is not None else [t.name for t in self.spec.tables]
+        out = {}
+        for name in names:
+            t = self.tables[name]
+            cur = conn.execute(f"SELECT * FROM {quote(name)} ORDER BY {quote(t.primary_key)}")
+            out[name] = [self.decode_row(t, r) for r in cur.fetchall()]
+        release_page_cache(conn)
+        return out
+
+    def decode_row(self, table: Table, values: tuple) -> dict:
+        return {c.name: from_sql(c, v) for c, v in zip(table.columns, values, strict=True)}
+
+
+def open_connection() -> sqlite3.Connection:
+    # Autocommit mode: the executor opens and ends its own transactions explicitly.
+    return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+
+
+def release_page_cache(conn: sqlite3.Connection) -> None:
+    """Free the pages SQLite copied out of the episode's buffer while reading.
+
+    A deserialized database is resizeable, so SQLite cannot map its pages and copies every page it
+    reads into a per-connection cache (about the size of the database again, kept for the life
+    of the connection). Freeing it after each use keeps a live episode at roughly one copy of its
+    database, for about 5 µs per call.
+    """
+    with contextlib.suppress(sqlite3.Error):  # a closed connection has nothing to free
+        conn.execute("PRAGMA shrink_memory")
+
+
+def connection_from_bytes(data: bytes) -> sqlite3.Connection:
+    conn = open_connection()
+    conn.deserialize(data)
+    return conn
+
+
+# ---------------------------------------------------------------------------------------------
+# Episodes
+# ---------------------------------------------------------------------------------------------
+
+
+class Episode:
+    """One isolated copy of an environment's state."""
+
+    def __init__(self, episode_id: str, runtime: EnvRuntime, conn: sqlite3.Connection, start: bytes,
+                 clock: Callable[[], float] = time.monotonic, seed: int | None = None) -> None:
+        self.id = episode_id
+        self.env = runtime.spec.name
+        self.runtime = runtime
+        self.conn = conn
+        self.seed = seed
+        self._start = start  # shared with the template cache and with forks: never mutated
+        self._clock = clock
+        self.created_at = clock()
+        self.last_used = self.created_at
+        self.snapshots: dict[str, bytes] = {}
+
+    def touch(self) -> None:
+        self.last_used = self._clock()
+
+    def rows(self, table: str | None = None) -> dict[str, list[dict]]:
+        if table is not None and table not in self.runtime.tables:
+            raise EpisodeError(
+                f"environment '{self.env}' has no table '{table}'; tables: {sorted(self.runtime.tables)}",
+                status=404,
+            )
+        return self.runtime.read_rows(self.conn, table)
+
+    def row_counts(self) -> dict[str, int]:
+        counts = {
+            t.name: self.conn.execute(f"SELECT COUNT(*) FROM {quote(t.name)}").fetchone()[0]
+            for t in self.runtime.spec.tables
+        }
+        release_page_cache(self.conn)
+        return counts
+
+    def state_hash(self) -> str:
+        return canonical_state_hash(self.rows(), self.runtime.spec)
+
+    def start_rows(self) -> dict[str, list[dict]]:
+        conn = connection_from_bytes(self._start)
+        try:
+            return self.runtime.read_rows(conn)
+        finally:
+            conn.close()
+
+    def diff(self) -> dict:
+        """Changes since the episode started, per changed table: inserted, deleted, updated rows."""
+        before_all = self.start_rows()
+        after_all = self.rows()
+        changes: dict[str, dict] = {}
+        for table in self.runtime.spec.tables:
+            pk = table.primary_key
+            before = {r[pk]: r for r in before_all[table.name]}
+            after = {r[pk]: r for r in after_all[table.name]}
+            inserted = [after[k] for k in after if k not in before]
+            deleted = [before[k] for k in before if k not in after]
+            updated = [
+                {"key": k, "before": before[k], "after": after[k]}
+                for k in after
+                if k in before and _canonical_value(before[k]) != _canonical_value(after[k])
+            ]
+            if inserted or deleted or updated:
+                changes[table.name] = {"inserted": inserted, "deleted": deleted, "updated": updated}
+        return changes
+
+
+class EpisodeStore:
+    """Live episodes of many environments, with idle expiry and a cap on how many may live."""
+
+    def __init__(self, runtimes: dict[str, EnvRuntime], ttl_seconds: float = 900, max_live: int = 20000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.runtimes = runtimes
+        self.ttl_seconds = ttl_seconds
+        self.max_live = max_live
+        self._clock = clock
+        self._episodes: dict[str, Episode] = {}
+
+    @property
+    def live_count(self) -> int:
+        return len(self._episodes)
+
+    def __contains__(self, episode_id: str) -> bool:
+        return episode_id in self._episodes
+
+    def episodes(self) -> list[Episode]:
+        return list(self._episodes.values())
+
+    def _runtime(self, env: str) -> EnvRuntime:
+        runtime = self.runtimes.get(env)
+        if runtime is None:
+            known = sorted(self.runtimes)
+            shown = ", ".join(known[:10]) + (f" (and {len(known) - 10} more)" if len(known) > 10 else "")
+            raise UnknownEnvironment(f"unknown environment '{env}'; known environments: {shown or 'none'}")
+        return runtime
+
+    def _new_id(self, episode_id: str | None) -> str:
+        if episode_id is None:
+            return "ep-" + secrets.token_hex(8)
+        if not EPISODE_ID_PATTERN.match(episode_id):
+            raise EpisodeError(
+                f"episode id {episode_id!r} is not valid: use 1-128 letters, digits, '_', '.' or '-'", status=400
+            )
+        if episode_id in self._episodes:
+            raise EpisodeError(f"episode '{episode_id}' already exists", status=409)
+        return episode_id
+
+    def _make_room(self) -> None:
+        if len(self._episodes) < self.max_live:
+            return
+        self.expire_idle()
+        if len(self._episodes) >= self.max_live:
+            raise EpisodeLimitReached(
+                f"live episode cap of {self.max_live} reached; close finished episodes "
+                f"(DELETE /episodes/{{id}}) or wait for idle ones to expire after {self.ttl_seconds:g} s"
+            )
+
+    def create(self, env: str, seed: int | None = None, episode_id: str | None = None) -> Episode:
+        runtime = self._runtime(env)
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise EpisodeError(f"seed must be an integer or null, got {seed!r}", status=400)
+        episode_id = self._new_id(episode_id)
+        self._make_room()
+        start = runtime.template(seed)
+        episode = Episode(episode_id, runtime, connection_from_bytes(start), start, self._clock, seed)
+        self._episodes[episode_id] = episode
+        return episode
+
+    def _expired(self, episode: Episode) -> bool:
+        return self._clock() - episode.last_used > self.ttl_seconds
+
+    def get(self, episode_id: str) -> Episode:
+        episode = self._episodes.get(episode_id)
+        if episode is not None and self._expired(episode):
+            self._drop(episode_id)
+            episode = None
+        if episode is None:
+            raise EpisodeNotFound(
+                f"episode '{episode_id}' is unknown, closed, or expired after {self.ttl_seconds:g} s idle"
+            )
+        episode.touch()
+        return episode
+
+    def fork(self, episode_id: str) -> Episode:
+        source = self.get(episode_id)
+        self._make_room()
+        new_id = self._new_id(None)
+        conn = connection_from_bytes(source.conn.serialize())
+        episode = Episode(new_id, source.runtime, conn, source._start, self._clock, source.seed)
+        self._episodes[new_id] = episode
+        return episode
+
+    def snapshot(self, episode_id: str) -> str:
+        episode = self.get(episode_id)
+        if len(episode.snapshots) >= MAX_SNAPSHOTS_PER_EPISODE:
+            raise EpisodeError(
+                f"episode '{episode_id}' already holds {MAX_SNAPSHOTS_PER_EPISODE} snapshots (the limit)",
+                status=409,
+            )
+        snapshot_id = "snap-" + secrets.token_hex(6)
+        episode.snapshots[snapshot_id] = episode.conn.serialize()
+        return snapshot_id
+
+    def restore(self, episode_id: str, snapshot_id: str) -> None:
+        episode = self.get(episode_id)
+        data = episode.snapshots.get(snapshot_id)
+        if data is None:
+            raise EpisodeNotFound(
+                f"episode '{episode_id}' has no snapshot '{snapshot_id}'"
+                + (f"; its snapshots: {sorted(episode.snapshots)}" if episode.snapshots else "")
+            )
+        episode.conn.deserialize(data)
+
+    def close(self, episode_id: str) -> None:
+        if episode_id not in self._episodes:
+            raise EpisodeNotFound(
+                f"episode '{episode_id}' is unknown, closed, or expired after {self.ttl_seconds:g} s idle"
+            )
+        self._drop(episode_id)
+
+    def _drop(self, episode_id: str) -> None:
+        episode = self._episodes.pop(episode_id, None)
+        if episode is not None:
+            episode.snapshots.clear()
+            episode.conn.close()
+
+    def expire_idle(self) -> int:
+        expired = [eid for eid, ep in self._episodes.items() if self._expired(ep)]
+        for eid in expired:
+            self._drop(eid)
+        return len(expired)
+
+    def close_all(self) -> None:
+        for eid in list(self._episodes):
+            self._drop(eid)
