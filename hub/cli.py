@@ -18,6 +18,7 @@ _COMMAND_MODULES = [
     "hub.commands.serve",
     "hub.commands.tasks",
     "agent.cli",
+    "agent.evaluate",
     "trainer.cli",
     "hub.commands.demo",
 ]

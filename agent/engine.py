@@ -1,0 +1,197 @@
+"""The async collection engine: N episodes in flight over one shared HTTP connection pool.
+
+Each worker pulls the next task, runs its episode under a per-episode timeout, retries it from
+scratch on a new episode when it failed for a transient reason (transport error, 5xx, timeout,
+the hub lost the episode in a restart), and hands the trajectory to the single store writer.
+An episode that still fails after `retries` is written with `error` set and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+from agent.filters import FILTER_NAMES
+from agent.hubclient import HubClient
+from agent.policies.base import Policy
+from agent.retry import backoff_delay, describe, is_transient
+from agent.rollout import Limits, Target, error_trajectory, run_episode
+from agent.store import TrajectoryStore
+from agent.tasks import TaskSpec
+from agent.user import SimulatedUser
+
+MAX_POOL = 512
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    url: str
+    is_hub: bool = True
+    token: str | None = None
+    concurrency: int = 32
+    max_turns: int = 30
+    call_timeout: float = 30.0
+    episode_timeout: float = 600.0
+    retries: int = 3
+    mcp_client: str = "sdk"
+    # Connections per httpx2 client; the pool is split over several clients because httpx's pool
+    # scans every connection on each request (O(pool) per request, see docs/bench/agent.md).
+    # 0 = one client for the whole pool.
+    connections_per_client: int = 16
+
+
+@dataclass
+class Summary:
+    total: int = 0
+    skipped: int = 0
+    done: int = 0
+    passed: int = 0
+    errors: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    filters: dict[str, Counter] = field(default_factory=lambda: {name: Counter() for name in FILTER_NAMES})
+    per_env: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    tokens: Counter = field(default_factory=Counter)
+    error_samples: list[str] = field(default_factory=list)
+
+    def add(self, trajectory: dict[str, Any]) -> None:
+        self.done += 1
+        env = self.per_env[trajectory["env"]]
+        env["episodes"] += 1
+        if trajectory.get("passed"):
+            self.passed += 1
+            env["passed"] += 1
+        if trajectory.get("error"):
+            self.errors += 1
+            env["errors"] += 1
+            if len(self.error_samples) < 5:
+                self.error_samples.append(f"{trajectory['task_id']}: {trajectory['error']}")
+        for name in FILTER_NAMES:
+            value = trajectory["filters"].get(name)
+            self.filters[name]["n/a" if value is None else ("pass" if value else "fail")] += 1
+        for key, value in (trajectory.get("usage") or {}).items():
+            self.tokens[key] += value
+
+    def merge(self, other: Summary) -> None:
+        for name in ("total", "skipped", "done", "passed", "errors", "retries"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in FILTER_NAMES:
+            self.filters[name].update(other.filters[name])
+        for env, counts in other.per_env.items():
+            self.per_env[env].update(counts)
+        self.tokens.update(other.tokens)
+        self.error_samples = (self.error_samples + other.error_samples)[:5]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total, "skipped": self.skipped, "done": self.done, "passed": self.passed,
+            "errors": self.errors, "retries": self.retries, "seconds": round(self.seconds, 3),
+            "filters": {k: dict(v) for k, v in self.filters.items()},
+            "per_env": {k: dict(v) for k, v in self.per_env.items()},
+            "tokens": dict(self.tokens), "error_samples": self.error_samples,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Summary:
+        summary = cls(**{k: data[k] for k in ("total", "skipped", "done", "passed", "errors", "retries", "seconds")})
+        for name, counts in data["filters"].items():
+            summary.filters[name] = Counter(counts)
+        for env, counts in data["per_env"].items():
+            summary.per_env[env] = Counter(counts)
+        summary.tokens = Counter(data["tokens"])
+        summary.error_samples = list(data["error_samples"])
+        return summary
+
+
+def shared_http_client(concurrency: int, call_timeout: float, token: str | None = None) -> httpx2.AsyncClient:
+    """One pool for every episode; verify=False skips the per-client SSL context build (loopback/HTTP).
+
+    The pool grows with the concurrency up to MAX_POOL connections: beyond that, extra sockets only
+    cost the hub accept/parse work, since requests are short and keep-alive connections are reused.
+    """
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    size = max(8, min(concurrency, MAX_POOL))
+    # Expire idle connections before uvicorn's 5 s keep-alive timeout closes them under us.
+    limits = httpx2.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=4.0)
+    # The pool timeout must cover waiting behind every other in-flight request at full load.
+    timeout = httpx2.Timeout(call_timeout, pool=max(60.0, call_timeout))
+    return httpx2.AsyncClient(verify=False, limits=limits, timeout=timeout, headers=headers)
+
+
+async def collect(
+    tasks: list[TaskSpec],
+    config: EngineConfig,
+    policy: Policy,
+    make_user: Callable[[], SimulatedUser],
+    store: TrajectoryStore,
+    on_result: Callable[[dict[str, Any], Summary], None] | None = None,
+) -> Summary:
+    """Run every task not already in the store; returns the run's summary."""
+    summary = Summary(total=len(tasks))
+    todo = [t for t in tasks if t.task_id not in store.done_ids]
+    summary.skipped = len(tasks) - len(todo)
+    queue: asyncio.Queue[TaskSpec] = asyncio.Queue()
+    for task in todo:
+        queue.put_nowait(task)
+    limits = Limits(max_turns=config.max_turns, call_timeout=config.call_timeout)
+    started = time.perf_counter()
+    pool = min(max(1, config.concurrency), MAX_POOL)
+    per_client = config.connections_per_client or pool
+    n_clients = max(1, -(-pool // per_client))
+    async with contextlib.AsyncExitStack() as stack:
+        targets = []
+        for _ in range(n_clients):
+            http = await stack.enter_async_context(
+                shared_http_client(min(per_client, pool), config.call_timeout, config.token))
+            hub = HubClient(http, config.url, config.token, config.call_timeout) if config.is_hub else None
+            targets.append(Target(http=http, hub=hub, mcp_url=None if config.is_hub else config.url,
+                                  mcp_client=config.mcp_client))
+
+        async def run_with_retries(task: TaskSpec, target: Target) -> dict[str, Any]:
+            task_started = time.perf_counter()
+            error = "no attempt made"
+            for attempt in range(1, config.retries + 2):
+                user = make_user()
+                try:
+                    return await asyncio.wait_for(run_episode(task, policy, user, target, limits, attempt),
+                                                  config.episode_timeout)
+                except TimeoutError:
+                    error = f"episode timed out after {config.episode_timeout:g}s"
+                    retryable = True
+                except Exception as err:
+                    error = describe(err)
+                    retryable = is_transient(err)
+                finally:
+                    await user.aclose()
+                if not retryable or attempt > config.retries:
+                    break
+                summary.retries += 1
+                await asyncio.sleep(backoff_delay(attempt - 1, base=0.5, cap=8.0))
+            return error_trajectory(task, policy, error, time.perf_counter() - task_started, attempt)
+
+        async def worker(target: Target) -> None:
+            while not queue.empty():
+                task = queue.get_nowait()
+                trajectory = await run_with_retries(task, target)
+                store.write(trajectory)
+                summary.add(trajectory)
+                if on_result is not None:
+                    on_result(trajectory, summary)
+
+        n_workers = max(1, min(config.concurrency, len(todo)))
+        workers = [asyncio.create_task(worker(targets[i % n_clients])) for i in range(n_workers)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            summary.seconds = time.perf_counter() - started
+    return summary

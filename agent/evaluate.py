@@ -1,0 +1,166 @@
+"""`envhub eval`: run a local model (before and after fine-tuning) as a policy on held-out tasks.
+
+The model plays the agent through MCP exactly as in collection, against the same hub and the same
+filters, once without an adapter and once per adapter given; the result is one table of pass
+rates per filter, before vs after, plus `report.json` and a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate a local model (+ LoRA adapters) on held-out tasks through MCP, before vs after",
+        description=__doc__,
+    )
+    p.add_argument("target", help="a build folder (a hub is started for the run) or a running hub's URL")
+    p.add_argument("--tasks", required=True, help="TaskSpec JSONL of held-out tasks")
+    p.add_argument("--model", required=True, help="a Hugging Face causal-LM folder (the base model)")
+    p.add_argument("--adapter", action="append", default=[], metavar="DIR",
+                   help="a PEFT adapter folder to evaluate on top of the base (repeatable)")
+    p.add_argument("--no-base", action="store_true", help="skip the base model (before) run")
+    p.add_argument("--out", type=Path, required=True, help="folder for trajectories, report.json and pass_rates.png")
+    p.add_argument("--max-turns", type=int, default=6)
+    p.add_argument("--max-tokens", type=int, default=160, help="new tokens per model turn")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--episode-timeout", type=float, default=900.0)
+    p.add_argument("--token", help="the hub's bearer token")
+    p.set_defaults(handler=handle_eval)
+
+
+def _label(adapter: str | None) -> str:
+    if adapter is None:
+        return "before (base model)"
+    return f"after ({Path(adapter).parent.name}/{Path(adapter).name})"
+
+
+def handle_eval(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from agent.tasks import TaskFileError, load_tasks
+
+    console = Console(stderr=True)
+    try:
+        tasks = load_tasks(args.tasks)
+    except TaskFileError as err:
+        console.print(f"[red]error:[/] {err}")
+        return 2
+    if not Path(args.model).is_dir():
+        console.print(f"[red]error:[/] --model {args.model!r} is not a model folder")
+        return 2
+    for adapter in args.adapter:
+        if not (Path(adapter) / "adapter_config.json").exists():
+            console.print(f"[red]error:[/] --adapter {adapter!r} has no adapter_config.json")
+            return 2
+    runs: list[str | None] = ([] if args.no_base else [None]) + list(args.adapter)
+    from agent.policies.local_hf import adapter_chat_template
+
+    # Before and after are prompted alike: the base run uses the template the adapter was trained
+    # with, so the comparison measures the weights, not a change of prompt format.
+    args.chat_template = next((t for t in map(adapter_chat_template, args.adapter) if t), None)
+    if not runs:
+        console.print("[red]error:[/] nothing to evaluate: --no-base and no --adapter")
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    with contextlib.ExitStack() as stack:
+        target = args.target
+        if Path(target).is_dir():
+            from agent.hubproc import serve_build_dir
+
+            console.print(f"starting `envhub serve {target}` for the evaluation ...")
+            target = stack.enter_context(serve_build_dir(target, token=args.token))
+        elif not target.startswith(("http://", "https://")):
+            console.print(f"[red]error:[/] TARGET {target!r} is neither a folder nor an http(s) URL")
+            return 2
+        rows = [_evaluate_one(args, tasks, target, adapter, console) for adapter in runs]
+
+    report = {"tasks": str(args.tasks), "model": str(args.model), "rows": rows}
+    (args.out / "report.json").write_text(json.dumps(report, indent=1))
+    _print_table(rows, console)
+    _plot(rows, args.out / "pass_rates.png")
+    console.print(f"report: {args.out / 'report.json'}, picture: {args.out / 'pass_rates.png'}")
+    return 0
+
+
+def _evaluate_one(args: argparse.Namespace, tasks: list, url: str, adapter: str | None, console: Any) -> dict:
+    from agent.engine import EngineConfig
+    from agent.filters import FILTER_NAMES
+    from agent.report import ProgressDisplay
+    from agent.run import collect_sync
+
+    label = _label(adapter)
+    slug = "base" if adapter is None else f"adapter-{len(list(args.out.glob('adapter-*.jsonl')))}"
+    out_file = args.out / f"{slug}.jsonl"
+    console.rule(label)
+    settings = {
+        "policy": "local", "model_dir": str(args.model), "adapter": adapter,
+        "temperature": args.temperature, "max_tokens": args.max_tokens, "user": "scripted",
+        "chat_template": args.chat_template,
+    }
+    config = EngineConfig(url=url, is_hub=True, token=args.token, concurrency=args.concurrency,
+                          max_turns=args.max_turns, episode_timeout=args.episode_timeout, retries=1)
+    display = ProgressDisplay(len(tasks), console=console)
+    with display:
+        summary = collect_sync(tasks, config, settings, out_file, keep="all", overwrite=True,
+                               on_result=display.update)
+    episodes = max(summary.done, 1)
+    filters = {}
+    for name in FILTER_NAMES:
+        counts = summary.filters[name]
+        applicable = counts["pass"] + counts["fail"]
+        filters[name] = None if applicable == 0 else counts["pass"] / applicable
+    return {
+        "label": label, "adapter": adapter, "trajectories": str(out_file),
+        "episodes": summary.done, "passed": summary.passed, "pass_rate": summary.passed / episodes,
+        "errors": summary.errors, "filters": filters, "tokens": dict(summary.tokens),
+    }
+
+
+def _print_table(rows: list[dict], console: Any) -> None:
+    from rich.table import Table
+
+    from agent.filters import FILTER_NAMES
+
+    table = Table(title="held-out evaluation: pass rates")
+    table.add_column("model")
+    table.add_column("episodes", justify="right")
+    for name in FILTER_NAMES:
+        table.add_column(name, justify="right")
+    table.add_column("all filters", justify="right", style="bold")
+    for row in rows:
+        cells = ["n/a" if row["filters"][n] is None else f"{row['filters'][n]:.0%}" for n in FILTER_NAMES]
+        table.add_row(row["label"], str(row["episodes"]), *cells, f"{row['pass_rate']:.0%}")
+    console.print(table)
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from agent.filters import FILTER_NAMES
+
+    names = [*FILTER_NAMES, "all"]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.8 / max(len(rows), 1)
+    for i, row in enumerate(rows):
+        values = [row["filters"][n] or 0.0 for n in FILTER_NAMES] + [row["pass_rate"]]
+        ax.bar([x + i * width for x in range(len(names))], values, width, label=row["label"])
+    ax.set_xticks([x + width * (len(rows) - 1) / 2 for x in range(len(names))], names)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("pass rate")
+    ax.set_title("held-out tasks: before vs after fine-tuning")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

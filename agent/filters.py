@@ -1,0 +1,142 @@
+"""The trajectory filters of the AgentScaler paper, each returning True, False or None (not applicable).
+
+- `valid`: the conversation is well formed: system? then user, alternating turns where every
+  assistant tool call is answered by exactly one tool message, tool calls name listed tools with
+  JSON-object arguments, the conversation ends on an assistant text message, and there is no
+  degenerate repetition (the same call 3+ times in a row, or the same assistant text twice).
+- `state_match`: the episode's final state hash equals the task's gold state hash (None against a
+  plain MCP server, which has no state endpoint, or when the task has no gold hash).
+- `exact_match`: read tasks only: the sequence of tool calls (names and parsed arguments) equals
+  the gold calls exactly (None for write tasks, where several call sequences reach the same state).
+- `outputs`: read tasks only: every expected output string appears (case-insensitively) in the
+  agent's final message (None for write tasks or when nothing is expected).
+
+A trajectory passes when no filter is False.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent.tasks import TaskSpec
+
+FILTER_NAMES = ("valid", "state_match", "exact_match", "outputs")
+MAX_REPEATED_CALLS = 3
+
+
+def parse_arguments(arguments: Any) -> dict[str, Any] | None:
+    """A tool call's arguments as a dict, or None when they are not a JSON object."""
+    if isinstance(arguments, dict):
+        return arguments
+    if not isinstance(arguments, str):
+        return None
+    try:
+        value = json.loads(arguments) if arguments.strip() else None
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def validity_problem(messages: list[dict[str, Any]], tool_names: set[str]) -> str | None:
+    """The first reason the conversation is not well formed, or None when it is."""
+    index = 0
+    if messages and messages[0].get("role") == "system":
+        index = 1
+    if index >= len(messages) or messages[index].get("role") != "user":
+        return "conversation does not start with a user message"
+    previous_role = None
+    pending: set[str] = set()
+    last_calls: list[str] = []
+    seen_texts: set[str] = set()
+    for position, message in enumerate(messages[index:], index):
+        role = message.get("role")
+        if role == "system":
+            return f"message {position}: system message after the start"
+        if pending and role != "tool":
+            return f"message {position}: tool calls {sorted(pending)} left without a tool result"
+        if role == "user":
+            if previous_role == "user":
+                return f"message {position}: two user messages in a row"
+            if previous_role == "tool":
+                return f"message {position}: user message right after tool results (assistant skipped)"
+        elif role == "assistant":
+            if previous_role == "assistant":
+                return f"message {position}: two assistant messages in a row"
+            content = message.get("content")
+            calls = message.get("tool_calls") or []
+            if not calls and not (isinstance(content, str) and content.strip()):
+                return f"message {position}: empty assistant message"
+            if content and isinstance(content, str) and content.strip():
+                text = " ".join(content.split())
+                if text in seen_texts:
+                    return f"message {position}: assistant repeats an earlier message"
+                seen_texts.add(text)
+            for call in calls:
+                fn = call.get("function") or {}
+                name = fn.get("name")
+                if name not in tool_names:
+                    return f"message {position}: call to unlisted tool {name!r}"
+                if parse_arguments(fn.get("arguments")) is None:
+                    return f"message {position}: arguments of {name!r} are not a JSON object: {fn.get('arguments')!r}"
+                if not call.get("id") or call["id"] in pending:
+                    return f"message {position}: tool call without a unique id"
+                pending.add(call["id"])
+                signature = name + "\x00" + json.dumps(parse_arguments(fn["arguments"]), sort_keys=True)
+                last_calls = (last_calls + [signature])[-MAX_REPEATED_CALLS:]
+                if len(last_calls) == MAX_REPEATED_CALLS and len(set(last_calls)) == 1:
+                    return f"message {position}: the same call to {name!r} {MAX_REPEATED_CALLS} times in a row"
+        elif role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id not in pending:
+                return f"message {position}: tool result for unknown call id {call_id!r}"
+            pending.discard(call_id)
+            if pending:
+                previous_role = "assistant"  # more results of the same assistant turn may follow
+                continue
+        else:
+            return f"message {position}: unknown role {role!r}"
+        previous_role = role
+    if pending:
+        return "conversation ends with unanswered tool calls"
+    last = messages[-1]
+    if last.get("role") != "assistant" or last.get("tool_calls"):
+        return "conversation does not end with an assistant message"
+    return None
+
+
+def called(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any] | None]]:
+    return [
+        (call["function"]["name"], parse_arguments(call["function"].get("arguments")))
+        for m in messages if m.get("role") == "assistant"
+        for call in m.get("tool_calls") or []
+    ]
+
+
+def final_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "assistant" and message.get("content"):
+            return message["content"]
+    return ""
+
+
+def apply_filters(task: TaskSpec, messages: list[dict[str, Any]], tool_names: set[str],
+                  final_state_hash: str | None) -> tuple[dict[str, bool | None], str | None]:
+    """All filter results plus the validity problem (None when valid)."""
+    problem = validity_problem(messages, tool_names)
+    state_match = None
+    if final_state_hash is not None and task.gold_state_hash is not None:
+        state_match = final_state_hash == task.gold_state_hash
+    exact_match = outputs = None
+    if task.kind == "read":
+        gold = [(c.name, c.arguments) for c in task.gold_calls]
+        exact_match = called(messages) == gold
+        if task.expected_outputs:
+            text = final_text(messages).lower()
+            outputs = all(expected.lower() in text for expected in task.expected_outputs)
+    return {"valid": problem is None, "state_match": state_match, "exact_match": exact_match,
+            "outputs": outputs}, problem
+
+
+def passed(filters: dict[str, bool | None]) -> bool:
+    return all(value is not False for value in filters.values())

@@ -1,0 +1,76 @@
+"""Which failures are worth retrying, and the exponential backoff used for them.
+
+A hub that restarts mid-run refuses connections for a moment and forgets its episodes; both are
+transient from the collector's point of view. Bad requests (4xx other than 404/408/429) are not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import httpx2
+
+T = TypeVar("T")
+
+
+class TransientError(RuntimeError):
+    """A failure that may go away on its own: transport error, 5xx, 429, timeout."""
+
+
+class EpisodeGoneError(TransientError):
+    """The hub no longer knows the episode (restart or TTL expiry): start the episode again."""
+
+
+class HubRequestError(RuntimeError):
+    """The hub rejected a request for a reason retrying will not fix (4xx)."""
+
+
+def leaf_errors(err: BaseException) -> list[BaseException]:
+    """The real errors inside (possibly nested) exception groups, such as the MCP client's task group raises."""
+    if isinstance(err, BaseExceptionGroup):
+        return [leaf for sub in err.exceptions for leaf in leaf_errors(sub)]
+    return [err]
+
+
+def describe(err: BaseException) -> str:
+    return "; ".join(f"{type(leaf).__name__}: {leaf}" for leaf in leaf_errors(err))
+
+
+def is_transient(err: BaseException) -> bool:
+    if isinstance(err, BaseExceptionGroup):
+        return any(is_transient(leaf) for leaf in leaf_errors(err))
+    if isinstance(err, HubRequestError):
+        return False
+    if isinstance(err, TransientError | httpx2.TransportError | TimeoutError | ConnectionError):
+        return True
+    # The MCP SDK wraps transport failures in its own errors; judge those by their text.
+    text = f"{type(err).__name__}: {err}".lower()
+    return any(
+        hint in text
+        for hint in ("connect", "connection", "timed out", "timeout", "reset", "refused", "404", "not found",
+                     "502", "503", "504", "500", "internal server error", "unknown episode", "closed")
+    )
+
+
+def backoff_delay(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
+    """Full-jitter exponential backoff: spreads the retries of many episodes after a restart."""
+    return random.uniform(0.5, 1.0) * min(cap, base * (2**attempt))
+
+
+async def retry_transient(
+    fn: Callable[[], Awaitable[T]], attempts: int = 6, base: float = 0.2, cap: float = 3.0
+) -> T:
+    """Call `fn` until it succeeds or fails with a non-transient error; the last error is raised."""
+    for attempt in range(attempts):
+        try:
+            return await fn()
+        except EpisodeGoneError:
+            raise  # retrying the same call cannot bring the episode back
+        except Exception as err:
+            if attempt == attempts - 1 or not is_transient(err):
+                raise
+            await asyncio.sleep(backoff_delay(attempt, base, cap))
+    raise AssertionError("unreachable")

@@ -1,0 +1,159 @@
+"""One episode: open an episode on the hub, let the policy and the simulated user talk through MCP
+tools, hash the final state, run the filters and return the Trajectory (`envhub.trajectory/1`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+
+from agent.filters import apply_filters, parse_arguments, passed
+from agent.hubclient import HubClient
+from agent.mcpclient import ToolCallError, mcp_tool_to_openai, open_connection
+from agent.policies.base import Policy
+from agent.tasks import TaskSpec
+from agent.user import SimulatedUser
+
+TRAJECTORY_FORMAT = "envhub.trajectory/1"
+
+SYSTEM_PROMPT = (
+    "You are a customer-support agent for the '{env}' service. Help the user by calling the "
+    "available tools; do not guess values you can look up or ask the user for. Make only the "
+    "changes the user asks for. When you are finished, tell the user the outcome, including any "
+    "values they asked about."
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where episodes run: an envhub hub (REST + per-episode MCP URLs) or one plain MCP server."""
+
+    http: httpx2.AsyncClient
+    hub: HubClient | None = None
+    mcp_url: str | None = None
+    mcp_client: str = "sdk"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_turns: int = 30
+    call_timeout: float = 30.0
+
+
+async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, target: Target, limits: Limits,
+                      attempt: int = 1) -> dict[str, Any]:
+    started = time.perf_counter()
+    episode_id = None
+    if target.hub is not None:
+        # task_id stays null: a hub only accepts ids of tasks it loaded itself, and the initial
+        # state is fully described by the seed.
+        episode = await target.hub.create_episode(task.env, task.initial_seed, None)
+        episode_id, url = episode.episode_id, episode.mcp_url
+    else:
+        url = target.mcp_url or ""
+    try:
+        async with open_connection(target.mcp_client, url, target.http, limits.call_timeout) as conn:
+            tools = [mcp_tool_to_openai(t) for t in await conn.list_tools()]
+            tool_names = {t["function"]["name"] for t in tools}
+            messages: list[dict[str, Any]] = [
+                {"role": "system", "content": SYSTEM_PROMPT.format(env=task.env)},
+                {"role": "user", "content": await user.opening(task)},
+            ]
+            usage = {"prompt_tokens": 0, "completion_tokens": 0}
+            turns = tool_calls = 0
+            used_ids: set[str] = set()
+            while turns < limits.max_turns:
+                turn = await policy.act(messages, tools, task)
+                turns += 1
+                for key in usage:
+                    usage[key] += turn.usage.get(key, 0)
+                message = turn.message
+                calls = message.get("tool_calls") or []
+                for call in calls:
+                    # Local models number their calls per message; ids must be unique per episode.
+                    if not call.get("id") or call["id"] in used_ids:
+                        call["id"] = f"call_{len(used_ids)}"
+                    used_ids.add(call["id"])
+                messages.append(message)
+                if calls:
+                    for call in calls:
+                        tool_calls += 1
+                        content = await _execute(conn, call, tool_names, target, episode_id)
+                        messages.append({"role": "tool", "tool_call_id": call["id"], "content": content})
+                    continue
+                text, done = await user.reply(task, messages)
+                if done:
+                    break
+                messages.append({"role": "user", "content": text})
+        final_hash = await target.hub.state_hash(episode_id) if target.hub is not None and episode_id else None
+    finally:
+        if target.hub is not None and episode_id:
+            await asyncio.shield(target.hub.close_episode(episode_id))
+    filters, problem = apply_filters(task, messages, tool_names, final_hash)
+    ok = passed(filters)
+    return {
+        "format": TRAJECTORY_FORMAT,
+        "task_id": task.task_id,
+        "env": task.env,
+        "messages": messages,
+        "tools": tools,
+        "policy": {"kind": policy.kind, "model": policy.model},
+        "filters": filters,
+        "passed": ok,
+        "reward": 1.0 if ok else 0.0,
+        "final_state_hash": final_hash,
+        "gold_state_hash": task.gold_state_hash,
+        "timing": {"seconds": round(time.perf_counter() - started, 4), "turns": turns, "tool_calls": tool_calls},
+        "usage": usage,
+        "error": None,
+        "rejected_because": None if ok else _rejection(filters, problem),
+        "attempts": attempt,
+    }
+
+
+async def _execute(conn: Any, call: dict[str, Any], tool_names: set[str], target: Target,
+                   episode_id: str | None) -> str:
+    """Run one tool call; problems the model caused come back to it as an error message."""
+    name = call["function"]["name"]
+    arguments = parse_arguments(call["function"].get("arguments"))
+    if name not in tool_names:
+        return f"Error: unknown tool {name!r}. Available tools: {', '.join(sorted(tool_names))}."
+    if arguments is None:
+        return f"Error: the arguments of {name!r} are not a JSON object: {call['function'].get('arguments')!r}"
+    try:
+        result = await conn.call_tool(name, arguments)
+    except ToolCallError as err:
+        if target.hub is not None and episode_id:
+            # A protocol error may mean the hub lost the episode; this raises EpisodeGoneError if so.
+            await target.hub.state_hash(episode_id)
+        return f"Error: {err}"
+    return result.text
+
+
+def _rejection(filters: dict[str, bool | None], problem: str | None) -> str:
+    failed = [name for name, value in filters.items() if value is False]
+    if problem:
+        return f"valid: {problem}" + (f"; also failed: {', '.join(failed[1:])}" if len(failed) > 1 else "")
+    return "failed: " + ", ".join(failed)
+
+
+def error_trajectory(task: TaskSpec, policy: Policy, error: str, seconds: float, attempts: int) -> dict[str, Any]:
+    """The record of an episode that could not be completed (still written, so it is reported)."""
+    return {
+        "format": TRAJECTORY_FORMAT, "task_id": task.task_id, "env": task.env,
+        "messages": [], "tools": [],
+        "policy": {"kind": policy.kind, "model": policy.model},
+        "filters": {"valid": False, "state_match": None, "exact_match": None, "outputs": None},
+        "passed": False, "reward": 0.0, "final_state_hash": None, "gold_state_hash": task.gold_state_hash,
+        "timing": {"seconds": round(seconds, 4), "turns": 0, "tool_calls": 0},
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0},
+        "error": error, "rejected_because": f"error: {error}", "attempts": attempts,
+    }
+
+
+def dumps(trajectory: dict[str, Any]) -> str:
+    return json.dumps(trajectory, ensure_ascii=False)

@@ -1,0 +1,193 @@
+"""Tool graph + domain partition: determinism, order invariance, size bounds, blocked kNN, PNG."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hub.vectorize as vectorize_module
+from hub.graph import (
+    DOMAIN_NAME_PATTERN,
+    build_tool_graph,
+    domain_graph,
+    draw_domain_graph,
+    partition_domains,
+)
+from hub.tooldef import ToolDef
+from hub.vectorize import group_top_k_neighbours, hashing_vectors, top_k_neighbours
+
+VOCABULARIES = {
+    "Orders API": ["order_id", "customer_id", "status", "total_amount", "currency", "shipping_address"],
+    "Weather API": ["city", "latitude", "longitude", "unit", "days", "country_code"],
+    "Music API": ["artist_name", "album_id", "track_id", "genre", "playlist_id", "duration_ms"],
+    "Flights API": ["origin", "destination", "depart_date", "passengers", "flight_number", "cabin_class"],
+    "HR API": ["employee_id", "department", "salary", "manager_id", "hire_date", "job_title"],
+}
+VERBS = ["get", "list", "create", "update", "delete", "search"]
+
+
+def synthetic_tools(per_api: int = 12, seed: int = 1) -> list[ToolDef]:
+    rng = random.Random(seed)
+    tools = []
+    for api, vocab in VOCABULARIES.items():
+        noun = api.split()[0].lower()
+        for i in range(per_api):
+            params = rng.sample(vocab, 3)
+            tools.append(
+                ToolDef(
+                    name=f"{rng.choice(VERBS)}_{noun}_{i}",
+                    description=f"{noun} operation number {i} working with {' and '.join(params)}",
+                    parameters={"type": "object", "properties": {p: {"type": "string"} for p in params}},
+                    source=f"{noun}.json",
+                    api=api,
+                )
+            )
+    # A lone tool of its own API, sharing no vocabulary with anything: it must still land somewhere.
+    tools.append(
+        ToolDef(
+            name="translate_text",
+            description="Translate",
+            parameters={"type": "object", "properties": {"source_text": {"type": "string"}}},
+            source="translate.json",
+            api="Translator",
+        )
+    )
+    return tools
+
+
+def domains_as_data(domains) -> list[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
+    return [(domain.name, domain.tools) for domain in domains]
+
+
+def test_partition_is_reproducible_and_order_independent() -> None:
+    tools = synthetic_tools()
+    first = partition_domains(build_tool_graph(tools, seed=0), tools, seed=0)
+    again = partition_domains(build_tool_graph(tools, seed=0), tools, seed=0)
+    assert domains_as_data(first) == domains_as_data(again)
+    shuffled = tools[:]
+    random.Random(7).shuffle(shuffled)
+    reordered = partition_domains(build_tool_graph(shuffled, seed=0), shuffled, seed=0)
+    assert domains_as_data(reordered) == domains_as_data(first)
+
+
+@pytest.mark.parametrize("method", ["leiden", "louvain"])
+def test_domains_cover_every_tool_once_within_bounds(method: str) -> None:
+    tools = synthetic_tools()
+    graph = build_tool_graph(tools)
+    domains = partition_domains(graph, tools, seed=3, min_size=3, max_size=8, method=method)
+    covered = [name for domain in domains for name in domain.tools]
+    assert sorted(covered) == sorted(tool.name for tool in tools)
+    assert all(3 <= len(domain.tools) <= 8 for domain in domains)
+    names = [domain.name for domain in domains]
+    assert len(set(names)) == len(names)
+    assert all(DOMAIN_NAME_PATTERN.match(name) for name in names)
+    # Tools with disjoint vocabularies never share a domain.
+    by_tool = {tool.name: tool.api for tool in tools}
+    mixed = [d for d in domains if len({by_tool[n] for n in d.tools} - {"Translator"}) > 1]
+    assert not mixed, [d.tools for d in mixed]
+
+
+def test_domains_follow_apis_and_are_named_after_them() -> None:
+    tools = synthetic_tools()
+    domains = partition_domains(build_tool_graph(tools), tools, max_size=40)
+    assert len(domains) == 5
+    assert {domain.name for domain in domains} == {
+        "orders-api",
+        "weather-api",
+        "music-api",
+        "flights-api",
+        "hr-api",
+    }
+    lone = next(domain for domain in domains if "translate_text" in domain.tools)
+    assert len(lone.tools) == 13
+    assert lone.apis[0] != "Translator"
+
+
+def test_oversized_community_is_split() -> None:
+    # One API of 60 near-identical tools: a single community that must be cut to <= 25.
+    tools = [
+        ToolDef(
+            name=f"op_{i:02d}",
+            parameters={
+                "type": "object",
+                "properties": {"account_id": {"type": "string"}, f"field_{i % 6}": {}},
+            },
+            source="bank.json",
+            api="Bank",
+        )
+        for i in range(60)
+    ]
+    domains = partition_domains(build_tool_graph(tools), tools, min_size=5, max_size=25)
+    assert sum(len(d.tools) for d in domains) == 60
+    assert all(5 <= len(d.tools) <= 25 for d in domains)
+    assert len({d.name for d in domains}) == len(domains) and all(d.name.startswith("bank") for d in domains)
+
+
+def test_knn_runs_in_blocks_and_matches_brute_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    tools = synthetic_tools()
+    vectors = hashing_vectors(tools, dim=256)
+    seen_blocks: list[tuple[int, int]] = []
+    original = vectorize_module._row_top_k
+
+    def spy(block: np.ndarray, k: int):  # type: ignore[no-untyped-def]
+        seen_blocks.append(block.shape)
+        return original(block, k)
+
+    monkeypatch.setattr(vectorize_module, "_row_top_k", spy)
+    indices, sims = top_k_neighbours(vectors, 4, block_size=7)
+    n = len(tools)
+    assert seen_blocks and all(rows <= 7 and cols == n for rows, cols in seen_blocks)
+    dense = vectors @ vectors.T
+    np.fill_diagonal(dense, -np.inf)
+    expected = np.sort(dense, axis=1)[:, ::-1][:, :4]
+    np.testing.assert_allclose(sims, expected, rtol=1e-5, atol=1e-6)
+    assert (indices != np.arange(n)[:, None]).all()
+    # Same-group search never crosses groups.
+    groups = np.array([hash(tool.api) % 1000 for tool in tools])
+    group_indices, _ = group_top_k_neighbours(vectors, groups, 2, block_size=5)
+    valid = group_indices >= 0
+    assert (groups[np.where(valid, group_indices, 0)] == groups[:, None])[valid].all()
+
+
+def test_block_size_does_not_change_the_graph() -> None:
+    tools = synthetic_tools()
+    small = build_tool_graph(tools, block_size=5)
+    large = build_tool_graph(tools, block_size=4096)
+    small_edges, large_edges = sorted(small.edges(data="weight")), sorted(large.edges(data="weight"))
+    assert [(a, b) for a, b, _ in small_edges] == [(a, b) for a, b, _ in large_edges]
+    assert [w for *_, w in small_edges] == pytest.approx([w for *_, w in large_edges], abs=1e-5)
+    assert small.number_of_edges() > len(tools)
+
+
+def test_graph_edges_respect_threshold_and_same_api_links() -> None:
+    tools = synthetic_tools()
+    graph = build_tool_graph(tools, threshold=0.99, top_k=5, same_api_neighbours=0)
+    assert all(similarity >= 0.99 for *_, similarity in graph.edges(data="similarity"))
+    assert build_tool_graph(tools, threshold=1.01, same_api_neighbours=0).number_of_edges() == 0
+    linked = build_tool_graph(tools, threshold=0.99, top_k=5, same_api_neighbours=2)
+    apis = {tool.name: tool.api for tool in tools}
+    assert linked.number_of_edges() > 0
+    assert all(apis[a] == apis[b] for a, b in linked.edges)
+    with pytest.raises(ValueError, match="unique"):
+        build_tool_graph(tools + tools[:1])
+
+
+def test_draw_domain_graph_writes_png(tmp_path: Path) -> None:
+    tools = synthetic_tools()
+    graph = build_tool_graph(tools)
+    domains = partition_domains(graph, tools, max_size=8)
+    summary = domain_graph(graph, domains)
+    assert summary.number_of_nodes() == len(domains)
+    out = tmp_path / "picture" / "domains.png"
+    draw_domain_graph(graph, domains, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+
+
+def test_partition_of_tiny_inputs() -> None:
+    assert partition_domains(build_tool_graph([]), []) == []
+    one = [ToolDef(name="solo", source="x.json", api="X")]
+    domains = partition_domains(build_tool_graph(one), one)
+    assert [(d.name, d.tools) for d in domains] == [("x", ["solo"])]
