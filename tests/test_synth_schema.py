@@ -1,0 +1,147 @@
+"""Entity/table inference, operation mapping and dependencies on small ToolDef fixtures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.synth.dependencies import derive_dependencies
+from hub.synth.draft import draft_envspec
+from hub.synth.schema import infer_schema
+from hub.synth.shapes import shape_tool
+from hub.tooldef import ToolDef
+
+STATUS = {"type": "string", "enum": ["pending", "shipped", "delivered", "cancelled"]}
+ORDER = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "customerId": {"type": "string"},
+        "status": STATUS,
+        "total": {"type": "number"},
+        "placed_at": {"type": "string", "format": "date-time"},
+        "lines": {"type": "array", "items": {"type": "object"}},
+    },
+}
+CUSTOMER = {"type": "object", "properties": {"customer_id": {"type": "string"}, "name": {"type": "string"},
+                                             "email": {"type": "string"}, "vip": {"type": "boolean"}}}
+
+
+def http(name: str, method: str, path: str, props: dict[str, Any], required: list[str] | None = None,
+         returns: dict[str, Any] | None = None) -> ToolDef:
+    return ToolDef(name=name, source="shop.yaml", api="Shop", method=method, path=path, format="openapi",
+                   description=f"{name} tool", returns=returns,
+                   parameters={"type": "object", "properties": props, "required": required or []})
+
+
+def named(name: str, props: dict[str, Any], required: list[str] | None = None) -> ToolDef:
+    return ToolDef(name=name, source="tools.json", api="Shop", format="openai", description=name,
+                   parameters={"type": "object", "properties": props, "required": required or []})
+
+
+S = {"type": "string"}
+SHOP = [
+    http("get_customer", "GET", "/customers/{customer_id}", {"customer_id": S}, ["customer_id"], CUSTOMER),
+    http("list_orders", "GET", "/orders", {"customerId": S, "status": STATUS, "max_total": {"type": "number"},
+                                           "limit": {"type": "integer"}}, [], {"type": "array", "items": ORDER}),
+    http("get_order", "GET", "/orders/{orderId}", {"orderId": S}, ["orderId"], ORDER),
+    http("create_order", "POST", "/orders", {"customerId": S, "total": {"type": "number"}}, ["customerId"], ORDER),
+    http("update_order", "PATCH", "/orders/{orderId}", {"orderId": S, "total": {"type": "number"}}, ["orderId"], ORDER),
+    http("cancel_order", "POST", "/orders/{orderId}/cancel", {"orderId": S}, ["orderId"], ORDER),
+    http("delete_order", "DELETE", "/orders/{orderId}", {"orderId": S}, ["orderId"]),
+    http("list_order_items", "GET", "/orders/{orderId}/items", {"orderId": S}, ["orderId"],
+         {"type": "object", "properties": {"data": {"type": "array", "items": {
+             "type": "object", "properties": {"sku": S, "quantity": {"type": "integer"}}}}}}),
+    http("restart_order", "POST", "/orders/{orderId}/restart", {"orderId": S}, ["orderId"], ORDER),
+]
+
+
+def ops(spec) -> dict[str, Any]:
+    return {t.name: t.operation for t in spec.tools}
+
+
+def test_shapes_from_http_and_from_names():
+    got = {t.name: (s.action, s.entity, s.key_param) for t in SHOP for s in [shape_tool(t)]}
+    assert got["get_order"] == ("get", "order", "orderId")
+    assert got["list_orders"] == ("find", "order", None)
+    assert got["cancel_order"] == ("status", "order", "orderId")
+    assert got["delete_order"] == ("delete", "order", "orderId")
+    assert got["restart_order"] == ("action", "order", "orderId")
+    assert shape_tool(SHOP[7]).parents == [("orderId", "order")]
+    by_name = {n: shape_tool(named(n, {p: S for p in ps}, ps)) for n, ps in [
+        ("get_booking", ["booking_id"]), ("search_flights", ["origin"]), ("book_hotel", ["hotel_id"]),
+        ("cancel_booking", ["booking_id"]), ("delete_user", ["user_id"]), ("get_order_status", ["order_id"])]}
+    assert (by_name["get_booking"].action, by_name["get_booking"].key_param) == ("get", "booking_id")
+    assert (by_name["search_flights"].action, by_name["search_flights"].entity) == ("find", "flight")
+    assert by_name["book_hotel"].action == "create"
+    assert (by_name["cancel_booking"].action, by_name["cancel_booking"].status_target) == ("status", "cancelled")
+    assert by_name["delete_user"].action == "delete"
+    assert (by_name["get_order_status"].entity, by_name["get_order_status"].key_param) == ("order", "order_id")
+
+
+def test_tables_keys_foreign_keys_and_enums():
+    schema = infer_schema([shape_tool(t) for t in SHOP])
+    orders, customers = schema.tables["order"], schema.tables["customer"]
+    assert (orders.name, orders.primary_key, customers.primary_key) == ("orders", "order_id", "customer_id")
+    assert orders.foreign_keys["customer_id"] == "customer"  # from the customerId property and param
+    assert orders.columns["status"].type == "enum"
+    assert orders.columns["status"].enum == STATUS["enum"]
+    assert orders.columns["total"].type == "number"
+    assert orders.columns["placed_at"].type == "date"
+    assert "lines" not in orders.columns  # arrays are not columns
+    assert orders.id_prefix and orders.id_prefix.endswith("-")
+    items = schema.tables["order_item"]
+    assert items.foreign_keys == {"order_id": "order"}
+    assert {"sku", "quantity"} <= set(items.columns)
+    assert "limit" not in orders.columns  # paging parameters are not entity attributes
+
+
+def test_operation_mapping_per_kind():
+    draft = draft_envspec("shop", "shop", SHOP, seed=1)
+    assert draft.spec is not None and not draft.rejected
+    o = ops(draft.spec)
+    assert o["get_order"].kind == "get" and o["get_order"].key.arg == "orderId"
+    find = o["list_orders"]
+    assert find.kind == "find" and find.limit.arg == "limit"
+    assert {(f.column, f.op) for f in find.filters} == {("customer_id", "eq"), ("status", "eq"), ("total", "le")}
+    assert o["create_order"].kind == "insert" and o["create_order"].values["customer_id"].arg == "customerId"
+    assert o["update_order"].kind == "update" and set(o["update_order"].set) == {"total"}
+    cancel = o["cancel_order"]
+    assert cancel.kind == "update" and cancel.set["status"].const == "cancelled"
+    guarded = {p.value.const for p in cancel.preconditions}
+    assert {"cancelled", "delivered"} <= guarded and "pending" not in guarded
+    assert o["delete_order"].kind == "delete"
+    assert o["restart_order"].kind == "sequence"
+    tools = {t.name: t for t in draft.spec.tools}
+    assert tools["delete_order"].annotations.destructiveHint is True
+    assert tools["cancel_order"].annotations.destructiveHint is True
+    assert tools["get_order"].annotations.readOnlyHint is True
+    assert tools["create_order"].annotations.idempotentHint is False
+    # Descriptions and argument names are the original tool's.
+    assert tools["get_order"].description == "get_order tool"
+    assert set(tools["list_orders"].input_schema["properties"]) == {"customerId", "status", "max_total", "limit"}
+
+
+def test_dependencies_follow_ids():
+    draft = draft_envspec("shop", "shop", SHOP, seed=1)
+    deps = {(d.source, d.target, d.argument) for d in derive_dependencies(draft.spec)}
+    assert ("list_orders", "get_order", "orderId") in deps
+    assert ("create_order", "cancel_order", "orderId") in deps
+    assert ("get_order", "get_customer", "customer_id") in deps  # through the customer_id foreign key
+    assert ("get_order", "cancel_order", "orderId") not in deps  # it needs the order id itself
+    assert {(d.source, d.target, d.argument) for d in draft.spec.dependencies} == deps
+
+
+def test_seed_rows_are_referentially_consistent_and_deterministic():
+    a = draft_envspec("shop", "shop", SHOP, seed=3).spec
+    b = draft_envspec("shop", "shop", SHOP, seed=3).spec
+    c = draft_envspec("shop", "shop", SHOP, seed=4).spec
+    assert a.model_dump() == b.model_dump()
+    assert a.seed.rows != c.seed.rows
+    rows = a.seed.rows
+    for table in a.tables:
+        assert rows[table.name], f"{table.name} has no seed rows"
+        for fk in table.foreign_keys:
+            parents = {r[fk.ref_column] for r in rows[fk.ref_table]}
+            for row in rows[table.name]:
+                assert row[fk.column] is None or row[fk.column] in parents
+    assert all(r["order_id"].startswith(a.table("orders").id_prefix) for r in rows["orders"])
