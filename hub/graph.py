@@ -33,6 +33,12 @@ DEFAULT_TOP_K = 8
 # tool is also tied to its closest siblings, and same-API edges weigh more.
 SAME_API_NEIGHBOURS = 2
 SAME_API_BONUS = 0.25
+# Tools of different APIs look alike whenever they share boilerplate (`limit`, `status`, `id`):
+# a cross-API edge needs far more similarity than a same-API one to count as "one world".
+CROSS_API_THRESHOLD = 0.55
+# APIs with fewer tools than this are pooled and grouped with related small APIs; larger ones
+# are environments of their own (split by similarity only when over `max_size`).
+SMALL_API_SIZE = 8
 DOMAIN_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _GENERIC_WORDS = frozenset(
     [
@@ -101,9 +107,11 @@ def build_tool_graph(
     dim: int = DEFAULT_DIM,
     same_api_neighbours: int = SAME_API_NEIGHBOURS,
     same_api_bonus: float = SAME_API_BONUS,
+    cross_api_threshold: float = CROSS_API_THRESHOLD,
 ) -> nx.Graph:
     """Nodes are tool names (attribute `api`); an edge joins a tool to each of its `top_k`
-    nearest tools with cosine similarity >= `threshold`, and to its `same_api_neighbours`
+    nearest tools with cosine similarity >= `threshold` (>= `cross_api_threshold` when the two
+    tools come from different APIs), and to its `same_api_neighbours`
     closest tools of the same API whatever their similarity. Edge attributes: `weight`
     (similarity, plus `same_api_bonus` within an API) and `similarity`.
 
@@ -121,7 +129,9 @@ def build_tool_graph(
     api_index = {api: i for i, api in enumerate(sorted(set(api_labels)))}
     groups = np.array([api_index[api] for api in api_labels], dtype=np.int64)
 
-    graph = nx.Graph(vectorizer=vectorizer, threshold=threshold, top_k=top_k, seed=seed)
+    graph = nx.Graph(
+        vectorizer=vectorizer, threshold=threshold, top_k=top_k, seed=seed, cross_api_threshold=cross_api_threshold
+    )
     graph.graph["order"] = [tool.name for tool in ordered]
     graph.graph["vectors"] = vectors
     graph.add_nodes_from((tool.name, {"api": api}) for tool, api in zip(ordered, api_labels, strict=True))
@@ -131,9 +141,11 @@ def build_tool_graph(
     def add_edges(indices: np.ndarray, sims: np.ndarray, *, keep_all: bool) -> None:
         for i in range(len(ordered)):
             for j, sim in zip(indices[i], sims[i], strict=True):
-                if j < 0 or (not keep_all and sim < threshold):
+                if j < 0:
                     continue
                 same_api = groups[i] == groups[j]
+                if not keep_all and sim < (threshold if same_api else max(threshold, cross_api_threshold)):
+                    continue
                 weight = float(max(sim, 0.0)) + (same_api_bonus if same_api else 0.0)
                 a, b = ordered[i].name, ordered[int(j)].name
                 existing = graph.get_edge_data(a, b)
@@ -156,14 +168,19 @@ def partition_domains(
     min_size: int = 3,
     max_size: int = 40,
     method: str = "auto",
+    small_api_size: int = SMALL_API_SIZE,
 ) -> list[Domain]:
-    """Split the tool graph into domains of `min_size`..`max_size` tools (as far as possible).
+    """Split the tool graph into domains of `min_size`..`max_size` tools (as far as possible),
+    keeping each API in one piece: an environment is one world, not a mix of look-alike tools.
 
-    Louvain/Leiden communities (seeded) come first; an oversized one is re-partitioned at a
-    finer resolution, and as a last resort cut along its main direction of variation; a tiny
-    one (isolated tools included) joins the community it has the most edge weight to, else the
-    one sharing its API, else the one with the most similar centroid. `method`: "leiden"
-    (leidenalg, fast), "louvain" (networkx), or "auto" (leiden when installed).
+    Two levels: an API with `small_api_size` tools or more is a domain of its own; if it has
+    more than `max_size`, Louvain/Leiden (seeded) on its own subgraph splits it, at finer
+    resolutions and at last along its main direction of variation. The tools of smaller APIs
+    are pooled and partitioned the same way, and each small API goes whole to the community
+    holding most of its tools, so related small APIs share a domain. Finally a community under
+    `min_size` joins the one it has the most edge weight to, else the one sharing its API,
+    else the one with the most similar centroid. `method`: "leiden" (leidenalg, fast),
+    "louvain" (networkx), or "auto" (leiden when installed).
     """
     if min_size < 1 or max_size < min_size:
         raise ValueError(f"need 1 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}")
@@ -176,14 +193,92 @@ def partition_domains(
         return []
     vectors = _vectors_for(graph, order, [by_name[name] for name in order])
     row_of = {name: i for i, name in enumerate(order)}
-
     finder = _CommunityFinder(graph, order, seed=seed, method=method)
-    communities = finder.find(order, resolution=1.0)
-    sized: list[list[str]] = []
-    for community in communities:
-        sized.extend(_split_oversized(finder, community, vectors, row_of, max_size=max_size))
-    merged = _merge_tiny(graph, sized, vectors, row_of, by_name, min_size=min_size, max_size=max_size)
+
+    by_api: dict[str, list[str]] = defaultdict(list)
+    for name in order:
+        by_api[by_name[name].api or by_name[name].source].append(name)
+    communities: list[list[str]] = []
+    small_apis: list[str] = []
+    for api in sorted(by_api):
+        members = by_api[api]
+        if len(members) > max_size:
+            parts: list[list[str]] = []
+            for community in finder.find(members, resolution=1.0):
+                parts.extend(_split_oversized(finder, community, vectors, row_of, max_size=max_size))
+            # Fragments of one API rejoin their own API first, never a foreign one.
+            communities.extend(
+                _merge_tiny(graph, parts, vectors, row_of, by_name, min_size=min_size, max_size=max_size)
+            )
+        elif len(members) >= small_api_size:
+            communities.append(members)
+        else:
+            small_apis.append(api)
+    if small_apis:
+        communities.extend(
+            _group_small_apis(finder, small_apis, by_api, vectors, row_of, max_size=max_size)
+        )
+    merged = _merge_tiny(graph, communities, vectors, row_of, by_name, min_size=min_size, max_size=max_size)
     return _name_domains(merged, by_name)
+
+
+def _group_small_apis(
+    finder: _CommunityFinder,
+    apis: list[str],
+    by_api: dict[str, list[str]],
+    vectors: np.ndarray,
+    row_of: dict[str, int],
+    *,
+    max_size: int,
+    resolution: float = 1.0,
+    depth: int = 0,
+) -> list[list[str]]:
+    """Communities of whole small APIs: each API goes to the community holding most of its tools."""
+    if sum(len(by_api[api]) for api in apis) <= max_size and depth > 0:
+        return [sorted(name for api in apis for name in by_api[api])]
+    pool = sorted(name for api in apis for name in by_api[api])
+    found = finder.find(pool, resolution=resolution)
+    community_of = {name: i for i, members in enumerate(found) for name in members}
+    grouped: dict[int, list[str]] = defaultdict(list)
+    for api in apis:
+        votes = Counter(community_of[name] for name in by_api[api])
+        grouped[min(votes, key=lambda c: (-votes[c], c))].append(api)
+    out: list[list[str]] = []
+    for _, group_apis in sorted(grouped.items()):
+        size = sum(len(by_api[api]) for api in group_apis)
+        if size <= max_size:
+            out.append(sorted(name for api in group_apis for name in by_api[api]))
+        elif depth < 3:
+            out.extend(
+                _group_small_apis(
+                    finder, group_apis, by_api, vectors, row_of,
+                    max_size=max_size, resolution=resolution * 2.0, depth=depth + 1,
+                )
+            )
+        else:
+            out.extend(_pack_apis(group_apis, by_api, vectors, row_of, max_size))
+    return out
+
+
+def _pack_apis(
+    apis: list[str], by_api: dict[str, list[str]], vectors: np.ndarray, row_of: dict[str, int], max_size: int
+) -> list[list[str]]:
+    """Last resort for an oversized group of small APIs: order the APIs along the group's main
+    direction of variation and fill domains up to `max_size`, so neighbours stay together."""
+    centroids = np.stack([vectors[[row_of[n] for n in by_api[api]]].mean(axis=0) for api in apis])
+    centered = centroids.astype(np.float64) - centroids.mean(axis=0)
+    projection = centered @ _principal_direction(centered)
+    ranked = [apis[i] for i in np.lexsort((np.arange(len(apis)), projection))]
+    out: list[list[str]] = []
+    current: list[str] = []
+    for api in ranked:
+        if current and len(current) + len(by_api[api]) > max_size:
+            out.append(sorted(current))
+            current = []
+        current.extend(by_api[api])
+    if current:
+        out.append(sorted(current))
+    return out
 
 
 def _vectors_for(graph: nx.Graph, order: list[str], tools: list[ToolDef]) -> np.ndarray:
@@ -377,8 +472,9 @@ def _best_by_edges(
     weight: dict[int, float] = defaultdict(float)
     for name in members:
         for other, data in graph[name].items():
-            gid = member_of[other]
-            if fits(gid):
+            # Neighbours outside the communities being merged (another API's) do not count.
+            gid = member_of.get(other)
+            if gid is not None and fits(gid):
                 weight[gid] += data["weight"]
     if not weight:
         return None
@@ -413,6 +509,13 @@ def slugify(text: str, max_length: int = 40) -> str:
     return slug[:max_length].rstrip("-")
 
 
+def api_slug(api: str) -> str:
+    """`Order Desk API` -> `order-desk`: the word "API" says nothing about the world inside."""
+    slug = slugify(api)
+    trimmed = re.sub(r"(-(rest|web|http|open))?-apis?$", "", slug)
+    return trimmed or slug
+
+
 def _name_domains(communities: list[list[str]], by_name: dict[str, ToolDef]) -> list[Domain]:
     """Name each community after its dominant API, made distinct by its most telling word."""
     drafts: list[tuple[str, list[str], list[str], Counter[str]]] = []
@@ -431,12 +534,12 @@ def _name_domains(communities: list[list[str]], by_name: dict[str, ToolDef]) -> 
                         words[word] += 1
         top_api = ranked_apis[0] if ranked_apis else ""
         if top_api and apis[top_api] * 2 >= len(members):
-            base = slugify(top_api)
+            base = api_slug(top_api)
         else:
             base = "-".join(
                 word for word, _ in sorted(words.items(), key=lambda item: (-item[1], item[0]))[:2]
             )
-            base = slugify(base) or slugify(top_api)
+            base = slugify(base) or api_slug(top_api)
         drafts.append((base or "domain", members, ranked_apis, words))
 
     base_count = Counter(base for base, *_ in drafts)

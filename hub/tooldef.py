@@ -26,6 +26,8 @@ class ToolDef(BaseModel):
     original_name: str = ""
     # The API it belongs to (OpenAPI title, ToolBench tool name, MCP server name), used for grouping.
     api: str = ""
+    # The success status `returns` was read from ("200", "201", ...): 201 marks a create.
+    returns_status: str | None = None
     # HTTP method and path when the source is an HTTP API description; they tell reads from writes.
     method: str | None = None
     path: str | None = None
@@ -34,3 +36,6 @@ class ToolDef(BaseModel):
     annotations: dict[str, Any] | None = None
     # The source format: openai, bfcl, toolbench, openapi, mcp.
     format: str = ""
+    # Vendor extensions of the operation (`x-state-transition`, ...), plus the parameters'
+    # `x-filter`s keyed by parameter name under "x-filter": {"max_price": {"property": "price", "op": "le"}}.
+    extensions: dict[str, Any] = {}

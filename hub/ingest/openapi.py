@@ -171,6 +171,7 @@ def _operation_tool(
     parameters = _merged_parameters(shared_params, operation.get("parameters", []), resolver)
     properties: dict[str, Any] = {}
     required: list[str] = []
+    param_filters: dict[str, Any] = {}
     for index, param in enumerate(parameters):
         where = f"parameters[{index}]"
         name, location = param.get("name"), param.get("in")
@@ -192,6 +193,8 @@ def _operation_tool(
         schema = _parameter_schema(param, is_v2, where, normalize)
         key = name if name not in properties else f"{location}_{name}"
         properties[key] = schema
+        if isinstance(param.get("x-filter"), dict):
+            param_filters[key] = param["x-filter"]
         if param.get("required") or location == "path":
             required.append(key)
     if not is_v2 and "requestBody" in operation:
@@ -213,11 +216,19 @@ def _operation_tool(
         if isinstance(operation.get("tags"), list)
         else []
     )
+    returns, returns_status = _response_schema(operation.get("responses"), resolver, is_v2, normalize)
+    extensions = {
+        key: value for key, value in operation.items() if isinstance(key, str) and key.startswith("x-")
+    }
+    if param_filters:
+        extensions["x-filter"] = param_filters
     return ToolDef(
         name=sanitize_name(raw_name, fallback=_method_path_name(method, path)),
         description=clip_description(_text(operation.get("summary")), _text(operation.get("description"))),
         parameters=parameters_schema,
-        returns=_response_schema(operation.get("responses"), resolver, is_v2, normalize),
+        returns=returns,
+        returns_status=returns_status,
+        extensions=extensions,
         source=source,
         original_name=raw_name,
         api=api,
@@ -314,9 +325,10 @@ def _media_schema(content: Any) -> dict[str, Any] | None:
 
 def _response_schema(
     responses: Any, resolver: RefResolver, is_v2: bool, normalize: Normalizer
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The success response's schema and the status code it was read from."""
     if not isinstance(responses, dict):
-        return None
+        return None, None
     # YAML reads `200:` as an int key.
     by_code = {str(code): value for code, value in responses.items()}
     other_success = sorted(code for code in by_code if code.startswith("2") and code not in ("200", "201"))
@@ -334,13 +346,13 @@ def _response_schema(
                     "type": "string",
                     "format": "binary",
                     **{k: v for k, v in schema.items() if k != "type"},
-                }
+                }, code
             try:
-                return normalize(schema, f"responses.{code}.schema")
+                return normalize(schema, f"responses.{code}.schema"), code
             except IngestError:
                 # A malformed response schema costs only the output schema, not the tool.
-                return None
-    return None
+                return None, code
+    return None, None
 
 
 def _method_path_name(method: str, path: str) -> str:

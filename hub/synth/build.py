@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.data.default_apis import default_api_dir, default_api_files
 from hub.synth.draft import draft_envspec
 from hub.synth.gate import MIN_TOOLS, run_gate
 from hub.synth.names import env_name
 from hub.tooldef import ToolDef
 
 REPORT_FORMAT = "envhub.synth-report/1"
-DEFAULT_APIS = Path(__file__).resolve().parent.parent / "data" / "default_apis"
+DEFAULT_APIS = default_api_dir()
 EXAMPLES_PER_REASON = 5
 # Domains per task sent to a worker: big enough to amortize pickling, small enough to balance.
 CHUNK = 8
@@ -215,7 +216,8 @@ def synthesize(
     if (llm_base_url is None) != (llm_model is None):
         raise ValueError("LLM refinement needs both --llm-base-url and --llm-model")
     llm = LLMConfig(llm_base_url, llm_model, llm_api_key) if llm_base_url and llm_model else None
-    paths = [Path(p) for p in inputs] if inputs else [DEFAULT_APIS]
+    # The default collection's YAML files only: its folder also holds the package's __init__.py.
+    paths = [Path(p) for p in inputs] if inputs else default_api_files()
     for p in paths:
         if not p.exists():
             raise FileNotFoundError(f"input not found: {p}")

@@ -15,7 +15,7 @@ from hub.synth.dependencies import derive_dependencies
 from hub.synth.names import tool_name
 from hub.synth.operations import build_tool
 from hub.synth.schema import DomainSchema, TableDraft, infer_schema
-from hub.synth.shapes import ToolShape, shape_tool
+from hub.synth.shapes import ToolShape, reconcile_shapes, shape_tool
 from hub.tooldef import ToolDef
 from servers.seedgen import generate_rows
 from servers.spec import EnvSpec, SpecError, parse_envspec, simple_ops
@@ -78,8 +78,28 @@ def _describe_env(tools: list[ToolDef], domain: str) -> str:
     return f"Tools from {shown}." if apis else f"Tools of the '{domain}' domain."
 
 
+def _cover_preconditions(spec: Any, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Random statuses may leave no `scheduled` transfer for `cancel_transfer` (`status in
+    [scheduled]`) to act on; give such a tool a row it can act on, taking rows from the end so
+    that tools of one table do not undo each other's fixes."""
+    used: dict[str, int] = {}
+    for tool in sorted(spec.tools, key=lambda t: t.name):
+        for op in simple_ops(tool.operation):
+            checks = [p for p in getattr(op, "preconditions", None) or []
+                      if p.op == "in" and isinstance(getattr(p.value, "const", None), list) and p.value.const]
+            table_rows = rows.get(getattr(op, "table", ""), [])
+            if not checks or not table_rows:
+                continue
+            if any(all(r.get(p.column) in p.value.const for p in checks) for r in table_rows):
+                continue
+            index = len(table_rows) - 1 - used.get(op.table, 0) % len(table_rows)
+            used[op.table] = used.get(op.table, 0) + 1
+            for p in checks:
+                table_rows[index][p.column] = p.value.const[0]
+
+
 def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0) -> Draft:
-    shapes = [shape_tool(t) for t in tools]
+    shapes = reconcile_shapes([shape_tool(t) for t in tools])
     schema = infer_schema(shapes)
     taken: set[str] = set()
     tool_json: list[dict[str, Any]] = []
@@ -125,6 +145,7 @@ def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0
     if extra:
         for name, new_rows in generate_rows(spec, seed + 1, extra, existing=rows).items():
             rows[name].extend(new_rows)
+    _cover_preconditions(spec, rows)
     data = spec.model_dump(mode="json", by_alias=True)
     data["seed"] = {"rows": rows, "generate": None}
     data["dependencies"] = [d.model_dump(mode="json") for d in derive_dependencies(spec)]

@@ -14,7 +14,14 @@ import copy
 from typing import Any
 
 from hub.synth.names import identifier, split_words
-from hub.synth.schema import ColumnDraft, DomainSchema, TableDraft, counter_column, range_filter
+from hub.synth.schema import (
+    ColumnDraft,
+    DomainSchema,
+    TableDraft,
+    counter_column,
+    declared_filter,
+    range_filter,
+)
 from hub.synth.shapes import (
     DESTRUCTIVE_VERBS,
     FINAL_STATUSES,
@@ -179,6 +186,10 @@ def _find_op(shape: ToolShape, table: TableDraft, bound: dict[str, str], props: 
         if col_name is None:
             continue
         col = table.columns[col_name]
+        stated = declared_filter(shape, param)
+        if stated is not None and stated[0] == col_name:
+            filters.append({"column": col_name, "op": stated[1], "value": {"arg": param}})
+            continue
         ranged = range_filter(param)
         if ranged is not None and ranged[0] == col_name:
             filters.append({"column": col_name, "op": ranged[1], "value": {"arg": param}})
@@ -190,19 +201,27 @@ def _find_op(shape: ToolShape, table: TableDraft, bound: dict[str, str], props: 
 
 def _status_op(shape: ToolShape, table: TableDraft, bound: dict[str, str]) -> dict[str, Any]:
     target = shape.status_target or "done"
-    status = table.columns["status"]
-    sets: dict[str, Any] = {"status": {"const": target}}
+    field_name = shape.status_field or "status"
+    status = table.columns[field_name]
+    sets: dict[str, Any] = {field_name: {"const": target}}
     for p, col in bound.items():
-        if p != shape.key_param and p not in dict(shape.parents) and col not in (table.primary_key, "status") \
+        if p != shape.key_param and p not in dict(shape.parents) and col not in (table.primary_key, field_name) \
                 and not is_control_param(p):
             sets[col] = {"arg": p}
     thing = table.entity.replace("_", " ")
-    pre = [{"column": "status", "op": "ne", "value": {"const": target},
+    if shape.status_from:
+        # The API states where the transition may start (`x-state-transition.from`).
+        allowed = ", ".join(shape.status_from)
+        pre = [{"column": field_name, "op": "in", "value": {"const": list(shape.status_from)},
+                "message": f"{thing} {{key}} must be {allowed} to become {target}"}]
+        return {"kind": "update", "table": table.name, "key": {"arg": shape.key_param}, "set": sets,
+                "preconditions": pre}
+    pre = [{"column": field_name, "op": "ne", "value": {"const": target},
             "message": f"{thing} {{key}} is already {target}"}]
     if target.lower() in FINAL_STATUSES or shape.verb in DESTRUCTIVE_VERBS:
         for value in status.enum or []:
             if value != target and value.lower() in FINAL_STATUSES and len(pre) < 4:
-                pre.append({"column": "status", "op": "ne", "value": {"const": value},
+                pre.append({"column": field_name, "op": "ne", "value": {"const": value},
                             "message": f"{thing} {{key}} is {value} and can no longer be {target}"})
     return {"kind": "update", "table": table.name, "key": {"arg": shape.key_param}, "set": sets,
             "preconditions": pre}

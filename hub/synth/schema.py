@@ -188,12 +188,41 @@ def range_filter(param: str) -> tuple[str, str] | None:
     return None
 
 
+FILTER_OPS = {"eq", "ne", "lt", "le", "gt", "ge", "contains"}
+
+
+def declared_filter(shape: ToolShape, param: str) -> tuple[str, str] | None:
+    """(column, op) from the parameter's `x-filter: {property, op}`, when the API states one."""
+    stated = (shape.tool.extensions or {}).get("x-filter")
+    entry = stated.get(param) if isinstance(stated, dict) else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("property"), str):
+        return None
+    op = entry.get("op", "eq")
+    if op not in FILTER_OPS:
+        return None
+    return identifier(entry["property"]), op
+
+
 def _qualify_subresources(shapes: list[ToolShape]) -> None:
     """`/orders/{id}/items` and `/carts/{id}/items` are different things: name nested entities
     after their parent (`order_item`) unless the domain also has them at the top level."""
     top_level = {s.entity for s in shapes if not s.parents}
+    # A nested record whose own key is `<entity>_id` (`menu_item_id` under restaurants) is
+    # referred to by that name elsewhere (`delivery_items.menu_item_id`): keep the name,
+    # unless several parents nest things of that name (`/orders/{id}/items`, `/carts/{id}/items`).
+    parents_of: dict[str, set[str]] = {}
+    keyed: set[str] = set()
+    for shape in shapes:
+        if shape.parents:
+            parents_of.setdefault(shape.entity, set()).add(shape.parents[-1][1])
+            record = _record_schema(shape.tool.returns)
+            props = record.get("properties") if record else None
+            if isinstance(props, dict) and f"{shape.entity}_id" in {identifier(str(k)) for k in props}:
+                keyed.add(shape.entity)
     for shape in shapes:
         if not shape.parents or shape.entity in top_level:
+            continue
+        if shape.entity in keyed and len(parents_of.get(shape.entity, ())) == 1:
             continue
         parent = shape.parents[-1][1]
         if shape.entity.startswith(parent) or parent.endswith(shape.entity):
@@ -257,6 +286,10 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
             if typed is None or is_control_param(param):
                 continue
             name = _param_column(table, param, entities)
+            stated = declared_filter(shape, param) if shape.action == "find" else None
+            if stated is not None and stated[0] in table.columns:
+                bound[param] = stated[0]
+                continue
             ranged = range_filter(param) if shape.action == "find" else None
             if ranged is not None and ranged[0] in table.columns:
                 bound[param] = ranged[0]
@@ -308,11 +341,13 @@ def counter_column(verb: str) -> str:
 
 
 def _add_status(table: TableDraft, shape: ToolShape) -> None:
-    """Make sure `status` is an enum that holds the verb's target and at least one other value."""
+    """Make sure the status column is an enum that holds the target (and the stated source
+    values) and at least one other value."""
     target = shape.status_target or "done"
-    col = table.columns.get("status")
+    field_name = shape.status_field or "status"
+    col = table.columns.get(field_name)
     if col is None:
-        col = ColumnDraft("status", "enum", ["active"], "Current status.")
+        col = ColumnDraft(field_name, "enum", ["active"], "Current status.")
         table.add(col, force=True)
     if col.type != "enum":
         col.type, col.enum = "enum", ["active"]
@@ -321,6 +356,15 @@ def _add_status(table: TableDraft, shape: ToolShape) -> None:
     if match is None:
         values.append(target)
         match = target
+    if shape.status_from:
+        sources = []
+        for value in shape.status_from:
+            found = _closest(value, values)
+            if found is None:
+                values.append(value)
+                found = value
+            sources.append(found)
+        shape.status_from = sources
     if len(values) < 2:
         values.insert(0, "pending" if match != "pending" else "active")
     col.enum = values

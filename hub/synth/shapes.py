@@ -104,6 +104,10 @@ class ToolShape:
     properties: dict[str, dict[str, Any]] = field(default_factory=dict)
     required: list[str] = field(default_factory=list)
     status_target: str | None = None
+    # The column a status change moves (`x-state-transition.field`) and the values it may leave
+    # from (`x-state-transition.from`); without them: `status`, guarded by the verb's rules.
+    status_field: str = "status"
+    status_from: list[str] | None = None
 
     @property
     def is_write(self) -> bool:
@@ -196,11 +200,61 @@ def _status_for(verb: str) -> str | None:
     return target
 
 
+def _state_transition(tool: ToolDef) -> dict[str, Any] | None:
+    """`x-state-transition: {field, from, to}` when the operation states one (and it is usable)."""
+    raw = tool.extensions.get("x-state-transition") if tool.extensions else None
+    if not isinstance(raw, dict) or not isinstance(raw.get("to"), str):
+        return None
+    field_name = raw.get("field") if isinstance(raw.get("field"), str) and raw.get("field") else "status"
+    sources = raw.get("from")
+    if isinstance(sources, str):
+        sources = [sources]
+    sources = [v for v in sources if isinstance(v, str)] if isinstance(sources, list) else None
+    return {"field": identifier(field_name), "from": sources or None, "to": raw["to"]}
+
+
+def _transition_shape(
+    tool: ToolDef, transition: dict[str, Any], tokens: list[tuple[str, str]],
+    props: dict[str, dict[str, Any]], required: list[str], name_verb: str | None,
+) -> ToolShape | None:
+    """`POST /accounts/{account_id}/freeze` with `x-state-transition`: a status change of the
+    account (the last path parameter's record), whatever the verb is called."""
+    if tokens and tokens[-1][0] == "lit":
+        verb_literal = tokens[-1][1]
+        tokens = tokens[:-1]
+    else:
+        verb_literal = ""
+    if not tokens or tokens[-1][0] != "param":
+        return None
+    key_param = tokens[-1][1]
+    literals = [v for k, v in tokens if k == "lit"]
+    if key_param not in props or not literals:
+        return None
+    entity = singular_phrase(identifier(literals[-1]))
+    parents: list[tuple[str, str]] = []
+    for i in range(len(tokens) - 1):
+        kind, value = tokens[i]
+        if kind == "param" and value != key_param and value in props and i > 0 and tokens[i - 1][0] == "lit":
+            parent = singular_phrase(identifier(tokens[i - 1][1]))
+            if parent != entity:
+                parents.append((value, parent))
+    verb = name_verb or identifier(verb_literal) or "update"
+    return ToolShape(
+        tool, "status", verb, entity, key_param, parents, props, required,
+        status_target=transition["to"], status_field=transition["field"], status_from=transition["from"],
+    )
+
+
 def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[str]) -> ToolShape:
     method = (tool.method or "get").lower()
     tokens = _path_tokens(tool.path or "")
     name_words = split_words(tool.original_name or tool.name)
     name_verb = _verb_of(name_words[0]) if name_words else None
+    transition = _state_transition(tool) if method in ("post", "put", "patch") else None
+    if transition is not None:
+        shaped = _transition_shape(tool, transition, tokens, props, required, name_verb)
+        if shaped is not None:
+            return shaped
 
     # Find the last literal segment; what follows it are its key params.
     last_lit = max((i for i, (k, _) in enumerate(tokens) if k == "lit"), default=-1)
@@ -208,6 +262,8 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     if last_lit >= 0:
         words = split_words(tokens[last_lit][1])
         first = words[0] if words else ""
+        if first in ("check", "sign", "log") and len(words) > 1 and words[1] in ("in", "out"):
+            first = first + words[1]  # `/bookings/{id}/check-in` checks in, it reads nothing
         verb = _verb_of(first)
         follows_param = last_lit > 0 and tokens[last_lit - 1][0] == "param"
         # `/orders/{id}/cancel` or `/orders/search`: the literal is an action on what precedes it.
@@ -244,7 +300,11 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
 
     verb = action_verb or name_verb or method
     read_by_name = name_verb in READ_VERBS and action_verb is None
-    if action_verb and action_verb in READ_VERBS or (method == "post" and read_by_name and key_param is None):
+    # A POST answered with 201 made something: `check_out_copy` is `POST /loans`, a new loan.
+    created = method == "post" and tool.returns_status == "201"
+    if action_verb and action_verb in READ_VERBS and not created or (
+        method == "post" and read_by_name and key_param is None and not created
+    ):
         return ToolShape(tool, "find", action_verb or name_verb or "get", entity, None, parents, props, required)
     if method in {"get", "head", "options"}:
         if key_param is not None:
@@ -315,6 +375,118 @@ def _shape_named(tool: ToolDef, props: dict[str, dict[str, Any]], required: list
             return ToolShape(tool, "get", verb, entity, key, [], props, required)
         return ToolShape(tool, "find", verb, entity, None, [], props, required)
     return _write_shape(tool, verb, entity, None, [], props, required)
+
+
+def _record_properties(returns: dict[str, Any] | None) -> frozenset[str]:
+    """Property names of the record a response carries (`{data: {...}}` unwrapped)."""
+    schema = returns if isinstance(returns, dict) else None
+    for _ in range(2):
+        if schema is None:
+            return frozenset()
+        props = schema.get("properties")
+        if not isinstance(props, dict) or not props:
+            return frozenset()
+        if len(props) == 1:
+            (only,) = props.values()
+            if isinstance(only, dict) and isinstance(only.get("properties"), dict):
+                schema = only
+                continue
+        return frozenset(str(k) for k in props)
+    return frozenset()
+
+
+def _list_item(returns: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The item schema of a list response: `[Thing]` or `{results: [Thing], count}`."""
+    if not isinstance(returns, dict):
+        return None
+    if returns.get("type") == "array" and isinstance(returns.get("items"), dict):
+        return returns["items"]
+    props = returns.get("properties")
+    if isinstance(props, dict):
+        arrays = [v for v in props.values() if isinstance(v, dict) and v.get("type") == "array"]
+        if len(arrays) == 1 and isinstance(arrays[0].get("items"), dict):
+            return arrays[0]["items"]
+    return None
+
+
+def _adopt_key_names(shapes: list[ToolShape]) -> None:
+    """`GET /locations/{rental_location_id}`: the key names the entity more precisely than the
+    path (`rental_location`, not `location`), and other tables' `rental_location_id` columns
+    refer to it; rename the entity in every tool of the domain, parents included."""
+    renames: dict[str, str] = {}
+    for shape in shapes:
+        if shape.key_param is None or not shape.tool.method:
+            continue
+        key = identifier(shape.key_param)
+        if not key.endswith("_id"):
+            continue
+        named = key[:-3]
+        if named != shape.entity and named.endswith("_" + shape.entity):
+            renames.setdefault(shape.entity, named)
+    taken = {shape.entity for shape in shapes}
+    renames = {old: new for old, new in renames.items() if new not in taken}
+    if not renames:
+        return
+    for shape in shapes:
+        shape.entity = renames.get(shape.entity, shape.entity)
+        shape.parents = [(param, renames.get(parent, parent)) for param, parent in shape.parents]
+
+
+def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
+    """Fix what one tool alone cannot tell: `POST /accounts/{account_id}/freeze` answered with
+    the same record as `GET /accounts/{account_id}` (not a 201) changes that account; it does
+    not insert into an `account_freezes` table. The same holds for `PUT /bookings/{id}/seat`.
+    A status verb becomes a status change, any other verb an update of the body's fields (or,
+    with no body, a counted action). A 201, or a different record, stays a nested create."""
+    _adopt_key_names(shapes)
+    record_of: dict[str, frozenset[str]] = {}
+    # The record by id first; a list's items stand in for it when the API has no get.
+    for action in ("get", "find"):
+        for shape in shapes:
+            if shape.action == action and shape.tool.method and not shape.parents:
+                returns = shape.tool.returns if action == "get" else _list_item(shape.tool.returns)
+                props = _record_properties(returns)
+                if props:
+                    record_of.setdefault(shape.entity, props)
+    out: list[ToolShape] = []
+    for shape in shapes:
+        tool = shape.tool
+        method = (tool.method or "").lower()
+        if (
+            method in ("post", "put", "patch")
+            and shape.action in ("create", "find")
+            and shape.key_param is None
+            and shape.parents
+            and tool.returns_status != "201"
+        ):
+            param, parent = shape.parents[-1]
+            returned = _record_properties(tool.returns)
+            if returned and record_of.get(parent) == returned:
+                verb = shape.entity[len(parent) + 1:] if shape.entity.startswith(parent + "_") else shape.entity
+                first = verb.split("_")[0]
+                rest = shape.parents[:-1]
+                if first in STATUS_VERBS:
+                    shape = ToolShape(tool, "status", first, parent, param, rest, shape.properties,
+                                      shape.required, _status_for(first))
+                else:
+                    # infer_schema turns an update that sets nothing into a counted action.
+                    shape = ToolShape(tool, "update", verb, parent, param, rest, shape.properties, shape.required)
+        elif (
+            shape.action == "action"
+            and method in ("post", "put", "patch")
+            and shape.key_param is not None
+            and shape.value_params
+            and tool.returns_status != "201"
+            and _record_properties(tool.returns)
+            and record_of.get(shape.entity) == _record_properties(tool.returns)
+            and set(shape.value_params) <= _record_properties(tool.returns)
+        ):
+            # `POST /ticket-purchases/{id}/transfer {fan_id}` answered with the purchase: it sets
+            # the purchase's `fan_id`; counting transfers would lose what the call says.
+            shape = ToolShape(tool, "update", shape.verb, shape.entity, shape.key_param, shape.parents,
+                              shape.properties, shape.required)
+        out.append(shape)
+    return out
 
 
 def shape_tool(tool: ToolDef) -> ToolShape:
