@@ -32,10 +32,11 @@ class DemoPlan:
     per_env: int = 8
     heldout_envs: int = 2
     target_envs: int = 2
-    heldout_tasks: int = 6
-    train_steps: int = 10
-    max_seq_len: int = 1024
-    eval_max_turns: int = 4
+    heldout_tasks: int = 4
+    train_steps: int = 6
+    # A synthesized environment's 12-16 tool schemas alone take about 2,500 tokens.
+    max_seq_len: int = 4096
+    eval_max_turns: int = 3
     seed: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -53,9 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="working folder (default out/demo)")
     p.add_argument("--per-env", type=int, default=8, help="tasks per environment (default 8)")
-    p.add_argument("--train-steps", type=int, default=10, help="optimizer steps per training phase")
-    p.add_argument("--heldout-tasks", type=int, default=6, help="held-out tasks evaluated before/after")
-    p.add_argument("--max-seq-len", type=int, default=1024)
+    p.add_argument("--train-steps", type=int, default=6, help="optimizer steps per training phase")
+    p.add_argument("--heldout-tasks", type=int, default=4, help="held-out tasks evaluated before/after")
+    p.add_argument("--max-seq-len", type=int, default=4096)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fresh", action="store_true", help="delete --out first instead of reusing stages")
     p.set_defaults(handler=run_demo)
@@ -196,6 +197,20 @@ def _count_lines(path: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.exists() else 0
 
 
+def _loss_summary(metrics_path: Path) -> str:
+    """'phase1: loss 2.31 -> 1.12, phase2: ...' from the trainer's metrics JSONL."""
+    if not metrics_path.exists():
+        return ""
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for line in metrics_path.read_text().splitlines():
+        record = json.loads(line) if line.strip() else {}
+        if "loss" in record and "phase" in record:
+            first.setdefault(record["phase"], record["loss"])
+            last[record["phase"]] = record["loss"]
+    return ", ".join(f"{p}: loss {first[p]:.3f} -> {last[p]:.3f}" for p in first)
+
+
 def _report(plan: DemoPlan, seconds: float) -> None:
     build_report = json.loads((plan.build / "report.json").read_text())
     eval_report_path = plan.out / "eval" / "report.json"
@@ -212,12 +227,7 @@ def _report(plan: DemoPlan, seconds: float) -> None:
     for group in ("general", "target"):
         table.add_row(f"collect ({group})", f"{_count_lines(plan.out / f'traj-{group}.jsonl')} trajectories kept")
     if train_report:
-        phases = train_report.get("phases", [])
-        losses = ", ".join(
-            f"{p.get('name', i + 1)}: loss {p.get('first_loss', float('nan')):.3f} -> {p.get('last_loss', float('nan')):.3f}"
-            for i, p in enumerate(phases)
-        )
-        table.add_row("train", losses or "adapter written")
+        table.add_row("train", _loss_summary(plan.out / "model" / "metrics.jsonl") or "adapter written")
     for row in eval_report.get("rows", []):
         table.add_row(f"eval: {row['label']}", f"pass rate {row['pass_rate']:.0%} ({row['passed']}/{row['episodes']})")
     table.add_row("wall time", f"{seconds / 60:.1f} min")

@@ -1,0 +1,286 @@
+"""Trajectory JSONL files → token ids and next-token targets, assistant-only.
+
+Each conversation becomes one `Document`: its token ids and, per position, the id the model
+should predict next, or -100 where the next token is not assistant output. Shifting inside each
+document (rather than after packing) is what keeps packed batches exact: no document ever
+predicts the first token of its neighbour.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+IGNORE_INDEX = -100
+TRAJECTORY_FORMAT = "envhub.trajectory/1"
+_GENERATION_TAG = re.compile(r"{%-?\s*generation\s*-?%}")
+_CHATML_EOT_LINE = "{%- set eot = '<|im_end|>' -%}"
+
+
+class TrajectoryError(ValueError):
+    """A trajectory file or line that cannot be used, with `file:line: problem` in its message."""
+
+
+@dataclass
+class Document:
+    """One tokenized conversation: `targets[i]` is the label for the logits at position i."""
+
+    input_ids: list[int]
+    targets: list[int]
+    source: str
+    truncated: bool = False
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def n_target_tokens(self) -> int:
+        return sum(1 for t in self.targets if t != IGNORE_INDEX)
+
+
+@dataclass
+class DataStats:
+    """What happened to every trajectory read: the numbers `train_report.json` reports."""
+
+    files: list[str] = field(default_factory=list)
+    read: int = 0
+    skipped_failed: int = 0
+    dropped_overlong: int = 0
+    truncated_overlong: int = 0
+    dropped_no_assistant: int = 0
+    documents: int = 0
+    tokens: int = 0
+    target_tokens: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def read_trajectories(paths: Iterable[Path | str], include_failed: bool = False,
+                      stats: DataStats | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Read JSONL trajectories; returns `(origin, record)` with origin = `file:line`.
+
+    Failed trajectories are skipped (and counted) unless `include_failed`. Malformed lines raise
+    `TrajectoryError` naming the file, the line and the problem.
+    """
+    stats = stats if stats is not None else DataStats()
+    records: list[tuple[str, dict[str, Any]]] = []
+    for path in paths:
+        path = Path(path)
+        stats.files.append(str(path))
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as err:
+            raise TrajectoryError(f"{path}: cannot read trajectory file: {err}") from err
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            origin = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise TrajectoryError(f"{origin}: not valid JSON: {err.msg}") from err
+            _check_record(record, origin)
+            stats.read += 1
+            if not include_failed and not record.get("passed", False):
+                stats.skipped_failed += 1
+                continue
+            records.append((origin, record))
+    return records
+
+
+def _check_record(record: Any, origin: str) -> None:
+    if not isinstance(record, dict):
+        raise TrajectoryError(f"{origin}: expected a JSON object, got {type(record).__name__}")
+    fmt = record.get("format", TRAJECTORY_FORMAT)
+    if fmt != TRAJECTORY_FORMAT:
+        raise TrajectoryError(f"{origin}: format: expected {TRAJECTORY_FORMAT!r}, got {fmt!r}")
+    messages = record.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise TrajectoryError(f"{origin}: messages: expected a non-empty list")
+    tools = record.get("tools", [])
+    if tools is not None and not isinstance(tools, list):
+        raise TrajectoryError(f"{origin}: tools: expected a list, got {type(tools).__name__}")
+
+
+# --------------------------------------------------------------------------- normalising messages
+
+
+def normalize_messages(messages: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
+    """OpenAI chat messages → the shape chat templates expect.
+
+    Tool-call arguments become dicts (templates would JSON-encode a string a second time), text
+    content parts are joined, and `None` content becomes "" except on assistant tool-call turns.
+    """
+    normalized = []
+    for index, message in enumerate(messages):
+        where = f"{origin}: messages[{index}]"
+        if not isinstance(message, dict) or "role" not in message:
+            raise TrajectoryError(f"{where}: expected an object with a 'role'")
+        role = message["role"]
+        if role not in ("system", "user", "assistant", "tool"):
+            raise TrajectoryError(f"{where}.role: unsupported role {role!r}")
+        out: dict[str, Any] = {"role": role, "content": _text_content(message.get("content"), where)}
+        if role == "assistant" and message.get("tool_calls"):
+            out["tool_calls"] = [_normalize_call(call, f"{where}.tool_calls[{i}]")
+                                 for i, call in enumerate(message["tool_calls"])]
+        if role == "tool" and message.get("tool_call_id") is not None:
+            out["tool_call_id"] = message["tool_call_id"]
+        normalized.append(out)
+    return normalized
+
+
+def _text_content(content: Any, where: str) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "text":
+                parts.append(str(part.get("text", "")))
+            elif isinstance(part, str):
+                parts.append(part)
+            else:
+                raise TrajectoryError(f"{where}.content: only text parts can be trained on, got {part!r:.80}")
+        return "".join(parts)
+    # Tool results are sometimes stored as JSON values rather than strings.
+    return json.dumps(content, ensure_ascii=False)
+
+
+def _normalize_call(call: Any, where: str) -> dict[str, Any]:
+    if not isinstance(call, dict):
+        raise TrajectoryError(f"{where}: expected an object")
+    function = call.get("function", call)
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str) or not name:
+        raise TrajectoryError(f"{where}.function.name: missing or not a string")
+    arguments = function.get("arguments", {})
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as err:
+            raise TrajectoryError(f"{where}.function.arguments: not valid JSON: {err.msg}") from err
+    if not isinstance(arguments, dict):
+        raise TrajectoryError(f"{where}.function.arguments: expected a JSON object, got {type(arguments).__name__}")
+    return {"id": call.get("id"), "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+# --------------------------------------------------------------------------- chat templates
+
+
+def template_text(name: str) -> str:
+    """The source of one shipped template: `chatml_tools` or `llama3_tools`."""
+    return resources.files("trainer.templates").joinpath(f"{name}.jinja").read_text(encoding="utf-8")
+
+
+def has_generation_markers(template: str | None) -> bool:
+    return bool(template) and bool(_GENERATION_TAG.search(template))
+
+
+def choose_training_template(tokenizer: Any) -> tuple[str, str]:
+    """The template to train with and its name.
+
+    The tokenizer's own template is kept when it already marks assistant output; otherwise the
+    family is read off the vocabulary: ChatML if it has `<|im_start|>`, Llama-3 if it has
+    `<|start_header_id|>`, else ChatML ending turns with the model's EOS token.
+    """
+    own = getattr(tokenizer, "chat_template", None)
+    if isinstance(own, str) and has_generation_markers(own):
+        return own, "tokenizer"
+    vocab = tokenizer.get_vocab()
+    if "<|im_start|>" in vocab:
+        return template_text("chatml_tools"), "chatml_tools"
+    if "<|start_header_id|>" in vocab:
+        return template_text("llama3_tools"), "llama3_tools"
+    eos = tokenizer.eos_token
+    if not eos:
+        raise TrajectoryError("the tokenizer has no chat template with generation markers and no EOS token")
+    text = template_text("chatml_tools").replace(_CHATML_EOT_LINE, "{%- set eot = " + json.dumps(eos) + " -%}")
+    return text, "chatml_tools+eos"
+
+
+# --------------------------------------------------------------------------- tokenizing
+
+
+def encode_conversation(tokenizer: Any, messages: list[dict[str, Any]],
+                        tools: list[dict[str, Any]] | None) -> tuple[list[int], list[int]]:
+    """Token ids and the assistant mask (1 = assistant output) of one conversation."""
+    encoded = tokenizer.apply_chat_template(
+        messages, tools=tools or None, tokenize=True, return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
+    ids = list(encoded["input_ids"])
+    mask = list(encoded["assistant_masks"])
+    return ids, mask
+
+
+def to_document(ids: list[int], mask: list[int], source: str, truncated: bool = False) -> Document:
+    targets = [ids[i + 1] if mask[i + 1] else IGNORE_INDEX for i in range(len(ids) - 1)]
+    targets.append(IGNORE_INDEX)
+    return Document(input_ids=ids, targets=targets, source=source, truncated=truncated)
+
+
+def build_documents(tokenizer: Any, records: list[tuple[str, dict[str, Any]]], max_seq_len: int,
+                    overlong: str = "drop", stats: DataStats | None = None) -> list[Document]:
+    """Tokenize every trajectory, applying the over-long policy and counting what it did.
+
+    `drop` discards conversations longer than `max_seq_len`; `truncate-turns` keeps the longest
+    prefix that ends right after an assistant turn (never inside a tool call) and fits.
+    """
+    stats = stats if stats is not None else DataStats()
+    documents = []
+    for origin, record in records:
+        messages = normalize_messages(record["messages"], origin)
+        tools = record.get("tools") or None
+        ids, mask = encode_conversation(tokenizer, messages, tools)
+        truncated = False
+        if len(ids) > max_seq_len:
+            if overlong == "drop":
+                stats.dropped_overlong += 1
+                continue
+            prefix = _longest_fitting_prefix(tokenizer, messages, tools, max_seq_len)
+            if prefix is None:
+                stats.dropped_overlong += 1
+                continue
+            ids, mask = prefix
+            truncated = True
+            stats.truncated_overlong += 1
+        if not any(mask):
+            stats.dropped_no_assistant += 1
+            continue
+        document = to_document(ids, mask, origin, truncated)
+        documents.append(document)
+        stats.documents += 1
+        stats.tokens += len(document)
+        stats.target_tokens += document.n_target_tokens
+    return documents
+
+
+def _longest_fitting_prefix(tokenizer: Any, messages: list[dict[str, Any]], tools: Any,
+                            max_seq_len: int) -> tuple[list[int], list[int]] | None:
+    ends = [i + 1 for i, m in enumerate(messages) if m["role"] == "assistant"]
+    for end in reversed(ends):
+        ids, mask = encode_conversation(tokenizer, messages[:end], tools)
+        if len(ids) <= max_seq_len:
+            return ids, mask
+    return None
+
+
+def replay_sample(documents: Sequence[Document], target_count: int, fraction: float, seed: int) -> list[Document]:
+    """Phase-1 documents to mix into phase 2 so that they make up `fraction` of the mixture."""
+    if fraction <= 0 or not documents or target_count == 0:
+        return []
+    wanted = round(fraction / (1.0 - fraction) * target_count)
+    wanted = max(1, min(wanted, len(documents)))
+    return random.Random(seed).sample(list(documents), wanted)
