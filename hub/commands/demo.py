@@ -170,7 +170,7 @@ def _run(plan: DemoPlan) -> int:
         _envhub(
             "train", "--phase1", plan.out / "traj-general.jsonl", "--phase2", plan.out / "traj-target.jsonl",
             "--model", "smollm2", "--out", model_dir, "--max-steps", plan.train_steps,
-            "--max-seq-len", plan.max_seq_len, "--lr", "3e-4", "--seed", plan.seed, "--no-progress",
+            "--max-seq-len", plan.max_seq_len, "--lr", "3e-4", "--seed", plan.seed,
         ),
         model_dir / "adapter" / "adapter_config.json",
     )

@@ -76,19 +76,10 @@ class RefResolver:
         if known is not None:
             return known
         size = 1
-        if isinstance(node, dict):
-            if "$ref" in node:
-                size = -1
-            else:
-                for value in node.values():
-                    if isinstance(value, dict | list):
-                        sub = self._plain_size(value)
-                        if sub < 0:
-                            size = -1
-                            break
-                        size += sub
+        if isinstance(node, dict) and "$ref" in node:
+            size = -1
         else:
-            for value in node:
+            for value in node.values() if isinstance(node, dict) else node:
                 if isinstance(value, dict | list):
                     sub = self._plain_size(value)
                     if sub < 0:
