@@ -118,8 +118,14 @@ def _evaluate_one(args: argparse.Namespace, tasks: list, url: str, adapter: str 
         counts = summary.filters[name]
         applicable = counts["pass"] + counts["fail"]
         filters[name] = None if applicable == 0 else counts["pass"] / applicable
+    # Whether the model calls tools at all is the first thing fine-tuning changes, long before
+    # the calls are right: report it next to the filters.
+    tool_calls = 0
+    for line in out_file.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            tool_calls += sum(len(m.get("tool_calls") or []) for m in json.loads(line)["messages"])
     return {
-        "label": label, "adapter": adapter, "trajectories": str(out_file),
+        "label": label, "adapter": adapter, "trajectories": str(out_file), "tool_calls": tool_calls,
         "episodes": summary.done, "passed": summary.passed, "pass_rate": summary.passed / episodes,
         "errors": summary.errors, "filters": filters, "tokens": dict(summary.tokens),
     }
@@ -133,12 +139,13 @@ def _print_table(rows: list[dict], console: Any) -> None:
     table = Table(title="held-out evaluation: pass rates")
     table.add_column("model")
     table.add_column("episodes", justify="right")
+    table.add_column("tool calls", justify="right")
     for name in FILTER_NAMES:
         table.add_column(name, justify="right")
     table.add_column("all filters", justify="right", style="bold")
     for row in rows:
         cells = ["n/a" if row["filters"][n] is None else f"{row['filters'][n]:.0%}" for n in FILTER_NAMES]
-        table.add_row(row["label"], str(row["episodes"]), *cells, f"{row['pass_rate']:.0%}")
+        table.add_row(row["label"], str(row["episodes"]), str(row["tool_calls"]), *cells, f"{row['pass_rate']:.0%}")
     console.print(table)
 
 

@@ -60,6 +60,9 @@ def test_eval_runs_base_and_adapter_through_mcp_and_reports(tmp_path):
     for row in report["rows"]:
         assert row["episodes"] == len(tasks)
         assert row["errors"] == 0
+        calls = sum(len(m.get("tool_calls") or []) for line in Path(row["trajectories"]).read_text().splitlines()
+                    for m in json.loads(line)["messages"])
+        assert row["tool_calls"] == calls
         assert 0.0 <= row["pass_rate"] <= 1.0
         trajectories = [json.loads(line) for line in Path(row["trajectories"]).read_text().splitlines()]
         assert sorted(t["task_id"] for t in trajectories) == sorted(t["task_id"] for t in tasks)

@@ -229,7 +229,11 @@ def _report(plan: DemoPlan, seconds: float) -> None:
     if train_report:
         table.add_row("train", _loss_summary(plan.out / "model" / "metrics.jsonl") or "adapter written")
     for row in eval_report.get("rows", []):
-        table.add_row(f"eval: {row['label']}", f"pass rate {row['pass_rate']:.0%} ({row['passed']}/{row['episodes']})")
+        table.add_row(
+            f"eval: {row['label']}",
+            f"pass rate {row['pass_rate']:.0%} ({row['passed']}/{row['episodes']}), "
+            f"{row.get('tool_calls', 0)} tool calls",
+        )
     table.add_row("wall time", f"{seconds / 60:.1f} min")
     console.print(table)
     summary = {
