@@ -107,13 +107,7 @@ def env_name(text: str, taken: set[str]) -> str:
     base = _ENV_BAD.sub("-", text.lower()).strip("-_") or "env"
     if not base[0].isalnum():
         base = f"env-{base}"
-    base = base[:56].rstrip("-_")
-    name, n = base, 2
-    while name in taken:
-        name = f"{base}-{n}"
-        n += 1
-    taken.add(name)
-    return name
+    return _claim(base[:56].rstrip("-_"), "-", taken)
 
 
 def tool_name(text: str, taken: set[str]) -> str:
@@ -121,9 +115,14 @@ def tool_name(text: str, taken: set[str]) -> str:
     base = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_.-")[:120] or "tool"
     if not re.match(r"[A-Za-z0-9_]", base[0]):
         base = f"t_{base}"
+    return _claim(base, "_", taken)
+
+
+def _claim(base: str, separator: str, taken: set[str]) -> str:
+    """`base`, or `base<sep>2`, `base<sep>3`... whichever is free first; records it in `taken`."""
     name, n = base, 2
     while name in taken:
-        name = f"{base}_{n}"
+        name = f"{base}{separator}{n}"
         n += 1
     taken.add(name)
     return name
