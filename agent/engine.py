@@ -147,12 +147,13 @@ async def collect(
     n_clients = max(1, -(-pool // per_client))
     async with contextlib.AsyncExitStack() as stack:
         targets = []
+        tool_lists: dict[str, list[dict[str, Any]]] = {}  # shared by every client's episodes
         for _ in range(n_clients):
             http = await stack.enter_async_context(
                 shared_http_client(min(per_client, pool), config.call_timeout, config.token))
             hub = HubClient(http, config.url, config.token, config.call_timeout) if config.is_hub else None
             targets.append(Target(http=http, hub=hub, mcp_url=None if config.is_hub else config.url,
-                                  mcp_client=config.mcp_client))
+                                  mcp_client=config.mcp_client, tool_lists=tool_lists))
 
         async def run_with_retries(task: TaskSpec, target: Target) -> dict[str, Any]:
             task_started = time.perf_counter()

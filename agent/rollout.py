@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
@@ -36,12 +36,24 @@ class Target:
     hub: HubClient | None = None
     mcp_url: str | None = None
     mcp_client: str = "sdk"
+    # env -> its tools in OpenAI form, filled by the first episode of each env (hub targets only):
+    # a hub serves every episode of an environment the same tools, so one tools/list per run will do.
+    tool_lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Limits:
     max_turns: int = 30
     call_timeout: float = 30.0
+
+
+async def _episode_tools(env: str, conn: Any, target: Target) -> list[dict[str, Any]]:
+    if target.hub is None:  # a plain MCP server may serve different tools per session
+        return [mcp_tool_to_openai(t) for t in await conn.list_tools()]
+    tools = target.tool_lists.get(env)
+    if tools is None:
+        tools = target.tool_lists[env] = [mcp_tool_to_openai(t) for t in await conn.list_tools()]
+    return list(tools)
 
 
 async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, target: Target, limits: Limits,
@@ -57,7 +69,7 @@ async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, targe
         url = target.mcp_url or ""
     try:
         async with open_connection(target.mcp_client, url, target.http, limits.call_timeout) as conn:
-            tools = [mcp_tool_to_openai(t) for t in await conn.list_tools()]
+            tools = await _episode_tools(task.env, conn, target)
             tool_names = {t["function"]["name"] for t in tools}
             messages: list[dict[str, Any]] = [
                 {"role": "system", "content": SYSTEM_PROMPT.format(env=task.env)},

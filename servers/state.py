@@ -153,6 +153,9 @@ class EnvRuntime:
         self.mcp_cache: dict[str, Any] = {}
         self._template_cache_size = max(1, template_cache_size)
         self._templates: OrderedDict[int | None, bytes] = OrderedDict()
+        # Canonical hash of each cached template, keyed by the template object itself so an evicted
+        # and rebuilt template never meets a stale hash.
+        self._template_hashes: dict[int | None, tuple[bytes, str]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -202,8 +205,29 @@ class EnvRuntime:
         with self._lock:
             self._templates[seed] = data
             while len(self._templates) > self._template_cache_size:
-                self._templates.popitem(last=False)
+                evicted, _ = self._templates.popitem(last=False)
+                self._template_hashes.pop(evicted, None)
         return data
+
+    def template_hash(self, seed: int | None, data: bytes) -> str:
+        """The canonical state hash of template `data` (what `template(seed)` returned), computed once.
+
+        Every fresh episode of a seed starts from the same bytes, so hashing them once saves the
+        full-table read that a create response and a read-only episode's final check would repeat.
+        """
+        with self._lock:
+            known = self._template_hashes.get(seed)
+        if known is not None and known[0] is data:
+            return known[1]
+        conn = connection_from_bytes(data)
+        try:
+            value = canonical_state_hash(self.read_rows(conn), self.spec)
+        finally:
+            conn.close()
+        with self._lock:
+            if self._templates.get(seed) is data:
+                self._template_hashes[seed] = (data, value)
+        return value
 
     def read_rows(self, conn: sqlite3.Connection, table: str | None = None) -> dict[str, list[dict]]:
         names = [table] if table is not None else [t.name for t in self.spec.tables]
@@ -262,6 +286,11 @@ class Episode:
         self.created_at = clock()
         self.last_used = self.created_at
         self.snapshots: dict[str, bytes] = {}
+        # (conn.total_changes, hash) of the last hash computed: SQLite bumps total_changes on every
+        # inserted, updated or deleted row, so an unchanged counter means unchanged rows and the
+        # hash is reused instead of re-reading every table. Contents replaced any other way
+        # (restoring a snapshot) must call `forget_hash`.
+        self._hash_memo: tuple[int, str] | None = None
 
     def touch(self) -> None:
         self.last_used = self._clock()
@@ -283,7 +312,26 @@ class Episode:
         return counts
 
     def state_hash(self) -> str:
-        return canonical_state_hash(self.rows(), self.runtime.spec)
+        known = self.known_hash()
+        if known is not None:
+            return known
+        changes = self.conn.total_changes
+        value = canonical_state_hash(self.rows(), self.runtime.spec)
+        self._hash_memo = (changes, value)
+        return value
+
+    def remember_hash(self, value: str) -> None:
+        """Record `value` as the hash of the rows as they are now (e.g. a template's known hash)."""
+        self._hash_memo = (self.conn.total_changes, value)
+
+    def forget_hash(self) -> None:
+        self._hash_memo = None
+
+    def known_hash(self) -> str | None:
+        """The memoized hash if the rows have not changed since it was computed, else None."""
+        if self._hash_memo is not None and self._hash_memo[0] == self.conn.total_changes:
+            return self._hash_memo[1]
+        return None
 
     def start_rows(self) -> dict[str, list[dict]]:
         conn = connection_from_bytes(self._start)
@@ -371,6 +419,7 @@ class EpisodeStore:
         self._make_room()
         start = runtime.template(seed)
         episode = Episode(episode_id, runtime, connection_from_bytes(start), start, self._clock, seed)
+        episode.remember_hash(runtime.template_hash(seed, start))
         self._episodes[episode_id] = episode
         return episode
 
@@ -395,6 +444,9 @@ class EpisodeStore:
         new_id = self._new_id(None)
         conn = connection_from_bytes(source.conn.serialize())
         episode = Episode(new_id, source.runtime, conn, source._start, self._clock, source.seed)
+        known = source.known_hash()
+        if known is not None:
+            episode.remember_hash(known)
         self._episodes[new_id] = episode
         return episode
 
@@ -418,6 +470,7 @@ class EpisodeStore:
                 + (f"; its snapshots: {sorted(episode.snapshots)}" if episode.snapshots else "")
             )
         episode.conn.deserialize(data)
+        episode.forget_hash()
 
     def close(self, episode_id: str) -> None:
         if episode_id not in self._episodes:

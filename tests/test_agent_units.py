@@ -139,3 +139,28 @@ def test_store_resume_drops_truncated_and_errored_lines(tmp_path):
     assert [t["task_id"] for t in read_trajectories(rejected_path(tmp_path / "p.jsonl"))] == ["x"]
     with TrajectoryStore(tmp_path / "p.jsonl", keep="passed", resume=True) as store:
         assert store.done_ids == {"x", "y"}
+
+
+class CountingConnection:
+    def __init__(self) -> None:
+        self.lists = 0
+
+    async def list_tools(self):
+        self.lists += 1
+        return [{"name": "get_order", "description": "d", "inputSchema": {"type": "object", "properties": {}}}]
+
+
+async def test_hub_tool_lists_are_fetched_once_per_env_but_plain_servers_every_time():
+    from agent.rollout import Target, _episode_tools
+
+    conn = CountingConnection()
+    hub_target = Target(http=None, hub=object())  # any hub: it serves one tool list per environment
+    first = await _episode_tools("order-desk", conn, hub_target)
+    second = await _episode_tools("order-desk", conn, hub_target)
+    assert conn.lists == 1 and first == second and first is not second
+    await _episode_tools("flight-desk", conn, hub_target)
+    assert conn.lists == 2
+    plain = Target(http=None, mcp_url="http://127.0.0.1:1/mcp")
+    await _episode_tools("order-desk", conn, plain)
+    await _episode_tools("order-desk", conn, plain)
+    assert conn.lists == 4

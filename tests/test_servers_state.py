@@ -110,6 +110,31 @@ def test_fresh_episode_hash_matches_the_rows_it_was_built_from(store, specs):
     assert episode.state_hash() == canonical_state_hash(specs["flight-desk"].seed.rows, specs["flight-desk"])
 
 
+
+def test_memoized_hash_always_equals_a_fresh_computation(specs):
+    """The hash is reused while SQLite's change counter stands still; every change must invalidate it."""
+    runtime = EnvRuntime(specs["order-desk"], template_cache_size=1)  # size 1: templates get evicted
+    store = EpisodeStore({"order-desk": runtime})
+
+    def fresh(episode):
+        return canonical_state_hash(episode.rows(), runtime.spec)
+
+    for seed in (None, 7, None, 7):  # alternating seeds rebuild evicted templates
+        episode = store.create("order-desk", seed=seed)
+        assert episode.state_hash() == fresh(episode)
+    episode = store.create("order-desk")
+    before = episode.state_hash()
+    failed = execute_tool(runtime, episode.conn, "cancel_order", {"order_id": "O-1001", "reason": "x"})
+    assert not failed.ok  # delivered orders cannot be cancelled: nothing changed
+    assert episode.state_hash() == before == fresh(episode)
+    call(episode, "cancel_order", {"order_id": "O-1002", "reason": "late"})
+    changed = episode.state_hash()
+    assert changed != before and changed == fresh(episode)
+    fork = store.fork(episode.id)
+    call(fork, "update_customer_contact", {"customer_id": "C-1002", "city": "Cork"})
+    assert fork.state_hash() == fresh(fork) != changed
+    assert episode.state_hash() == changed
+
 # -- episodes ------------------------------------------------------------------------------------
 
 
