@@ -5,6 +5,7 @@ so the ratios hold on a noisy shared machine even when the absolute numbers do n
 
     .venv/bin/python bench/bench_trainer_cpu.py --model smollm2 --docs 24
     .venv/bin/python bench/bench_trainer_cpu.py --model tiny --docs 64      # seconds, for a sanity check
+    .venv/bin/python bench/bench_trainer_cpu.py --data traj.jsonl --docs 24  # collected trajectories
 """
 
 from __future__ import annotations
@@ -66,21 +67,37 @@ def synthetic_trajectories(count: int, seed: int) -> list[dict]:
     return out
 
 
-def _tokenizer_and_docs(model_dir: Path, trajectories: list[dict], max_seq_len: int):
+def _tokenizer_and_docs(model_dir: Path, trajectories: list[dict], max_seq_len: int, allow_overlong: bool):
     tokenizer = load_tokenizer(model_dir)
     tokenizer.chat_template = data.choose_training_template(tokenizer)[0]
     stats = data.DataStats()
     docs = data.build_documents(tokenizer, [(f"bench:{i}", t) for i, t in enumerate(trajectories)], max_seq_len,
                                 stats=stats)
-    if stats.dropped_overlong:
+    if stats.dropped_overlong and not allow_overlong:
         raise SystemExit(f"{stats.dropped_overlong} of {len(trajectories)} trajectories exceed --max-seq-len "
                          f"{max_seq_len} with this tokenizer; raise --max-seq-len/--batch-tokens")
-    return tokenizer, docs
+    return tokenizer, docs, stats.dropped_overlong
 
 
-def _lora_objective(model_dir: Path, args):
+def collected_trajectories(path: Path, count: int, seed: int, model_dir: Path, max_seq_len: int) -> list[dict]:
+    """`count` passed trajectories of a collected JSONL that fit `max_seq_len`, in a seeded random order.
+
+    Trajectories longer than the limit are left out (the trainer drops them too, and reports it),
+    so the benchmark compares setups on exactly the documents both can train on.
+    """
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("passed", True)]
+    random.Random(seed).shuffle(rows)
+    _, docs, _ = _tokenizer_and_docs(model_dir, rows, max_seq_len, allow_overlong=True)
+    kept_ids = {int(d.source.split(":")[1]) for d in docs}
+    fitting = [r for i, r in enumerate(rows) if i in kept_ids]
+    print(f"{path}: {len(rows)} passed trajectories, {len(fitting)} fit {max_seq_len} tokens, using {min(count, len(fitting))}")
+    return fitting[:count]
+
+
+def _lora_objective(model_dir: Path, args, attn: str):
     torch.manual_seed(args.seed)
-    model = attach_lora(load_base_model(model_dir, choose_runtime("cpu", "sdpa")), args.lora_r, 2 * args.lora_r,
+    model = attach_lora(load_base_model(model_dir, choose_runtime("cpu", attn)), args.lora_r, 2 * args.lora_r,
                         0.0, "all-linear")
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -88,7 +105,8 @@ def _lora_objective(model_dir: Path, args):
 
 
 def run_packed(model_dir: Path, docs, args) -> dict:
-    objective, optimizer = _lora_objective(model_dir, args)
+    # The trainer's CPU default: one causal SDPA per packed document (trainer/attention.py).
+    objective, optimizer = _lora_objective(model_dir, args, "auto")
     stream = BinStream(docs, args.batch_tokens, seed=args.seed)
     started, tokens = time.perf_counter(), 0
     for position in range(len(stream)):
@@ -104,7 +122,7 @@ def run_packed(model_dir: Path, docs, args) -> dict:
 
 def run_padded(model_dir: Path, docs, args) -> dict:
     """The usual collator: shuffled documents, `batch_size` per step, right-padded to the longest."""
-    objective, optimizer = _lora_objective(model_dir, args)
+    objective, optimizer = _lora_objective(model_dir, args, "sdpa")  # padded rows need the padding mask
     order = list(range(len(docs)))
     random.Random(args.seed).shuffle(order)
     mean = sum(len(d) for d in docs) / len(docs)
@@ -192,6 +210,9 @@ def main() -> None:
     parser.add_argument("--lora-r", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-trl", action="store_true")
+    parser.add_argument("--skip-loops", action="store_true", help="only padded vs packed (no envhub loop, no TRL)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="collected Trajectory JSONL to use instead of the synthetic airline conversations")
     parser.add_argument("--out", type=Path, default=Path("docs/bench/trainer.md"))
     args = parser.parse_args()
     torch.manual_seed(args.seed)
@@ -202,8 +223,11 @@ def main() -> None:
             model_dir = build_tiny_model(workdir / "tiny", "chatml", hidden_size=256, num_layers=4)
         else:
             model_dir = resolve_model_dir(args.model)
-        trajectories = synthetic_trajectories(args.docs, args.seed)
-        _, docs = _tokenizer_and_docs(model_dir, trajectories, args.max_seq_len)
+        if args.data is not None:
+            trajectories = collected_trajectories(args.data, args.docs, args.seed, model_dir, args.max_seq_len)
+        else:
+            trajectories = synthetic_trajectories(args.docs, args.seed)
+        _, docs, _ = _tokenizer_and_docs(model_dir, trajectories, args.max_seq_len, allow_overlong=False)
         data_file = workdir / "bench.jsonl"
         data_file.write_text("".join(json.dumps(t) + "\n" for t in trajectories))
         lengths = sorted(len(d) for d in docs)
@@ -212,41 +236,40 @@ def main() -> None:
 
         padded = run_padded(model_dir, docs, args)
         packed = run_packed(model_dir, docs, args)
-        ours = run_ours(model_dir, data_file, workdir, args)
-        trl = None if args.skip_trl else run_trl(model_dir, docs, workdir, args)
+        ours = None if args.skip_loops else run_ours(model_dir, data_file, workdir, args)
+        trl = None if args.skip_trl or args.skip_loops else run_trl(model_dir, docs, workdir, args)
 
     def rate(result):
         return result["tokens"] / result["seconds"]
 
-    rows = [
-        (f"padded batches (pad to longest, batch {padded['batch_size']})", padded, rate(padded) / rate(padded)),
-        ("padding-free packing (BFD + position_ids)", packed, rate(packed) / rate(padded)),
-        ("envhub train loop (packing)", ours, None),
-    ]
-    if trl is not None:
-        rows.append(("TRL SFTTrainer (packing bfd, fp32)", trl, None))
     lines = [
         "| setup | steps | real tokens | seconds | real tokens/s | ratio |",
         "|---|---|---|---|---|---|",
     ]
-    for label, result, ratio in rows[:2]:
+    for label, result in ((f"padded batches (pad to longest, batch {padded['batch_size']})", padded),
+                          ("padding-free packing (BFD + position_ids, per-document SDPA)", packed)):
         lines.append(f"| {label} | {result['steps']} | {result['tokens']} | {result['seconds']:.1f} | "
-                     f"{rate(result):,.0f} | {ratio:.2f}x vs padded |")
-    lines.append(f"| {rows[2][0]} | {ours['steps']} | {ours['tokens']} | {ours['seconds']:.1f} | {rate(ours):,.0f} | "
-                 + (f"{rate(ours) / rate(trl):.2f}x vs TRL |" if trl else "- |"))
+                     f"{rate(result):,.0f} | {rate(result) / rate(padded):.2f}x vs padded |")
+    if ours is not None:
+        lines.append(f"| envhub train loop (packing, per-document SDPA) | {ours['steps']} | {ours['tokens']} | {ours['seconds']:.1f} | "
+                     f"{rate(ours):,.0f} | " + (f"{rate(ours) / rate(trl):.2f}x vs TRL |" if trl else "- |"))
     if trl is not None:
-        lines.append(f"| {rows[3][0]} | {trl['steps']} | {trl['tokens']} | {trl['seconds']:.1f} | {rate(trl):,.0f} | 1.00x |")
+        lines.append(f"| TRL SFTTrainer (packing bfd, fp32, sdpa) | {trl['steps']} | {trl['tokens']} | {trl['seconds']:.1f} | "
+                     f"{rate(trl):,.0f} | 1.00x |")
     padding_waste = 1 - padded["tokens"] / padded["computed"]
-    summary = (f"Model `{args.model}`, {len(docs)} synthetic airline trajectories ({sum(lengths)} tokens, "
-               f"{lengths[0]}-{lengths[-1]} tokens each), LoRA r={args.lora_r} on all linear layers, fp32, sdpa, "
+    source = f"trajectories collected in `{args.data.name}`" if args.data else "synthetic airline trajectories"
+    summary = (f"Model `{args.model}`, {len(docs)} {source} ({sum(lengths)} tokens, "
+               f"{lengths[0]}-{lengths[-1]} tokens each), LoRA r={args.lora_r} on all linear layers, fp32, "
                f"batch {args.batch_tokens} tokens, one epoch. Padded batches wasted {padding_waste:.0%} of computed positions.")
     table = "\n".join(lines)
     print(table)
     print(summary)
+    extra = (f" --data {args.data}" if args.data else "") + (" --skip-loops" if args.skip_loops else "")
     command = (f"`.venv/bin/python bench/bench_trainer_cpu.py --model {args.model} --docs {args.docs} --max-seq-len {args.max_seq_len} "
-               f"--batch-tokens {args.batch_tokens} --lora-r {args.lora_r}`")
-    section = f"## CPU: packing and loop vs TRL ({args.model})\n\nCommand: {command}\n\n{summary}\n\n{table}\n"
-    _write_section(args.out, f"## CPU: packing and loop vs TRL ({args.model})", section)
+               f"--batch-tokens {args.batch_tokens} --lora-r {args.lora_r}{extra}`")
+    title = f"## CPU: packing and loop vs TRL ({args.model}{', ' + args.data.name if args.data else ''})"
+    section = f"{title}\n\nCommand: {command}\n\n{summary}\n\n{table}\n"
+    _write_section(args.out, title, section)
 
 
 def _write_section(path: Path, heading: str, section: str) -> None:

@@ -3,7 +3,7 @@
 Models are randomly initialised straight on the GPU in bf16 from `Qwen3Config` (no download),
 LoRA r=16 on every linear layer, packed 4k-token rows of variable-length documents with
 per-document position_ids (the trainer's own BinStream + AssistantTokenLoss), the best attention
-available (flash_attention_2 if installed, else sdpa), no gradient checkpointing.
+available (flash_attention_2 if installed, else the trainer's per-document SDPA), no gradient checkpointing.
 
 MFU = achieved FLOPs / peak, with FLOPs per token = 4 x (parameters in matmuls) for LoRA without
 checkpointing (forward 2N + input gradients 2N; frozen weights get no weight gradient) plus the
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from trainer import attention as packed_attention
 from trainer.data import Document
 from trainer.model import attach_lora
 from trainer.objective import AssistantTokenLoss
@@ -129,7 +130,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--lora-r", type=int, default=16)
-    parser.add_argument("--attn", default="auto", help="auto | flash_attention_2 | sdpa | flex_attention | eager")
+    parser.add_argument("--attn", default="auto",
+                        help=f"auto (the trainer's choice) | flash_attention_2 | {packed_attention.NAME} | sdpa | eager")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU (H100 SXM: 989)")
     parser.add_argument("--out", type=Path, default=None, help="append the table to this markdown file")
     args = parser.parse_args()
@@ -146,7 +148,10 @@ def main() -> None:
         shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     attn = args.attn
     if attn == "auto":
-        attn = "flash_attention_2" if device.type == "cuda" and importlib.util.find_spec("flash_attn") else "sdpa"
+        flash = device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None
+        attn = "flash_attention_2" if flash else packed_attention.NAME
+    if attn == packed_attention.NAME:
+        packed_attention.register()
 
     gpu = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     print(f"device {gpu}, dtype {dtype}, attention {attn}, torch {torch.__version__}")

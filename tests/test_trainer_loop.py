@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from trainer import attention as packed_attention
 from trainer import data
 from trainer.config import TrainConfig
 from trainer.loop import Reporter, train
+from trainer.model import choose_runtime
 from trainer.objective import AssistantTokenLoss
 from trainer.packing import BinStream, pack_documents
 from trainer.testing import build_tiny_model, sample_trajectories
@@ -58,14 +60,16 @@ def _adapter_tensors(path: Path) -> dict[str, torch.Tensor]:
     return load_file(path / "adapter_model.safetensors")
 
 
+@pytest.mark.parametrize("attn", ["sdpa", packed_attention.NAME])
 @pytest.mark.parametrize("family", ["chatml", "llama3"])
-def test_packed_loss_equals_unpacked_loss(tmp_path, family):
+def test_packed_loss_equals_unpacked_loss(tmp_path, family, attn):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = build_tiny_model(tmp_path / family, family, num_layers=2)
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.chat_template = data.choose_training_template(tokenizer)[0]
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa").eval()
+    packed_attention.register()
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=attn).eval()
     objective = AssistantTokenLoss(model)
     documents = data.build_documents(tokenizer, [(f"f:{i}", r) for i, r in enumerate(sample_trajectories())], 4096)
     with torch.no_grad():
@@ -79,6 +83,30 @@ def test_packed_loss_equals_unpacked_loss(tmp_path, family):
     # The check above can fail: letting documents see each other moves the loss far more than rounding does.
     assert abs(leaky.item() - one_by_one.item()) > 1e-2
     assert abs(leaky.item() - one_by_one.item()) > 50 * abs(packed.item() - one_by_one.item())
+
+
+def test_per_document_attention_matches_stock_sdpa_in_loss_and_gradients(tmp_path):
+    """The default CPU attention (one SDPA per packed document) against transformers' masked SDPA."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = build_tiny_model(tmp_path / "m", "chatml", num_layers=2)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.chat_template = data.choose_training_template(tokenizer)[0]
+    documents = data.build_documents(tokenizer, [(f"f:{i}", r) for i, r in enumerate(sample_trajectories())], 4096)
+    packed_attention.register()
+    results = {}
+    for attn in ("sdpa", packed_attention.NAME):
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=attn)
+        loss = AssistantTokenLoss(model)(**pack_documents(documents, [0, 1, 2, 3]).to_tensors("cpu"))
+        loss.backward()
+        results[attn] = (loss.item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    (stock_loss, stock_grads), (ours_loss, our_grads) = results["sdpa"], results[packed_attention.NAME]
+    assert abs(stock_loss - ours_loss) / abs(stock_loss) < 1e-5
+    assert stock_grads.keys() == our_grads.keys() and len(our_grads) > 10
+    for name, grad in stock_grads.items():
+        assert torch.allclose(grad, our_grads[name], rtol=1e-3, atol=1e-5), name
+    assert choose_runtime("cpu").attn_implementation == packed_attention.NAME
 
 
 def test_two_phases_write_outputs_and_phase2_continues_phase1_adapter(workspace):

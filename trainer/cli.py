@@ -57,7 +57,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     run.add_argument("--attn", dest="attn_implementation", default="auto",
-                     help="attention kernel: auto (flash_attention_2 if installed on GPU, else sdpa), sdpa, eager")
+                     help="attention kernel: auto (flash_attention_2 if installed on GPU, else envhub_packed_sdpa: "
+                          "one causal SDPA per packed document), sdpa, eager")
 
     lora = parser.add_argument_group("LoRA")
     lora.add_argument("--lora-r", type=int, default=16)

@@ -97,9 +97,12 @@ class Runtime:
 
 
 def choose_runtime(device: str = "auto", attn_implementation: str = "auto", local_rank: int = 0) -> Runtime:
-    """CUDA with bf16 and the best attention when there is a GPU; fp32 and sdpa on CPU.
+    """CUDA with bf16 and the best attention when there is a GPU; fp32 on CPU.
 
-    bf16 on a CPU without AMX is ~30x slower than fp32, so the CPU path never uses it.
+    bf16 on a CPU without AMX is ~30x slower than fp32, so the CPU path never uses it. Attention:
+    flash-attention 2 when it is installed on a GPU, otherwise per-document SDPA
+    (`trainer.attention`), which skips the cross-document blocks that the stock `sdpa` computes
+    and masks for packed rows.
     """
     import torch
 
@@ -116,9 +119,19 @@ def choose_runtime(device: str = "auto", attn_implementation: str = "auto", loca
     else:
         raise ModelError(f"--device must be auto, cuda or cpu, got {device!r}")
     if attn_implementation == "auto":
+        from trainer import attention as packed_attention
+
         flash = torch_device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None
-        attn_implementation = "flash_attention_2" if flash else "sdpa"
+        attn_implementation = "flash_attention_2" if flash else packed_attention.NAME
     return Runtime(torch_device, dtype, attn_implementation)
+
+
+def _uses_sliding_window(config: Any) -> bool:
+    if "sliding_attention" in (getattr(config, "layer_types", None) or []):
+        return True
+    if getattr(config, "use_sliding_window", None) is False:
+        return False
+    return bool(getattr(config, "sliding_window", None))
 
 
 def load_tokenizer(model_dir: Path):
@@ -131,8 +144,15 @@ def load_tokenizer(model_dir: Path):
 
 
 def load_base_model(model_dir: Path, runtime: Runtime):
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
+    from trainer import attention as packed_attention
+
+    if runtime.attn_implementation == packed_attention.NAME:
+        if _uses_sliding_window(AutoConfig.from_pretrained(model_dir)):
+            runtime.attn_implementation = "sdpa"  # per-document SDPA does not apply sliding windows
+        else:
+            packed_attention.register()
     model = AutoModelForCausalLM.from_pretrained(
         model_dir, dtype=runtime.dtype, attn_implementation=runtime.attn_implementation,
     )

@@ -2,9 +2,10 @@
 
 A bin is a list of document indices whose lengths sum to at most `capacity` tokens. A packed
 micro-batch is one row: the documents concatenated, `position_ids` restarting at 0 for each
-document. With no attention mask, transformers turns those restarts into per-document attention
-(block-diagonal causal mask for sdpa/eager, varlen cu_seqlens for flash-attention), so the loss
-equals the loss of the documents run one by one.
+document. With no attention mask, those restarts keep attention inside each document (one SDPA
+call per document with `trainer.attention`, varlen cu_seqlens with flash-attention, a
+block-diagonal causal mask with stock sdpa/eager), so the loss equals the loss of the documents
+run one by one.
 """
 
 from __future__ import annotations
