@@ -73,7 +73,7 @@ def bench_size(label: str, rows: int, create_iters: int, baseline_iters: int) ->
     runtime = EnvRuntime(spec)
     seed_rows = initial_rows(spec)
     started = time.perf_counter()
-    template = runtime.template()
+    template = runtime.template().data
     template_s = time.perf_counter() - started
     store = EpisodeStore({spec.name: runtime}, max_live=10**9)
 
@@ -102,7 +102,7 @@ def bench_tool_call(iterations: int) -> tuple[float, float]:
 def bench_memory(episodes: int) -> dict:
     spec = synthetic_spec(800)
     runtime = EnvRuntime(spec)
-    template = runtime.template()
+    template = runtime.template().data
     store = EpisodeStore({spec.name: runtime}, max_live=episodes + 1)
     gc.collect()
     before = rss_kb()

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from servers.seedgen import initial_rows
 from servers.spec import Column, EnvSpec, ForeignKey, Table, ToolSpec
@@ -136,6 +136,11 @@ class EpisodeLimitReached(EpisodeError):
 # ---------------------------------------------------------------------------------------------
 
 
+class Template(NamedTuple):
+    data: bytes  # sqlite3 serialize() of the initial database; shared, never mutated
+    state_hash: str
+
+
 class EnvRuntime:
     """An EnvSpec ready to serve: lookups, the DDL, cached tool validators and template databases."""
 
@@ -152,10 +157,7 @@ class EnvRuntime:
         self.validators: dict[str, Callable[[dict], str | None]] = {}
         self.mcp_cache: dict[str, Any] = {}
         self._template_cache_size = max(1, template_cache_size)
-        self._templates: OrderedDict[int | None, bytes] = OrderedDict()
-        # Canonical hash of each cached template, keyed by the template object itself so an evicted
-        # and rebuilt template never meets a stale hash.
-        self._template_hashes: dict[int | None, tuple[bytes, str]] = {}
+        self._templates: OrderedDict[int | None, Template] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -190,8 +192,10 @@ class EnvRuntime:
         conn.execute("COMMIT")
         return conn
 
-    def template(self, seed: int | None = None) -> bytes:
-        """The serialized initial database for `seed` (None = the spec's own seed state); LRU-cached."""
+    def template(self, seed: int | None = None) -> Template:
+        """The serialized initial database for `seed` (None = the spec's own seed state) and its
+        state hash; LRU-cached. Every fresh episode of a seed starts from these bytes, so hashing
+        them once here saves the full-table read each create response would otherwise repeat."""
         with self._lock:
             cached = self._templates.get(seed)
             if cached is not None:
@@ -199,35 +203,14 @@ class EnvRuntime:
                 return cached
         conn = self.build_connection(initial_rows(self.spec, seed))
         try:
-            data = conn.serialize()
+            built = Template(conn.serialize(), canonical_state_hash(self.read_rows(conn), self.spec))
         finally:
             conn.close()
         with self._lock:
-            self._templates[seed] = data
+            self._templates[seed] = built
             while len(self._templates) > self._template_cache_size:
-                evicted, _ = self._templates.popitem(last=False)
-                self._template_hashes.pop(evicted, None)
-        return data
-
-    def template_hash(self, seed: int | None, data: bytes) -> str:
-        """The canonical state hash of template `data` (what `template(seed)` returned), computed once.
-
-        Every fresh episode of a seed starts from the same bytes, so hashing them once saves the
-        full-table read that a create response and a read-only episode's final check would repeat.
-        """
-        with self._lock:
-            known = self._template_hashes.get(seed)
-        if known is not None and known[0] is data:
-            return known[1]
-        conn = connection_from_bytes(data)
-        try:
-            value = canonical_state_hash(self.read_rows(conn), self.spec)
-        finally:
-            conn.close()
-        with self._lock:
-            if self._templates.get(seed) is data:
-                self._template_hashes[seed] = (data, value)
-        return value
+                self._templates.popitem(last=False)
+        return built
 
     def read_rows(self, conn: sqlite3.Connection, table: str | None = None) -> dict[str, list[dict]]:
         names = [table] if table is not None else [t.name for t in self.spec.tables]
@@ -417,9 +400,9 @@ class EpisodeStore:
             raise EpisodeError(f"seed must be an integer or null, got {seed!r}", status=400)
         episode_id = self._new_id(episode_id)
         self._make_room()
-        start = runtime.template(seed)
-        episode = Episode(episode_id, runtime, connection_from_bytes(start), start, self._clock, seed)
-        episode.remember_hash(runtime.template_hash(seed, start))
+        template = runtime.template(seed)
+        episode = Episode(episode_id, runtime, connection_from_bytes(template.data), template.data, self._clock, seed)
+        episode.remember_hash(template.state_hash)
         self._episodes[episode_id] = episode
         return episode
 
