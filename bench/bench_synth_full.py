@@ -20,10 +20,10 @@ from pathlib import Path
 
 import psutil
 
-from hub.graph import build_tool_graph, partition_domains
-from hub.ingest import ingest_paths
-from hub.synth.build import run_domains, synthesize
-from hub.synth.names import env_name
+from synth.envs.names import env_name
+from synth.envs.synthesize import run_domains, synthesize
+from synth.graph import build_tool_graph, partition_domains
+from synth.ingest import ingest_paths
 
 ARCHIVE = Path("/work/shared/data/openapi-directory-lite.tar.gz")
 

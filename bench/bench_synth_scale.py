@@ -61,7 +61,7 @@ def stage_read(archive: str) -> dict[str, Any]:
 
 
 def stage_ingest(archive: str, dump: str | None) -> dict[str, Any]:
-    from hub.ingest import ingest_paths
+    from synth.ingest import ingest_paths
 
     start = time.perf_counter()
     result = ingest_paths([archive])
@@ -84,7 +84,7 @@ def _load_tools(path: str, n: int) -> list[Any]:
 
 
 def stage_graph(tools_path: str, n: int, method: str) -> dict[str, Any]:
-    from hub.graph import build_tool_graph, partition_domains
+    from synth.graph import build_tool_graph, partition_domains
 
     tools = _load_tools(tools_path, n)
     if method == "leiden":
@@ -114,7 +114,7 @@ def stage_dense(tools_path: str, n: int, top_k: int = 8) -> dict[str, Any]:
     """The approach the blocked search replaces: materialize every pairwise similarity."""
     import numpy as np
 
-    from hub.vectorize import hashing_vectors
+    from synth.graph.vectorize import hashing_vectors
 
     tools = sorted(_load_tools(tools_path, n), key=lambda tool: tool.name)
     before = _rss_mb()

@@ -150,10 +150,10 @@ def test_build_dir_target_starts_a_hub_subprocess(tmp_path):
 
 
 async def test_generated_tasks_on_all_example_envs_pass_and_load(tmp_path):
-    """Tasks from hub.tasks (plain and seeded initial states) on order/flight/bank-desk."""
+    """Tasks from synth.tasks (plain and seeded initial states) on order/flight/bank-desk."""
     from datasets import load_dataset
 
-    from hub.tasks.generate import generate_tasks
+    from synth.tasks.generate import generate_tasks
     from tests.hubserver import running_hub
 
     generated = generate_tasks(None, per_env=4, seed=5) + [

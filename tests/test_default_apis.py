@@ -1,4 +1,4 @@
-"""The built-in API collection (hub/data/default_apis): valid OpenAPI 3.0, and regular enough for
+"""The built-in API collection (synth/data/default_apis): valid OpenAPI 3.0, and regular enough for
 `envhub synth` to infer tables, operations and tool dependencies from it mechanically."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hub.data.default_apis import default_api_dir, default_api_files
+from synth.data.default_apis import default_api_dir, default_api_files
 
 # The C loader when PyYAML was built with libyaml: the pure-Python one takes seconds for these files.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -260,7 +260,7 @@ def test_state_transitions_name_real_statuses():
 
 
 def test_ingest_reads_every_operation_without_skipping_any():
-    ingest = pytest.importorskip("hub.ingest", reason="hub.ingest is not available")
+    ingest = pytest.importorskip("synth.ingest", reason="synth.ingest is not available")
     files: list[Path] = default_api_files()
     result = ingest.ingest_paths(files)
     assert result.skipped == []
@@ -273,7 +273,7 @@ def test_ingest_reads_every_operation_without_skipping_any():
 
 
 def test_default_api_files_fails_clearly_without_data(tmp_path, monkeypatch):
-    import hub.data.default_apis as module
+    import synth.data.default_apis as module
 
     monkeypatch.setattr(module, "_HERE", tmp_path)
     with pytest.raises(FileNotFoundError, match="no built-in API files"):

@@ -11,7 +11,7 @@ import pytest
 from agent.policies.local_hf import adapter_chat_template
 from hub.cli import build_parser
 from hub.commands.demo import DemoError, DemoPlan, _split_tasks
-from hub.tasks.generate import generate_tasks, write_tasks
+from synth.tasks.generate import generate_tasks, write_tasks
 from tests.hubserver import running_hub
 from trainer.testing import build_tiny_model
 

@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import hub.vectorize as vectorize_module
-from hub.graph import (
+import synth.graph.vectorize as vectorize_module
+from synth.graph import (
     DOMAIN_NAME_PATTERN,
     build_tool_graph,
     domain_graph,
     draw_domain_graph,
     partition_domains,
 )
-from hub.tooldef import ToolDef
-from hub.vectorize import group_top_k_neighbours, hashing_vectors, top_k_neighbours
+from synth.graph.vectorize import group_top_k_neighbours, hashing_vectors, top_k_neighbours
+from synth.tooldef import ToolDef
 
 VOCABULARIES = {
     "Orders API": ["order_id", "customer_id", "status", "total_amount", "currency", "shipping_address"],

@@ -10,9 +10,9 @@ import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.build import load_build, load_tasks
 from hub.hosting import HubConfigError, check_bind_security, is_loopback
 from hub.hosting.config import HubConfig
+from servers.builddir import load_build, load_tasks
 from servers.examples import example_spec_paths
 from tests.hubserver import running_hub
 

@@ -6,7 +6,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from hub.ingest import ingest_paths
+from synth.ingest import ingest_paths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 GOOD = ["petstore_v2.yaml", "library_v3.json", "openai_tools.json", "toolbench_tool.json"]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.ingest import ingest_paths, unique_names
-from hub.ingest.common import IngestError, normalize_schema, sanitize_name
-from hub.ingest.refs import RefResolver
-from hub.tooldef import ToolDef
+from synth.ingest import ingest_paths, unique_names
+from synth.ingest.common import IngestError, normalize_schema, sanitize_name
+from synth.ingest.refs import RefResolver
+from synth.tooldef import ToolDef
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 
@@ -220,7 +220,7 @@ def test_sanitize_and_normalize_helpers() -> None:
 
 
 def test_openapi_with_loose_types_is_normalized() -> None:
-    from hub.ingest.openapi import load_openapi
+    from synth.ingest.openapi import load_openapi
 
     doc = {
         "swagger": "2.0",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.ingest import IngestError, ingest_mcp, ingest_mcp_async
+from synth.ingest import IngestError, ingest_mcp, ingest_mcp_async
 
 # One tiny low-level MCP server; `stdio` or `http PORT` picks the transport.
 SERVER_SCRIPT = textwrap.dedent(

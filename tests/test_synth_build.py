@@ -10,9 +10,9 @@ import pytest
 from mcp import Client
 
 from hub.commands import synth as synth_command
-from hub.synth.build import DEFAULT_APIS, synthesize
-from hub.synth.gate import run_gate
 from servers.spec import ENV_NAME_PATTERN, load_envspec
+from synth.envs.quality_gate import run_gate
+from synth.envs.synthesize import DEFAULT_APIS, synthesize
 from tests.hubserver import running_hub
 
 

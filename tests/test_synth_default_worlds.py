@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from hub.data.default_apis import default_api_files
-from hub.graph import api_slug, build_tool_graph, partition_domains
-from hub.ingest import ingest_paths
-from hub.synth.build import synthesize
 from servers.spec import load_envspec
+from synth.data.default_apis import default_api_files
+from synth.envs.synthesize import synthesize
+from synth.graph import api_slug, build_tool_graph, partition_domains
+from synth.ingest import ingest_paths
 from tests.test_graph_partition import synthetic_tools
 
 EXPECTED_ENVS = {

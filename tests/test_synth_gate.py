@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hub.synth.draft import draft_envspec
-from hub.synth.gate import run_gate
 from servers.spec import parse_envspec
+from synth.envs.draft import draft_envspec
+from synth.envs.quality_gate import run_gate
 from tests.test_synth_schema import SHOP
 
 

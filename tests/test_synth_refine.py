@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.synth.build import DEFAULT_APIS, LLMConfig, synthesize, synthesize_domain
+from synth.envs.synthesize import DEFAULT_APIS, LLMConfig, synthesize, synthesize_domain
 from tests.hubserver import serving
 from tests.test_synth_schema import SHOP
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.synth.dependencies import derive_dependencies
-from hub.synth.draft import draft_envspec
-from hub.synth.schema import infer_schema
-from hub.synth.shapes import shape_tool
-from hub.tooldef import ToolDef
+from synth.envs.dependencies import derive_dependencies
+from synth.envs.draft import draft_envspec
+from synth.envs.schema import infer_schema
+from synth.envs.shapes import shape_tool
+from synth.tooldef import ToolDef
 
 STATUS = {"type": "string", "enum": ["pending", "shipped", "delivered", "cancelled"]}
 ORDER = {

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from hub.commands import tasks as tasks_command
-from hub.tasks.generate import _example_paths
+from synth.tasks.generate import _example_paths
 
 
 def _run(argv: list[str]) -> int:

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from hub.tasks import generate_tasks, load_specs, write_tasks
-from hub.tasks.generate import EnvReport
 from servers.executor import execute_tool
 from servers.state import EnvRuntime, EpisodeStore
+from synth.tasks import generate_tasks, load_specs, write_tasks
+from synth.tasks.generate import EnvReport
 
 PER_ENV = 12
 

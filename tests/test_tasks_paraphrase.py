@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.tasks import generate_tasks, load_specs
-from hub.tasks.paraphrase import Paraphraser
+from synth.tasks import generate_tasks, load_specs
+from synth.tasks.paraphrase import Paraphraser
 
 PREFIX = "Hello! Here is what I need, in my own words: "
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 
-from hub.tasks import generate_tasks
-from hub.tasks.analysis import analyse
-from hub.tasks.arguments import ArgumentDrawer, new_key
-from hub.tasks.walk import WalkBuilder, dependency_edges
 from servers.executor import execute_tool
 from servers.spec import parse_envspec
 from servers.state import EnvRuntime, EpisodeStore
+from synth.tasks import generate_tasks
+from synth.tasks.analysis import analyse
+from synth.tasks.arguments import ArgumentDrawer, new_key
+from synth.tasks.walk import WalkBuilder, dependency_edges
 
 SPEC = {
     "name": "shelf",

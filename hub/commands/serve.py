@@ -55,8 +55,8 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from rich.console import Console
 
-    from hub.build import BuildError
     from hub.hosting import HubConfig, HubConfigError, create_app
+    from servers.builddir import BuildError
 
     console = Console(stderr=True)
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV_VAR) or None

@@ -43,7 +43,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from hub.synth.build import synthesize
+    from synth.envs.synthesize import synthesize
 
     console = Console(stderr=True)
     if (args.llm_base_url is None) != (args.llm_model is None):

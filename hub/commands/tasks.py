@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from hub.tasks.generate import EnvReport, generate_tasks, load_specs, write_tasks
+    from synth.tasks.generate import EnvReport, generate_tasks, load_specs, write_tasks
 
     console = Console(stderr=True)
     if args.per_env < 1:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         return _error("--llm-base-url needs --llm-model")
     try:
         specs, skipped = load_specs(Path(args.build_dir) if args.build_dir else None)
-    except (ValueError, OSError) as err:  # hub.build.BuildError: missing folder, no envs/
+    except (ValueError, OSError) as err:  # servers.builddir.BuildError: missing folder, no envs/
         return _error(str(err))
     for file, reason in skipped:
         console.print(f"[yellow]skipped[/] {file}: {reason}")
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         return _error("no loadable environments" + (f" in {args.build_dir}/envs" if args.build_dir else ""))
     paraphraser = None
     if args.llm_base_url:
-        from hub.tasks.paraphrase import Paraphraser
+        from synth.tasks.paraphrase import Paraphraser
 
         paraphraser = Paraphraser(args.llm_base_url, args.llm_model,
                                   api_key=args.llm_api_key or os.environ.get("OPENAI_API_KEY", "not-needed"))

@@ -18,12 +18,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hub.build import Progress, Skipped, TaskStart, load_build, load_spec_files, load_tasks
 from hub.hosting.config import HubConfig
 from hub.hosting.gate import HubGate
 from hub.hosting.mcp_endpoints import McpEndpoints
 from hub.hosting.metrics import HubMetrics
 from hub.hosting.rest import RestApi, episode_error, error_response, http_error
+from servers.builddir import Progress, Skipped, TaskStart, load_build, load_spec_files, load_tasks
 from servers.state import EnvRuntime, EpisodeError, EpisodeStore
 
 logger = logging.getLogger("envhub.hub")

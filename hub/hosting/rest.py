@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.build import Skipped, TaskStart, spec_summary
 from hub.hosting.metrics import HubMetrics
+from servers.builddir import Skipped, TaskStart, spec_summary
 from servers.mcp_server import mcp_tools
 from servers.state import EnvRuntime, Episode, EpisodeError, EpisodeStore
 

@@ -1,0 +1,242 @@
+"""Tool -> operation mapping: each tool shape becomes a ToolSpec (as JSON) over the domain tables.
+
+GET-by-id -> get; list/search -> find with optional filters and a limit; create -> insert with a
+generated key; PUT/PATCH -> update of the arguments given; status verbs (cancel, approve, close)
+-> update to a constant status from the column's enum, guarded by preconditions; other actions
+on one record (restart, star, run) -> a counted action (`<verb>_count + 1`); DELETE -> delete.
+The tool keeps its original description and input schema; only the types of arguments stored in
+columns are aligned with those columns so that a valid call can never store a mistyped value.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from synth.envs.names import identifier, split_words
+from synth.envs.schema import (
+    ColumnDraft,
+    DomainSchema,
+    TableDraft,
+    counter_column,
+    declared_filter,
+    range_filter,
+)
+from synth.envs.shapes import (
+    DESTRUCTIVE_VERBS,
+    FINAL_STATUSES,
+    LIMIT_PARAMS,
+    SEARCH_PARAMS,
+    ToolShape,
+    is_control_param,
+)
+
+DEFAULT_LIMIT = 20
+_JSON_TYPE = {"string": "string", "date": "string", "enum": "string", "integer": "integer",
+              "number": "number", "boolean": "boolean"}
+_SCHEMA_KEYS = {"type", "description", "enum", "default", "format", "items", "properties", "required",
+                "minimum", "maximum", "minLength", "maxLength", "pattern", "title", "examples",
+                "additionalProperties", "minItems", "maxItems"}
+
+
+def _clean_schema(schema: Any, depth: int = 0) -> dict[str, Any]:
+    """A property schema with only the JSON Schema keywords a validator and a model need."""
+    if not isinstance(schema, dict) or depth > 4:
+        return {}
+    out: dict[str, Any] = {}
+    for k, v in schema.items():
+        if k not in _SCHEMA_KEYS:
+            continue
+        if k == "properties" and isinstance(v, dict):
+            out[k] = {str(pk): _clean_schema(pv, depth + 1) for pk, pv in v.items()}
+        elif k == "items" or k == "additionalProperties" and isinstance(v, dict):
+            out[k] = _clean_schema(v, depth + 1)
+        elif k == "type" and isinstance(v, list):
+            kinds = [x for x in v if x != "null"]
+            if kinds:
+                out[k] = kinds[0]
+        elif k == "pattern":
+            continue  # patterns from real specs are often not valid ECMA regexes
+        else:
+            out[k] = v
+    if isinstance(out.get("required"), list) and isinstance(out.get("properties"), dict):
+        out["required"] = [r for r in out["required"] if r in out["properties"]]
+    elif "required" in out and not isinstance(out.get("properties"), dict):
+        del out["required"]
+    return out
+
+
+def _aligned(prop: dict[str, Any], column: ColumnDraft) -> dict[str, Any]:
+    """The argument's schema, typed like the column it is stored in or compared with."""
+    out = dict(prop)
+    out["type"] = _JSON_TYPE[column.type]
+    if column.type == "enum":
+        out["enum"] = list(column.enum or [])
+    elif "enum" in out and column.type != "string" or "enum" in out and not all(isinstance(v, str) for v in out["enum"]):
+        del out["enum"]
+    # Real specs' formats (int64, uuid, date-time) would make valid stored values fail validation.
+    out.pop("format", None)
+    if "default" in out and not _fits(out["default"], column):
+        del out["default"]
+    for bound in ("minimum", "maximum", "minLength", "maxLength"):
+        out.pop(bound, None)
+    out.pop("items", None)
+    out.pop("properties", None)
+    return out
+
+
+def _fits(value: Any, column: ColumnDraft) -> bool:
+    t = column.type
+    if t == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if t == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if t == "boolean":
+        return isinstance(value, bool)
+    if t == "enum":
+        return value in (column.enum or [])
+    return isinstance(value, str)
+
+
+def _describe(shape: ToolShape, table: TableDraft) -> str:
+    if shape.tool.description.strip():
+        return shape.tool.description.strip()
+    thing = table.entity.replace("_", " ")
+    return {
+        "get": f"Get one {thing} by its id.",
+        "find": f"Search {table.name.replace('_', ' ')}; filters are optional.",
+        "create": f"Create a {thing}.",
+        "update": f"Update a {thing}.",
+        "delete": f"Delete a {thing}.",
+        "status": f"{shape.verb.capitalize()} a {thing}.",
+        "action": f"{shape.verb.capitalize()} a {thing}.",
+    }[shape.action]
+
+
+def _title(name: str) -> str:
+    return " ".join(split_words(name)).capitalize()[:120] or name
+
+
+def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema) -> dict[str, Any]:
+    """The ToolSpec JSON of one tool."""
+    table = schema.tables[shape.entity]
+    bound = dict(schema.bindings.get(shape.tool.name, {}))
+    props = {p: _clean_schema(s) for p, s in shape.properties.items()}
+    required = list(shape.required)
+    for param, col in bound.items():
+        props[param] = _aligned(props[param], table.columns[col])
+
+    action = shape.action
+    if action == "get":
+        op: dict[str, Any] = {"kind": "get", "table": table.name, "key": {"arg": shape.key_param}}
+    elif action == "find":
+        op = _find_op(shape, table, bound, props)
+    elif action == "create":
+        values = {col: {"arg": p} for p, col in bound.items() if not is_control_param(p) or col in table.foreign_keys}
+        op = {"kind": "insert", "table": table.name, "values": values}
+    elif action == "update":
+        parents = dict(shape.parents)  # they say where the record is, not what to change
+        sets = {col: {"arg": p} for p, col in bound.items()
+                if p != shape.key_param and p not in parents and col != table.primary_key and not is_control_param(p)}
+        op = {"kind": "update", "table": table.name, "key": {"arg": shape.key_param}, "set": sets}
+    elif action == "status":
+        op = _status_op(shape, table, bound)
+    elif action == "action":
+        op = _counted_action(shape, table)
+    else:
+        op = {"kind": "delete", "table": table.name, "key": {"arg": shape.key_param}}
+
+    writes = action != "get" and action != "find"
+    annotations = {
+        "title": _title(tool_name),
+        "readOnlyHint": not writes,
+        "destructiveHint": action == "delete" or (action == "status" and shape.verb in DESTRUCTIVE_VERBS),
+        "idempotentHint": action in ("get", "find", "update", "status", "delete"),
+        "openWorldHint": False,
+    }
+    input_schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        input_schema["required"] = required
+    return {
+        "name": tool_name,
+        "description": _describe(shape, table),
+        "input_schema": input_schema,
+        "annotations": annotations,
+        "operation": op,
+    }
+
+
+def _find_op(shape: ToolShape, table: TableDraft, bound: dict[str, str], props: dict[str, Any]) -> dict[str, Any]:
+    filters: list[dict[str, Any]] = []
+    limit: Any = DEFAULT_LIMIT
+    label = table.label_column()
+    for param in shape.properties:
+        key = identifier(param)
+        col_name = bound.get(param)
+        if key in LIMIT_PARAMS and props[param].get("type") in ("integer", "number", None) and col_name is None:
+            props[param] = {**props[param], "type": "integer"}
+            props[param].pop("default", None)
+            limit = {"arg": param, "default": DEFAULT_LIMIT}
+            continue
+        if key in SEARCH_PARAMS and col_name is None and label is not None:
+            props[param] = {**props[param], "type": "string"}
+            props[param].pop("enum", None)
+            filters.append({"column": label, "op": "contains", "value": {"arg": param}})
+            continue
+        if col_name is None:
+            continue
+        col = table.columns[col_name]
+        stated = declared_filter(shape, param)
+        if stated is not None and stated[0] == col_name:
+            filters.append({"column": col_name, "op": stated[1], "value": {"arg": param}})
+            continue
+        ranged = range_filter(param)
+        if ranged is not None and ranged[0] == col_name:
+            filters.append({"column": col_name, "op": ranged[1], "value": {"arg": param}})
+            continue
+        text = col.type == "string" and col_name != table.primary_key and col_name not in table.foreign_keys
+        filters.append({"column": col_name, "op": "contains" if text else "eq", "value": {"arg": param}})
+    return {"kind": "find", "table": table.name, "filters": filters, "limit": limit}
+
+
+def _status_op(shape: ToolShape, table: TableDraft, bound: dict[str, str]) -> dict[str, Any]:
+    target = shape.status_target or "done"
+    field_name = shape.status_field or "status"
+    status = table.columns[field_name]
+    sets: dict[str, Any] = {field_name: {"const": target}}
+    for p, col in bound.items():
+        if p != shape.key_param and p not in dict(shape.parents) and col not in (table.primary_key, field_name) \
+                and not is_control_param(p):
+            sets[col] = {"arg": p}
+    thing = table.entity.replace("_", " ")
+    if shape.status_from:
+        # The API states where the transition may start (`x-state-transition.from`).
+        allowed = ", ".join(shape.status_from)
+        pre = [{"column": field_name, "op": "in", "value": {"const": list(shape.status_from)},
+                "message": f"{thing} {{key}} must be {allowed} to become {target}"}]
+        return {"kind": "update", "table": table.name, "key": {"arg": shape.key_param}, "set": sets,
+                "preconditions": pre}
+    pre = [{"column": field_name, "op": "ne", "value": {"const": target},
+            "message": f"{thing} {{key}} is already {target}"}]
+    if target.lower() in FINAL_STATUSES or shape.verb in DESTRUCTIVE_VERBS:
+        for value in status.enum or []:
+            if value != target and value.lower() in FINAL_STATUSES and len(pre) < 4:
+                pre.append({"column": field_name, "op": "ne", "value": {"const": value},
+                            "message": f"{thing} {{key}} is {value} and can no longer be {target}"})
+    return {"kind": "update", "table": table.name, "key": {"arg": shape.key_param}, "set": sets,
+            "preconditions": pre}
+
+
+def _counted_action(shape: ToolShape, table: TableDraft) -> dict[str, Any]:
+    counter = counter_column(shape.verb)
+    key = {"arg": shape.key_param}
+    return {
+        "kind": "sequence",
+        "steps": [
+            {"bind": "current", "op": {"kind": "get", "table": table.name, "key": key}},
+            {"bind": "updated", "op": {"kind": "update", "table": table.name, "key": copy.deepcopy(key),
+                                        "set": {counter: {"op": "add", "left": {"ref": f"current.{counter}"},
+                                                          "right": {"const": 1}}}}},
+        ],
+        "result": "updated",
+    }

@@ -1,0 +1,382 @@
+"""Entity and table inference: from a domain's tool shapes to typed tables with keys and FKs.
+
+Each entity a tool acts on becomes a table named after its plural (`order` -> `orders`) with a
+primary key `<entity>_id`. Columns come from the response schemas (`returns`), from the data
+parameters of writes and the filters of reads; their types and enums come from those JSON
+Schemas. A column `<other>_id` naming another entity of the domain (or a path parent:
+`/orders/{orderId}/items`) becomes a foreign key. String keys get an `id_prefix` so generated
+ids read like `ORD-1001`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from synth.envs.names import identifier, plural_phrase, singular
+from synth.envs.shapes import ToolShape, is_control_param
+
+MAX_COLUMNS = 24
+MAX_ENUM = 40
+_SCALAR_TYPES = {"string", "integer", "number", "boolean"}
+_WRAPPER_KEYS = ("data", "items", "results", "result", "records", "entries", "list", "values", "content")
+
+
+@dataclass
+class ColumnDraft:
+    name: str
+    type: str = "string"
+    enum: list[str] | None = None
+    description: str = ""
+    nullable: bool = True
+
+
+@dataclass
+class TableDraft:
+    entity: str
+    name: str
+    primary_key: str
+    columns: dict[str, ColumnDraft] = field(default_factory=dict)
+    # column -> referenced entity
+    foreign_keys: dict[str, str] = field(default_factory=dict)
+    key_integer: bool | None = None
+    id_prefix: str | None = None
+
+    def add(self, column: ColumnDraft, *, force: bool = False) -> str | None:
+        """Add or merge a column; the column's name, or None when the table is full.
+
+        `force` is for columns an operation cannot work without (status, counters).
+        """
+        have = self.columns.get(column.name)
+        if have is None:
+            if len(self.columns) >= MAX_COLUMNS and not force and column.name != self.primary_key:
+                return None
+            self.columns[column.name] = column
+            return column.name
+        _merge(have, column)
+        return have.name
+
+    def label_column(self) -> str | None:
+        """The column people search by: name, title, ... or the first plain string column."""
+        for preferred in ("name", "title", "display_name", "full_name", "label", "subject", "summary"):
+            col = self.columns.get(preferred)
+            if col is not None and col.type == "string":
+                return preferred
+        for col in self.columns.values():
+            if col.type == "string" and col.name != self.primary_key and col.name not in self.foreign_keys:
+                return col.name
+        return None
+
+
+def _merge(have: ColumnDraft, new: ColumnDraft) -> None:
+    if not have.description and new.description:
+        have.description = new.description
+    if have.type == new.type == "enum":
+        merged = list(dict.fromkeys((have.enum or []) + (new.enum or [])))
+        have.enum = merged[:MAX_ENUM]
+    elif have.type != new.type:
+        numeric = {have.type, new.type} <= {"integer", "number"}
+        if numeric:
+            have.type = "number"
+        elif {have.type, new.type} == {"enum", "string"}:
+            # A free-text source does not undo an enum another source declares.
+            have.type = "enum"
+            have.enum = have.enum or new.enum
+        else:
+            have.type, have.enum = "string", None
+
+
+def column_type(schema: dict[str, Any]) -> tuple[str, list[str] | None] | None:
+    """(type, enum) for a scalar JSON Schema; None for objects, arrays and unknown shapes."""
+    t = schema.get("type")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), None)
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum and all(isinstance(v, str) for v in enum) and t in (None, "string"):
+        values = [v for v in dict.fromkeys(enum) if v][:MAX_ENUM]
+        if values:
+            return "enum", values
+    if t is None:
+        if "properties" in schema or "items" in schema:
+            return None
+        t = "string"
+    if t not in _SCALAR_TYPES:
+        return None
+    if t == "string" and schema.get("format") in ("date", "date-time"):
+        return "date", None
+    return t, None
+
+
+def _record_schema(returns: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The schema of one record in a response: unwrap arrays and `{data: [...]}` style wrappers."""
+    schema = returns
+    for _ in range(3):
+        if not isinstance(schema, dict):
+            return None
+        if schema.get("type") == "array" or "items" in schema and "properties" not in schema:
+            schema = schema.get("items")
+            continue
+        props = schema.get("properties")
+        if not isinstance(props, dict):
+            return None
+        wrapped = [k for k in _WRAPPER_KEYS if isinstance(props.get(k), dict)
+                   and (props[k].get("type") in ("array", "object") or "properties" in props[k] or "items" in props[k])]
+        scalar_count = sum(1 for v in props.values() if isinstance(v, dict) and column_type(v) is not None)
+        if wrapped and scalar_count <= 3:
+            schema = props[wrapped[0]]
+            continue
+        return schema
+    return schema if isinstance(schema, dict) else None
+
+
+def _description(schema: dict[str, Any]) -> str:
+    text = schema.get("description") or schema.get("title") or ""
+    return str(text).strip()[:300]
+
+
+@dataclass
+class DomainSchema:
+    tables: dict[str, TableDraft]
+    # tool name -> {parameter: column} on the tool's own table (keys, parents, values)
+    bindings: dict[str, dict[str, str]]
+
+
+def _pk_name(entity: str) -> str:
+    return identifier(f"{entity}_id")
+
+
+def _id_prefix(entity: str, taken: set[str]) -> str:
+    letters = "".join(w[0] for w in entity.split("_") if w).upper()
+    base = (entity[:3].upper() if len(letters) < 2 else letters[:3]) or "ID"
+    prefix, n = base, 2
+    while prefix in taken:
+        prefix = f"{base}{n}"
+        n += 1
+    taken.add(prefix)
+    return f"{prefix}-"
+
+
+def _param_column(table: TableDraft, param: str, entities: set[str]) -> str:
+    """The column a parameter or response property is stored in on `table`."""
+    s = identifier(param)
+    flat = s.replace("_", "")
+    entity_flat = table.entity.replace("_", "")
+    if s == "id" or flat in {f"{entity_flat}id", f"{entity_flat}uuid"}:
+        return table.primary_key
+    # `customerId` -> `customer_id` so that it lines up with the customers table's key.
+    if flat.endswith("id") and len(flat) > 2 and not s.endswith("_id"):
+        stem = s[:-2].rstrip("_")
+        if singular(stem) in entities:
+            return identifier(f"{singular(stem)}_id")
+    return s
+
+
+_RANGE_LOW = ("min_", "from_", "start_", "since_")
+_RANGE_HIGH = ("max_", "to_", "end_", "until_")
+
+
+def range_filter(param: str) -> tuple[str, str] | None:
+    """`max_price` / `price_max` -> ("price", "le"); `min_date` / `date_from` -> ("date", "ge")."""
+    s = identifier(param)
+    for prefixes, op in ((_RANGE_LOW, "ge"), (_RANGE_HIGH, "le")):
+        for prefix in prefixes:
+            suffix = "_" + prefix[:-1]
+            if s.startswith(prefix) and len(s) > len(prefix):
+                return s[len(prefix):], op
+            if s.endswith(suffix) and len(s) > len(suffix):
+                return s[: -len(suffix)], op
+    return None
+
+
+FILTER_OPS = {"eq", "ne", "lt", "le", "gt", "ge", "contains"}
+
+
+def declared_filter(shape: ToolShape, param: str) -> tuple[str, str] | None:
+    """(column, op) from the parameter's `x-filter: {property, op}`, when the API states one."""
+    stated = (shape.tool.extensions or {}).get("x-filter")
+    entry = stated.get(param) if isinstance(stated, dict) else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("property"), str):
+        return None
+    op = entry.get("op", "eq")
+    if op not in FILTER_OPS:
+        return None
+    return identifier(entry["property"]), op
+
+
+def _qualify_subresources(shapes: list[ToolShape]) -> None:
+    """`/orders/{id}/items` and `/carts/{id}/items` are different things: name nested entities
+    after their parent (`order_item`) unless the domain also has them at the top level."""
+    top_level = {s.entity for s in shapes if not s.parents}
+    # A nested record whose own key is `<entity>_id` (`menu_item_id` under restaurants) is
+    # referred to by that name elsewhere (`delivery_items.menu_item_id`): keep the name,
+    # unless several parents nest things of that name (`/orders/{id}/items`, `/carts/{id}/items`).
+    parents_of: dict[str, set[str]] = {}
+    keyed: set[str] = set()
+    for shape in shapes:
+        if shape.parents:
+            parents_of.setdefault(shape.entity, set()).add(shape.parents[-1][1])
+            record = _record_schema(shape.tool.returns)
+            props = record.get("properties") if record else None
+            if isinstance(props, dict) and f"{shape.entity}_id" in {identifier(str(k)) for k in props}:
+                keyed.add(shape.entity)
+    for shape in shapes:
+        if not shape.parents or shape.entity in top_level:
+            continue
+        if shape.entity in keyed and len(parents_of.get(shape.entity, ())) == 1:
+            continue
+        parent = shape.parents[-1][1]
+        if shape.entity.startswith(parent) or parent.endswith(shape.entity):
+            continue
+        shape.entity = identifier(f"{parent}_{shape.entity}")
+
+
+def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
+    _qualify_subresources(shapes)
+    entities = {s.entity for s in shapes} | {parent for s in shapes for _, parent in s.parents}
+    tables: dict[str, TableDraft] = {}
+    for entity in sorted(entities):
+        tables[entity] = TableDraft(entity, identifier(plural_phrase(entity)), _pk_name(entity))
+    # Table names must stay unique even when two entities pluralize alike.
+    seen: set[str] = set()
+    for t in tables.values():
+        name, n = t.name, 2
+        while name in seen:
+            name = f"{t.name}_{n}"
+            n += 1
+        t.name = name
+        seen.add(name)
+        t.add(ColumnDraft(t.primary_key, "string", nullable=False, description=f"Unique id of the {t.entity.replace('_', ' ')}."))
+
+    bindings: dict[str, dict[str, str]] = {}
+    for shape in shapes:
+        table = tables[shape.entity]
+        bound: dict[str, str] = {}
+        if shape.key_param is not None:
+            bound[shape.key_param] = table.primary_key
+            is_int = shape.properties[shape.key_param].get("type") == "integer"
+            table.key_integer = is_int if table.key_integer in (None, True) else False
+        for param, parent_entity in shape.parents:
+            parent = tables[parent_entity]
+            fk = parent.primary_key
+            col = table.add(ColumnDraft(fk, "string", description=f"The {parent_entity.replace('_', ' ')} it belongs to."))
+            if col is None:
+                continue
+            table.foreign_keys[col] = parent_entity
+            bound[param] = col
+            is_int = shape.properties[param].get("type") == "integer"
+            parent.key_integer = is_int if parent.key_integer in (None, True) else False
+        # Response properties describe the record itself.
+        record = _record_schema(shape.tool.returns) if shape.action != "delete" else None
+        if record:
+            for prop, sub in (record.get("properties") or {}).items():
+                if not isinstance(sub, dict):
+                    continue
+                typed = column_type(sub)
+                if typed is None:
+                    continue
+                name = _param_column(table, prop, entities)
+                if name == table.primary_key:
+                    if typed[0] == "integer":
+                        table.key_integer = table.key_integer in (None, True)
+                    continue
+                table.add(ColumnDraft(name, typed[0], typed[1], _description(sub)))
+        for param in shape.value_params:
+            sub = shape.properties[param]
+            typed = column_type(sub)
+            if typed is None or is_control_param(param):
+                continue
+            name = _param_column(table, param, entities)
+            stated = declared_filter(shape, param) if shape.action == "find" else None
+            if stated is not None and stated[0] in table.columns:
+                bound[param] = stated[0]
+                continue
+            ranged = range_filter(param) if shape.action == "find" else None
+            if ranged is not None and ranged[0] in table.columns:
+                bound[param] = ranged[0]
+                continue
+            if name == table.primary_key and shape.action in ("find", "create"):
+                bound[param] = name
+                continue
+            if name == table.primary_key:
+                continue
+            col = table.add(ColumnDraft(name, typed[0], typed[1], _description(sub)))
+            if col is not None:
+                bound[param] = col
+        if shape.action == "update" and not any(
+            c not in (table.primary_key, *table.foreign_keys) for c in bound.values()
+        ):
+            shape.action = "action"  # an update without data is counted, so it still changes the record
+        if shape.action == "status":
+            _add_status(table, shape)
+        if shape.action == "action":
+            counter = counter_column(shape.verb)
+            table.add(ColumnDraft(counter, "integer", None, f"How many times '{shape.verb}' was applied.",
+                                  nullable=False), force=True)
+        bindings[shape.tool.name] = bound
+
+    prefixes: set[str] = set()
+    for table in tables.values():
+        for col in table.columns.values():
+            if col.name == table.primary_key or col.name in table.foreign_keys or not col.name.endswith("_id"):
+                continue
+            ref = singular(col.name[:-3])
+            if ref in tables and ref != table.entity:
+                table.foreign_keys[col.name] = ref
+        pk = table.columns[table.primary_key]
+        if table.key_integer:
+            pk.type = "integer"
+        else:
+            pk.type = "string"
+            table.id_prefix = _id_prefix(table.entity, prefixes)
+    # Foreign key columns take the type of the key they reference.
+    for table in tables.values():
+        for col_name, ref in table.foreign_keys.items():
+            col = table.columns[col_name]
+            col.type, col.enum = tables[ref].columns[tables[ref].primary_key].type, None
+    return DomainSchema(tables, bindings)
+
+
+def counter_column(verb: str) -> str:
+    return identifier(f"{verb}_count")
+
+
+def _add_status(table: TableDraft, shape: ToolShape) -> None:
+    """Make sure the status column is an enum that holds the target (and the stated source
+    values) and at least one other value."""
+    target = shape.status_target or "done"
+    field_name = shape.status_field or "status"
+    col = table.columns.get(field_name)
+    if col is None:
+        col = ColumnDraft(field_name, "enum", ["active"], "Current status.")
+        table.add(col, force=True)
+    if col.type != "enum":
+        col.type, col.enum = "enum", ["active"]
+    values = list(col.enum or [])
+    match = _closest(target, values)
+    if match is None:
+        values.append(target)
+        match = target
+    if shape.status_from:
+        sources = []
+        for value in shape.status_from:
+            found = _closest(value, values)
+            if found is None:
+                values.append(value)
+                found = value
+            sources.append(found)
+        shape.status_from = sources
+    if len(values) < 2:
+        values.insert(0, "pending" if match != "pending" else "active")
+    col.enum = values
+    shape.status_target = match
+
+
+def _closest(target: str, values: list[str]) -> str | None:
+    """The enum value spelling `target` (`cancelled` matches `CANCELED`, `canceled`, `Cancelled`)."""
+    norm = target.lower().replace("_", "")
+    stems = {norm, norm.replace("ll", "l")}
+    for v in values:
+        vn = v.lower().replace("_", "").replace("-", "").replace(" ", "")
+        if vn in stems or vn.replace("ll", "l") in stems:
+            return v
+    return None

@@ -1,0 +1,517 @@
+"""Reading one tool: what it does (get / find / create / update / delete / a status change or
+other action), to which entity, and which of its parameters name the entity's key or a parent.
+
+HTTP tools are read from their method and path (`POST /orders/{orderId}/cancel`); tools from
+sources without HTTP (OpenAI, BFCL, ToolBench, MCP) from the verbs in their names
+(`cancel_booking`, `search_flights`). The result, a `ToolShape`, is all that schema inference and
+operation mapping need to know about a tool beyond its parameter schemas.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from synth.envs.names import identifier, singular, singular_phrase, split_words
+from synth.tooldef import ToolDef
+
+Action = Literal["get", "find", "create", "update", "delete", "status", "action"]
+
+READ_VERBS = {
+    "get", "list", "search", "find", "check", "fetch", "retrieve", "read", "lookup", "look",
+    "query", "show", "view", "count", "describe", "browse", "download", "export", "calculate",
+    "compute", "convert", "translate", "validate", "analyze", "analyse", "predict",
+    "detect", "estimate", "compare", "recognize", "classify", "extract", "parse",
+    "autocomplete", "suggest", "recommend", "explore", "scan", "inspect", "preview",
+    "all", "fetchall", "obtain", "index", "ping", "health", "head", "options", "discover",
+}
+# Verbs that return one thing by its key when the tool has a key parameter.
+GET_VERBS = {"get", "fetch", "retrieve", "read", "show", "view", "describe", "lookup", "obtain", "inspect"}
+CREATE_VERBS = {
+    "create", "add", "book", "post", "new", "register", "insert", "submit", "make", "place",
+    "upload", "reserve", "schedule", "generate", "invite", "subscribe", "import", "enroll",
+    "open", "log", "record", "issue", "request", "apply", "buy", "purchase", "order",
+    "signup", "join", "follow", "like", "upsert", "provision", "allocate", "attach",
+    "clone", "copy", "duplicate", "fork", "send", "transfer", "pay", "charge", "deposit",
+    "withdraw", "rent", "rate", "review", "comment", "reply", "tag", "bookmark", "write",
+}
+UPDATE_VERBS = {
+    "update", "set", "edit", "modify", "change", "patch", "rename", "assign", "replace", "put",
+    "move", "save", "configure", "adjust", "reschedule", "upgrade", "downgrade", "mark",
+    "reset", "toggle", "increment", "decrement", "extend", "renew", "sync", "refresh",
+}
+DELETE_VERBS = {
+    "delete", "remove", "destroy", "purge", "drop", "erase", "clear", "unsubscribe",
+    "unfollow", "unlike", "detach", "unassign", "uninstall", "deregister", "unregister", "leave",
+}
+# Verbs that move an entity to a status; the target value when the column's enum has none closer.
+STATUS_VERBS = {
+    "cancel": "cancelled", "approve": "approved", "reject": "rejected", "close": "closed",
+    "reopen": "open", "archive": "archived", "unarchive": "active", "publish": "published",
+    "unpublish": "draft", "activate": "active", "deactivate": "inactive", "enable": "enabled",
+    "disable": "disabled", "suspend": "suspended", "resume": "active", "pause": "paused",
+    "stop": "stopped", "complete": "completed", "confirm": "confirmed",
+    "ship": "shipped", "deliver": "delivered", "refund": "refunded", "lock": "locked",
+    "unlock": "unlocked", "block": "blocked", "unblock": "active", "verify": "verified",
+    "accept": "accepted", "decline": "declined", "void": "voided", "ban": "banned",
+    "unban": "active", "mute": "muted", "unmute": "active", "resolve": "resolved",
+    "escalate": "escalated", "revoke": "revoked", "terminate": "terminated", "expire": "expired",
+    "finalize": "finalized", "fulfill": "fulfilled", "dispatch": "dispatched", "hold": "on_hold",
+    "release": "released", "restore": "active", "undelete": "active", "checkin": "checked_in",
+    "checkout": "checked_out", "deny": "denied", "retire": "retired",
+    "hide": "hidden", "unhide": "visible", "pin": "pinned", "unpin": "unpinned", "star": "starred",
+    "unstar": "unstarred", "flag": "flagged", "unflag": "unflagged", "snooze": "snoozed",
+}
+# Verbs whose object is not what they create: `book_flight` makes a booking (of a flight).
+TRANSACTION_NOUNS = {
+    "book": "booking", "reserve": "reservation", "purchase": "purchase", "buy": "purchase",
+    "subscribe": "subscription", "enroll": "enrollment", "register": "registration", "rent": "rental",
+    "order": "order", "pay": "payment", "transfer": "transfer", "deposit": "deposit", "withdraw": "withdrawal",
+}
+# Statuses after which an entity cannot be cancelled / closed any more.
+FINAL_STATUSES = {
+    "cancelled", "canceled", "completed", "complete", "delivered", "closed", "refunded", "voided",
+    "terminated", "expired", "rejected", "declined", "deleted", "archived", "finished", "done",
+    "fulfilled", "shipped", "resolved",
+}
+DESTRUCTIVE_VERBS = {"cancel", "close", "revoke", "terminate", "void", "ban", "archive", "reject", "deny"}
+OTHER_ACTION_VERBS = {
+    "run", "execute", "trigger", "restart", "reboot", "retry", "rerun", "invoke", "call",
+    "notify", "remind", "share", "vote", "upvote", "downvote", "watch", "unwatch", "test",
+    "deploy", "build", "rollback", "redeploy", "scale", "merge", "rebase", "sign",
+    "process", "touch", "poke", "claim", "redeem", "use",
+}
+
+_VERSION = re.compile(r"^(v\d+(\.\d+)*[a-z]*|\d+(\.\d+)*|api|apis|rest|latest|public|services?)$", re.I)
+_PARAM = re.compile(r"\{([^}]+)\}")
+_STOP_WORDS = {"by", "for", "from", "in", "of", "with", "to", "on", "using", "via", "at", "and", "or"}
+_GENERIC_TAIL = {"details", "detail", "info", "information", "list", "data", "all", "id", "ids", "json", "xml"}
+_ID_SUFFIXES = ("id", "key", "uuid", "code", "name", "number", "slug", "handle", "ref")
+
+
+@dataclass
+class ToolShape:
+    """What a tool does, to which entity, with which parameters (property names as given)."""
+
+    tool: ToolDef
+    action: Action
+    verb: str
+    entity: str
+    key_param: str | None = None
+    # (parameter, parent entity) for resources nested under others: /users/{userId}/repos.
+    parents: list[tuple[str, str]] = field(default_factory=list)
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    required: list[str] = field(default_factory=list)
+    status_target: str | None = None
+    # The column a status change moves (`x-state-transition.field`) and the values it may leave
+    # from (`x-state-transition.from`); without them: `status`, guarded by the verb's rules.
+    status_field: str = "status"
+    status_from: list[str] | None = None
+
+    @property
+    def is_write(self) -> bool:
+        return self.action in {"create", "update", "delete", "status", "action"}
+
+    @property
+    def value_params(self) -> list[str]:
+        """Parameters that carry data (filters for reads, values for writes)."""
+        taken = {self.key_param} | {p for p, _ in self.parents}
+        return [p for p in self.properties if p not in taken]
+
+
+def normalized_parameters(tool: ToolDef) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    schema = tool.parameters if isinstance(tool.parameters, dict) else {}
+    props = schema.get("properties") or {}
+    if not isinstance(props, dict):
+        props = {}
+    props = {str(k): (v if isinstance(v, dict) else {}) for k, v in props.items()}
+    required = [r for r in (schema.get("required") or []) if isinstance(r, str) and r in props]
+    return props, required
+
+
+def _path_tokens(path: str) -> list[tuple[str, str]]:
+    """`/v1/orders/{orderId}/cancel.json` -> [("lit","orders"),("param","orderId"),("lit","cancel")]."""
+    tokens: list[tuple[str, str]] = []
+    for seg in path.split("?")[0].split("/"):
+        if not seg:
+            continue
+        params = _PARAM.findall(seg)
+        if params:
+            literal = _PARAM.sub("", seg).strip(".-_:;,")
+            if literal and not re.fullmatch(r"\.?(json|xml|csv|txt|html)", literal, re.I):
+                tokens.append(("lit", literal))
+            tokens.extend(("param", p) for p in params)
+            continue
+        seg = re.sub(r"\.(json|xml|csv|txt|html|php)$", "", seg, flags=re.I)
+        if seg.startswith(":"):
+            tokens.append(("param", seg[1:]))
+        elif not _VERSION.match(seg):
+            tokens.append(("lit", seg))
+    return tokens
+
+
+def _verb_of(word: str) -> str | None:
+    for vocab in (STATUS_VERBS, READ_VERBS, CREATE_VERBS, UPDATE_VERBS, DELETE_VERBS, OTHER_ACTION_VERBS):
+        if word in vocab:
+            return word
+    return None
+
+
+def _entity_from_words(words: list[str]) -> str:
+    kept: list[str] = []
+    for w in words:
+        if w in _STOP_WORDS:
+            break
+        kept.append(w)
+    while kept and kept[-1] in _GENERIC_TAIL:
+        kept.pop()
+    if not kept:
+        return ""
+    kept = kept[-3:]
+    return singular_phrase(identifier("_".join(kept)))
+
+
+def _id_param_for(entity: str, props: dict[str, dict[str, Any]], required: list[str]) -> str | None:
+    """The parameter naming `entity`'s key: `order_id`, `orderId`, `id`, or a lone required id."""
+    base = entity.replace("_", "")
+    last = entity.split("_")[-1]
+    scored: list[tuple[int, str]] = []
+    for p in props:
+        s = identifier(p)
+        flat = s.replace("_", "")
+        if flat in {f"{base}id", f"{base}uuid", f"{base}key"}:
+            scored.append((0, p))
+        elif s == "id":
+            scored.append((1, p))
+        elif flat in {f"{last}id", f"{last}uuid", f"{base}name", f"{base}code", f"{base}number", f"{base}slug"}:
+            scored.append((2, p))
+    if not scored:
+        for p in required:
+            s = identifier(p)
+            if s.endswith(_ID_SUFFIXES) and props[p].get("type") in (None, "string", "integer"):
+                scored.append((3, p))
+                break
+    return min(scored)[1] if scored else None
+
+
+def _status_for(verb: str) -> str | None:
+    target = STATUS_VERBS.get(verb)
+    return target
+
+
+def _state_transition(tool: ToolDef) -> dict[str, Any] | None:
+    """`x-state-transition: {field, from, to}` when the operation states one (and it is usable)."""
+    raw = tool.extensions.get("x-state-transition") if tool.extensions else None
+    if not isinstance(raw, dict) or not isinstance(raw.get("to"), str):
+        return None
+    field_name = raw.get("field") if isinstance(raw.get("field"), str) and raw.get("field") else "status"
+    sources = raw.get("from")
+    if isinstance(sources, str):
+        sources = [sources]
+    sources = [v for v in sources if isinstance(v, str)] if isinstance(sources, list) else None
+    return {"field": identifier(field_name), "from": sources or None, "to": raw["to"]}
+
+
+def _transition_shape(
+    tool: ToolDef, transition: dict[str, Any], tokens: list[tuple[str, str]],
+    props: dict[str, dict[str, Any]], required: list[str], name_verb: str | None,
+) -> ToolShape | None:
+    """`POST /accounts/{account_id}/freeze` with `x-state-transition`: a status change of the
+    account (the last path parameter's record), whatever the verb is called."""
+    if tokens and tokens[-1][0] == "lit":
+        verb_literal = tokens[-1][1]
+        tokens = tokens[:-1]
+    else:
+        verb_literal = ""
+    if not tokens or tokens[-1][0] != "param":
+        return None
+    key_param = tokens[-1][1]
+    literals = [v for k, v in tokens if k == "lit"]
+    if key_param not in props or not literals:
+        return None
+    entity = singular_phrase(identifier(literals[-1]))
+    parents: list[tuple[str, str]] = []
+    for i in range(len(tokens) - 1):
+        kind, value = tokens[i]
+        if kind == "param" and value != key_param and value in props and i > 0 and tokens[i - 1][0] == "lit":
+            parent = singular_phrase(identifier(tokens[i - 1][1]))
+            if parent != entity:
+                parents.append((value, parent))
+    verb = name_verb or identifier(verb_literal) or "update"
+    return ToolShape(
+        tool, "status", verb, entity, key_param, parents, props, required,
+        status_target=transition["to"], status_field=transition["field"], status_from=transition["from"],
+    )
+
+
+def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[str]) -> ToolShape:
+    method = (tool.method or "get").lower()
+    tokens = _path_tokens(tool.path or "")
+    name_words = split_words(tool.original_name or tool.name)
+    name_verb = _verb_of(name_words[0]) if name_words else None
+    transition = _state_transition(tool) if method in ("post", "put", "patch") else None
+    if transition is not None:
+        shaped = _transition_shape(tool, transition, tokens, props, required, name_verb)
+        if shaped is not None:
+            return shaped
+
+    # Find the last literal segment; what follows it are its key params.
+    last_lit = max((i for i, (k, _) in enumerate(tokens) if k == "lit"), default=-1)
+    action_verb: str | None = None
+    if last_lit >= 0:
+        words = split_words(tokens[last_lit][1])
+        first = words[0] if words else ""
+        if first in ("check", "sign", "log") and len(words) > 1 and words[1] in ("in", "out"):
+            first = first + words[1]  # `/bookings/{id}/check-in` checks in, it reads nothing
+        verb = _verb_of(first)
+        follows_param = last_lit > 0 and tokens[last_lit - 1][0] == "param"
+        # `/orders/{id}/cancel` or `/orders/search`: the literal is an action on what precedes it.
+        if verb and (follows_param or (len(words) == 1 and last_lit > 0)) and last_lit == len(tokens) - 1:
+            action_verb = verb
+            tokens = tokens[:last_lit]
+            last_lit = max((i for i, (k, _) in enumerate(tokens) if k == "lit"), default=-1)
+
+    key_params = [v for k, v in tokens[last_lit + 1:] if k == "param"] if tokens else []
+    if last_lit >= 0:
+        entity = singular_phrase(identifier(tokens[last_lit][1]))
+    else:
+        entity = _entity_from_words(name_words[1:] if name_verb else name_words) or identifier(tool.api or "record")
+    key_param = key_params[-1] if key_params else None
+    # The last param after each literal is that parent's key (/repos/{owner}/{repo}: `repo`);
+    # params before it (`owner`) are plain attributes.
+    parents: list[tuple[str, str]] = []
+    prev_lit: str | None = None
+    group: list[str] = []
+    for k, v in [*tokens[: last_lit if last_lit >= 0 else 0], ("lit", "")]:
+        if k == "param":
+            group.append(v)
+            continue
+        if prev_lit is not None and group:
+            parent = singular_phrase(identifier(prev_lit))
+            if parent != entity:
+                parents.append((group[-1], parent))
+        prev_lit, group = v, []
+    # Path params absent from the declared properties cannot be read by an operation, and a
+    # path param with an enum is a category (`/reports/{kind}`), not a record's key.
+    if key_param is not None and (key_param not in props or props[key_param].get("enum")):
+        key_param = None
+    parents = [(p, e) for p, e in parents if p in props and e != entity and not props[p].get("enum")]
+
+    verb = action_verb or name_verb or method
+    read_by_name = name_verb in READ_VERBS and action_verb is None
+    # A POST answered with 201 made something: `check_out_copy` is `POST /loans`, a new loan.
+    created = method == "post" and tool.returns_status == "201"
+    if action_verb and action_verb in READ_VERBS and not created or (
+        method == "post" and read_by_name and key_param is None and not created
+    ):
+        return ToolShape(tool, "find", action_verb or name_verb or "get", entity, None, parents, props, required)
+    if method in {"get", "head", "options"}:
+        if key_param is not None:
+            return ToolShape(tool, "get", "get", entity, key_param, parents, props, required)
+        return ToolShape(tool, "find", name_verb or "list", entity, None, parents, props, required)
+    if action_verb:
+        if key_param is not None and action_verb in CREATE_VERBS:
+            # `/articles/{id}/reserve_doi`, `/messages/{id}/send`: something done to that record.
+            return ToolShape(tool, "action", action_verb, entity, key_param, parents, props, required)
+        return _write_shape(tool, action_verb, entity, key_param, parents, props, required)
+    if method == "delete":
+        if key_param is None:
+            key_param = _id_param_for(entity, props, required)
+        if key_param is not None:
+            return ToolShape(tool, "delete", "delete", entity, key_param, parents, props, required)
+        return ToolShape(tool, "create", "delete", entity, None, parents, props, required)
+    if method in {"put", "patch"} or (method == "post" and key_param is not None):
+        if key_param is not None:
+            if name_verb in STATUS_VERBS or name_verb in OTHER_ACTION_VERBS:
+                return _write_shape(tool, name_verb, entity, key_param, parents, props, required)
+            return ToolShape(tool, "update", name_verb or "update", entity, key_param, parents, props, required)
+        return ToolShape(tool, "create", name_verb or method, entity, None, parents, props, required)
+    return ToolShape(tool, "create", name_verb or "create", entity, None, parents, props, required)
+
+
+def _write_shape(
+    tool: ToolDef, verb: str, entity: str, key_param: str | None, parents: list[tuple[str, str]],
+    props: dict[str, dict[str, Any]], required: list[str],
+) -> ToolShape:
+    if key_param is None:
+        key_param = _id_param_for(entity, props, required) if verb not in CREATE_VERBS else None
+    if verb in DELETE_VERBS and key_param is not None:
+        return ToolShape(tool, "delete", verb, entity, key_param, parents, props, required)
+    if verb in STATUS_VERBS and key_param is not None:
+        return ToolShape(tool, "status", verb, entity, key_param, parents, props, required, _status_for(verb))
+    if verb in UPDATE_VERBS and key_param is not None:
+        return ToolShape(tool, "update", verb, entity, key_param, parents, props, required)
+    if key_param is not None and verb not in CREATE_VERBS:
+        return ToolShape(tool, "action", verb, entity, key_param, parents, props, required)
+    return ToolShape(tool, "create", verb, entity, None, parents, props, required)
+
+
+def _shape_named(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[str]) -> ToolShape:
+    words = split_words(tool.original_name or tool.name)
+    verb = _verb_of(words[0]) if words else None
+    rest = words[1:] if verb else words
+    entity = _entity_from_words(rest)
+    # `get_order_status(order_id)`: an id parameter names the entity better than the trailing words.
+    for p in props:
+        s = identifier(p)
+        if s.endswith("_id") and len(s) > 3:
+            candidate = singular(s[:-3])
+            if entity == "" or candidate in entity.split("_") or entity.startswith(candidate):
+                entity = candidate
+                break
+    if not entity:
+        entity = identifier(tool.api or "record")
+    if verb is None:
+        description = (tool.description or "").lower()
+        writes = re.match(r"\s*(create|add|update|delete|remove|cancel|book|send|set)\b", description)
+        verb = writes.group(1) if writes else "get"
+    if verb in TRANSACTION_NOUNS:
+        # `book_hotel(hotel_id, ...)` creates a booking of a hotel, not a hotel.
+        return ToolShape(tool, "create", verb, TRANSACTION_NOUNS[verb], None, [], props, required)
+    if verb in READ_VERBS:
+        key = _id_param_for(entity, props, required) if verb in GET_VERBS else None
+        if key is not None:
+            return ToolShape(tool, "get", verb, entity, key, [], props, required)
+        return ToolShape(tool, "find", verb, entity, None, [], props, required)
+    return _write_shape(tool, verb, entity, None, [], props, required)
+
+
+def _record_properties(returns: dict[str, Any] | None) -> frozenset[str]:
+    """Property names of the record a response carries (`{data: {...}}` unwrapped)."""
+    schema = returns if isinstance(returns, dict) else None
+    for _ in range(2):
+        if schema is None:
+            return frozenset()
+        props = schema.get("properties")
+        if not isinstance(props, dict) or not props:
+            return frozenset()
+        if len(props) == 1:
+            (only,) = props.values()
+            if isinstance(only, dict) and isinstance(only.get("properties"), dict):
+                schema = only
+                continue
+        return frozenset(str(k) for k in props)
+    return frozenset()
+
+
+def _list_item(returns: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The item schema of a list response: `[Thing]` or `{results: [Thing], count}`."""
+    if not isinstance(returns, dict):
+        return None
+    if returns.get("type") == "array" and isinstance(returns.get("items"), dict):
+        return returns["items"]
+    props = returns.get("properties")
+    if isinstance(props, dict):
+        arrays = [v for v in props.values() if isinstance(v, dict) and v.get("type") == "array"]
+        if len(arrays) == 1 and isinstance(arrays[0].get("items"), dict):
+            return arrays[0]["items"]
+    return None
+
+
+def _adopt_key_names(shapes: list[ToolShape]) -> None:
+    """`GET /locations/{rental_location_id}`: the key names the entity more precisely than the
+    path (`rental_location`, not `location`), and other tables' `rental_location_id` columns
+    refer to it; rename the entity in every tool of the domain, parents included."""
+    renames: dict[str, str] = {}
+    for shape in shapes:
+        if shape.key_param is None or not shape.tool.method:
+            continue
+        key = identifier(shape.key_param)
+        if not key.endswith("_id"):
+            continue
+        named = key[:-3]
+        if named != shape.entity and named.endswith("_" + shape.entity):
+            renames.setdefault(shape.entity, named)
+    taken = {shape.entity for shape in shapes}
+    renames = {old: new for old, new in renames.items() if new not in taken}
+    if not renames:
+        return
+    for shape in shapes:
+        shape.entity = renames.get(shape.entity, shape.entity)
+        shape.parents = [(param, renames.get(parent, parent)) for param, parent in shape.parents]
+
+
+def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
+    """Fix what one tool alone cannot tell: `POST /accounts/{account_id}/freeze` answered with
+    the same record as `GET /accounts/{account_id}` (not a 201) changes that account; it does
+    not insert into an `account_freezes` table. The same holds for `PUT /bookings/{id}/seat`.
+    A status verb becomes a status change, any other verb an update of the body's fields (or,
+    with no body, a counted action). A 201, or a different record, stays a nested create."""
+    _adopt_key_names(shapes)
+    record_of: dict[str, frozenset[str]] = {}
+    # The record by id first; a list's items stand in for it when the API has no get.
+    for action in ("get", "find"):
+        for shape in shapes:
+            if shape.action == action and shape.tool.method and not shape.parents:
+                returns = shape.tool.returns if action == "get" else _list_item(shape.tool.returns)
+                props = _record_properties(returns)
+                if props:
+                    record_of.setdefault(shape.entity, props)
+    out: list[ToolShape] = []
+    for shape in shapes:
+        tool = shape.tool
+        method = (tool.method or "").lower()
+        if (
+            method in ("post", "put", "patch")
+            and shape.action in ("create", "find")
+            and shape.key_param is None
+            and shape.parents
+            and tool.returns_status != "201"
+        ):
+            param, parent = shape.parents[-1]
+            returned = _record_properties(tool.returns)
+            if returned and record_of.get(parent) == returned:
+                verb = shape.entity[len(parent) + 1:] if shape.entity.startswith(parent + "_") else shape.entity
+                first = verb.split("_")[0]
+                rest = shape.parents[:-1]
+                if first in STATUS_VERBS:
+                    shape = ToolShape(tool, "status", first, parent, param, rest, shape.properties,
+                                      shape.required, _status_for(first))
+                else:
+                    # infer_schema turns an update that sets nothing into a counted action.
+                    shape = ToolShape(tool, "update", verb, parent, param, rest, shape.properties, shape.required)
+        elif (
+            shape.action == "action"
+            and method in ("post", "put", "patch")
+            and shape.key_param is not None
+            and shape.value_params
+            and tool.returns_status != "201"
+            and _record_properties(tool.returns)
+            and record_of.get(shape.entity) == _record_properties(tool.returns)
+            and set(shape.value_params) <= _record_properties(tool.returns)
+        ):
+            # `POST /ticket-purchases/{id}/transfer {fan_id}` answered with the purchase: it sets
+            # the purchase's `fan_id`; counting transfers would lose what the call says.
+            shape = ToolShape(tool, "update", shape.verb, shape.entity, shape.key_param, shape.parents,
+                              shape.properties, shape.required)
+        out.append(shape)
+    return out
+
+
+def shape_tool(tool: ToolDef) -> ToolShape:
+    props, required = normalized_parameters(tool)
+    if tool.method and tool.path:
+        return _shape_http(tool, props, required)
+    return _shape_named(tool, props, required)
+
+
+# Parameters that steer a request (paging, sorting, output format, credentials) rather than
+# describe the entity; they stay in the input schema but are not stored as columns.
+LIMIT_PARAMS = {
+    "limit", "per_page", "perpage", "page_size", "pagesize", "max_results", "maxresults", "size",
+    "top", "max", "rows", "num_results", "count", "results_per_page", "max_items", "maxitems", "n",
+}
+SEARCH_PARAMS = {"q", "query", "search", "keyword", "keywords", "term", "text", "search_term", "filter", "name_contains"}
+CONTROL_PARAMS = LIMIT_PARAMS | SEARCH_PARAMS | {
+    "offset", "page", "start", "skip", "cursor", "after", "before", "page_token", "pagetoken",
+    "next_token", "sort", "sort_by", "sortby", "order_by", "orderby", "direction", "sort_order",
+    "fields", "format", "callback", "api_key", "apikey", "access_token", "token", "auth", "key",
+    "pretty", "prettyprint", "include", "expand", "embed", "lang", "locale", "output", "alt",
+    "user_ip", "userip", "quota_user", "quotauser", "oauth_token", "client_id", "client_secret",
+    "x_api_key", "authorization", "version", "v", "jsonp", "debug",
+}
+
+
+def is_control_param(name: str) -> bool:
+    return identifier(name) in CONTROL_PARAMS

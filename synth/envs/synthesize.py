@@ -1,0 +1,366 @@
+"""The synthesis pipeline: API descriptions -> a build folder of gated, executable environments.
+
+    ingest -> tool graph -> domains -> per domain: draft EnvSpec -> quality gate
+           (-> optional LLM refinement, gated again) -> envs/<name>.json + report.json + domains.png
+
+Domains are independent, so they are synthesized in worker processes; results are gathered in
+domain order and every random choice is seeded, so the same inputs and seed give byte-identical
+environment files whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synth.data.default_apis import default_api_dir, default_api_files
+from synth.envs.draft import draft_envspec
+from synth.envs.names import env_name
+from synth.envs.quality_gate import MIN_TOOLS, run_gate
+from synth.tooldef import ToolDef
+
+REPORT_FORMAT = "envsynth.envs-report/1"
+DEFAULT_APIS = default_api_dir()
+EXAMPLES_PER_REASON = 5
+# Domains per task sent to a worker: big enough to amortize pickling, small enough to balance.
+CHUNK = 8
+
+
+@dataclass
+class LLMConfig:
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout: float = 120.0
+
+
+@dataclass
+class DomainResult:
+    """What happened to one domain; plain data so it crosses process boundaries."""
+
+    name: str
+    domain: str
+    tools_in: int
+    spec_json: dict[str, Any] | None = None
+    spec_text: str | None = None  # the env file's exact content (servers.spec.dump_envspec format)
+    tools_kept: list[str] = field(default_factory=list)
+    # (tool, reason category, detail)
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)
+    repaired: list[tuple[str, str]] = field(default_factory=list)
+    drafted: bool = False
+    reason: str | None = None  # why the whole environment was dropped
+    refine: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class BuildReport:
+    out_dir: Path
+    data: dict[str, Any]
+
+    @property
+    def tools_ingested(self) -> int:
+        return self.data["tools_ingested"]
+
+    @property
+    def tools_kept(self) -> int:
+        return self.data["tools_kept"]
+
+    @property
+    def environments_passing(self) -> int:
+        return self.data["environments_passing"]
+
+    @property
+    def env_files(self) -> list[Path]:
+        return [self.out_dir / "envs" / f"{e['name']}.json" for e in self.data["environments"] if e["passing"]]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.data
+
+
+def synthesize_domain(
+    name: str, domain: str, tools: list[ToolDef], seed: int, llm: LLMConfig | None = None,
+    min_tools: int = MIN_TOOLS,
+) -> DomainResult:
+    """Draft, gate (and optionally refine) one domain."""
+    start = time.perf_counter()
+    result = DomainResult(name, domain, len(tools))
+    draft = draft_envspec(name, domain, tools, seed=seed)
+    result.dropped += [(tool, "invalid operation", why) for tool, why in draft.rejected]
+    if draft.spec is None:
+        result.reason = draft.reason or "could not be drafted"
+        result.seconds = time.perf_counter() - start
+        return result
+    result.drafted = True
+    gated = run_gate(draft.spec, min_tools=min_tools)
+    if llm is not None:
+        from synth.envs.refine import refine_environment
+
+        gated, result.refine = refine_environment(draft.spec, gated, tools, llm, seed=seed, min_tools=min_tools)
+    for v in gated.verdicts:
+        if not v.ok:
+            result.dropped.append((v.name, v.reason or "call failed", v.detail or ""))
+        elif v.repaired:
+            result.repaired.append((v.name, v.repaired))
+    if gated.spec is None:
+        result.reason = gated.reason
+    else:
+        result.spec_json = gated.spec.model_dump(mode="json", by_alias=True)
+        # Serialized here, in the worker: the main process then writes text without re-validating.
+        result.spec_text = gated.spec.model_dump_json(indent=1, exclude_defaults=False) + "\n"
+        result.tools_kept = gated.kept
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run_chunk(jobs: list[tuple[str, str, list[ToolDef]]], seed: int, llm: LLMConfig | None,
+               min_tools: int) -> list[DomainResult]:
+    return [synthesize_domain(n, d, t, seed, llm, min_tools) for n, d, t in jobs]
+
+
+class _Stages:
+    """A rich progress display with one bar per stage (or nothing when progress is off)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress: Any = None
+
+    def __enter__(self) -> _Stages:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                ProgressColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.text import Text
+
+            class RateColumn(ProgressColumn):
+                def render(self, task: Any) -> Text:
+                    speed = task.finished_speed or task.speed
+                    return Text(f"{speed:,.1f}/s" if speed else "", style="progress.data.speed")
+
+            self.progress = Progress(
+                TextColumn("[bold]{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
+                TaskProgressColumn(), RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+            )
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    @contextmanager
+    def stage(self, name: str, total: int | None) -> Iterator[Any]:
+        if self.progress is None:
+            yield lambda done=None, total=None, advance=0: None
+            return
+        task = self.progress.add_task(name, total=total)
+
+        def update(done: int | None = None, total: int | None = None, advance: int = 0) -> None:
+            if total is not None:
+                self.progress.update(task, total=total)
+            if done is not None:
+                self.progress.update(task, completed=done)
+            elif advance:
+                self.progress.advance(task, advance)
+
+        yield update
+        t = self.progress.tasks[task]
+        self.progress.update(task, completed=t.total if t.total is not None else t.completed)
+
+
+def _reason_table(items: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for reason, example in items:
+        entry = out.setdefault(reason, {"count": 0, "examples": []})
+        entry["count"] += 1
+        if len(entry["examples"]) < EXAMPLES_PER_REASON:
+            entry["examples"].append(example)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["count"]))
+
+
+def synthesize(
+    inputs: list[Path] | None,
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    vectorizer: str = "hashing",
+    llm_base_url: str | None = None,
+    llm_model: str | None = None,
+    llm_api_key: str | None = None,
+    progress: bool = True,
+    min_domain: int = 3,
+    max_domain: int = 40,
+    min_tools: int = MIN_TOOLS,
+    workers: int | None = None,
+    draw: bool = True,
+) -> BuildReport:
+    """Build every environment from `inputs` (the embedded default collection when None)."""
+    from synth.graph import build_tool_graph, draw_domain_graph, partition_domains
+    from synth.ingest import ingest_paths
+
+    if (llm_base_url is None) != (llm_model is None):
+        raise ValueError("LLM refinement needs both --llm-base-url and --llm-model")
+    llm = LLMConfig(llm_base_url, llm_model, llm_api_key) if llm_base_url and llm_model else None
+    # The default collection's YAML files only: its folder also holds the package's __init__.py.
+    paths = [Path(p) for p in inputs] if inputs else default_api_files()
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"input not found: {p}")
+    out_dir = Path(out_dir)
+    envs_dir = out_dir / "envs"
+    envs_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    with _Stages(progress) as stages:
+        t0 = time.perf_counter()
+        with stages.stage("ingest", None) as update:
+            ingested = ingest_paths(paths, progress=lambda done, total: update(done=done, total=total))
+        timings["ingest"] = time.perf_counter() - t0
+        tools = ingested.tools
+        by_name = {t.name: t for t in tools}
+
+        t0 = time.perf_counter()
+        with stages.stage("graph", 1) as update:
+            graph = build_tool_graph(tools, vectorizer=vectorizer, seed=seed) if tools else None
+            update(advance=1)
+        timings["graph"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        with stages.stage("domains", 1) as update:
+            domains = partition_domains(graph, tools, seed=seed, min_size=min_domain, max_size=max_domain) \
+                if graph is not None else []
+            update(advance=1)
+        timings["partition"] = time.perf_counter() - t0
+
+        taken: set[str] = set()
+        jobs = [(env_name(d.name, taken), d.name, [by_name[n] for n in d.tools]) for d in domains]
+        t0 = time.perf_counter()
+        results: list[DomainResult] = []
+        with stages.stage("synthesize", len(jobs)) as update:
+            results = run_domains(jobs, seed, llm, min_tools, workers, update)
+        timings["synthesize_and_gate"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        for stale in envs_dir.glob("*.json"):
+            stale.unlink()
+        for r in results:
+            if r.spec_text is not None:
+                (envs_dir / f"{r.name}.json").write_text(r.spec_text, encoding="utf-8")
+        if draw and graph is not None and domains:
+            draw_domain_graph(graph, domains, out_dir / "domains.png")
+        timings["write"] = time.perf_counter() - t0
+
+    data = _report(paths, ingested, graph, domains, results, timings, seed, vectorizer, llm)
+    (out_dir / "report.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return BuildReport(out_dir, data)
+
+
+def run_domains(jobs: list[tuple[str, str, list[ToolDef]]], seed: int, llm: LLMConfig | None, min_tools: int,
+              workers: int | None, update: Any) -> list[DomainResult]:
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1)
+    if workers <= 1 or len(jobs) <= CHUNK:
+        out = []
+        for job in jobs:
+            out.append(synthesize_domain(*job, seed, llm, min_tools))
+            update(advance=1)
+        return out
+    chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+    results: list[list[DomainResult] | None] = [None] * len(chunks)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_run_chunk, chunk, seed, llm, min_tools): i for i, chunk in enumerate(chunks)}
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            update(advance=len(chunks[futures[fut]]))
+    return [r for chunk in results for r in chunk or []]
+
+
+def _report(paths: list[Path], ingested: Any, graph: Any, domains: list[Any], results: list[DomainResult],
+            timings: dict[str, float], seed: int, vectorizer: str, llm: LLMConfig | None) -> dict[str, Any]:
+    tool_reasons: list[tuple[str, dict[str, Any]]] = []
+    env_reasons: list[tuple[str, dict[str, Any]]] = []
+    for r in results:
+        for tool, reason, detail in r.dropped:
+            tool_reasons.append((reason, {"env": r.name, "tool": tool, "detail": detail[:400]}))
+        if r.spec_json is None:
+            env_reasons.append((r.reason or "dropped", {"env": r.name, "tools": r.tools_in}))
+    kept = sum(len(r.tools_kept) for r in results if r.spec_json is not None)
+    # Tools that worked but whose environment was dropped count as lost too.
+    lost_with_env = sum(r.tools_in - len(r.dropped) for r in results if r.spec_json is None)
+    for r in results:
+        if r.spec_json is None and r.tools_in - len(r.dropped) > 0:
+            tool_reasons.append(("environment dropped",
+                                 {"env": r.name, "tools": r.tools_in - len(r.dropped), "detail": r.reason}))
+    ingested_n = len(ingested.tools)
+    passing = [r for r in results if r.spec_json is not None]
+    refine_stats: dict[str, Any] = {}
+    if llm is not None:
+        outcomes = [r.refine for r in results if r.refine]
+        refine_stats = {
+            "model": llm.model, "base_url": llm.base_url,
+            "attempted": len(outcomes),
+            "accepted": sum(1 for o in outcomes if o.get("accepted")),
+            "fell_back": _reason_table([(o.get("reason") or "fell back", {"env": o.get("env")})
+                                        for o in outcomes if not o.get("accepted")]),
+        }
+    return {
+        "format": REPORT_FORMAT,
+        "inputs": [str(p) for p in paths],
+        "seed": seed,
+        "vectorizer": vectorizer,
+        "inputs_read": ingested.files_read,
+        "files_skipped": [{"source": s, "reason": why} for s, why in ingested.skipped],
+        "tools_ingested": ingested_n,
+        "domains": len(domains),
+        "environments_built": sum(1 for r in results if r.drafted),
+        "environments_passing": len(passing),
+        "tools_kept": kept,
+        "tools_repaired": sum(len(r.repaired) for r in results if r.spec_json is not None),
+        "yield": round(kept / ingested_n, 4) if ingested_n else 0.0,
+        "tools_lost_with_dropped_envs": lost_with_env,
+        "dropped_tools": _reason_table(tool_reasons),
+        "dropped_environments": _reason_table(env_reasons),
+        "refine": refine_stats,
+        "graph": {"nodes": graph.number_of_nodes() if graph is not None else 0,
+                  "edges": graph.number_of_edges() if graph is not None else 0},
+        "seconds": {k: round(v, 3) for k, v in timings.items()},
+        "environments": [
+            {"name": r.name, "domain": r.domain, "tools_in": r.tools_in, "tools": len(r.tools_kept),
+             "tables": len(r.spec_json["tables"]) if r.spec_json else 0, "passing": r.spec_json is not None,
+             "reason": r.reason, "refined": bool(r.refine and r.refine.get("accepted"))}
+            for r in results
+        ],
+        "stages": _stage_summary(ingested, domains, results, kept),
+    }
+
+
+def _stage_summary(ingested: Any, domains: list[Any], results: list[DomainResult], kept: int) -> list[dict[str, Any]]:
+    by_stage: dict[str, int] = defaultdict(int)
+    for r in results:
+        for _tool, reason, _ in r.dropped:
+            by_stage["draft" if reason == "invalid operation" else "gate"] += 1
+    return [
+        {"stage": "ingest", "in": ingested.files_read, "out": len(ingested.tools),
+         "dropped": len(ingested.skipped), "unit": "files -> tools"},
+        {"stage": "partition", "in": len(ingested.tools), "out": len(domains), "dropped": 0, "unit": "tools -> domains"},
+        {"stage": "draft", "in": sum(r.tools_in for r in results),
+         "out": sum(r.tools_in for r in results) - by_stage["draft"], "dropped": by_stage["draft"], "unit": "tools"},
+        {"stage": "gate", "in": sum(1 for r in results if r.drafted), "out": sum(1 for r in results if r.spec_json),
+         "dropped": sum(1 for r in results if r.drafted and not r.spec_json), "unit": "environments"},
+        {"stage": "kept", "in": len(ingested.tools), "out": kept, "dropped": len(ingested.tools) - kept, "unit": "tools"},
+    ]

@@ -1,0 +1,100 @@
+"""The tool graph: tools joined by parameter similarity.
+
+Following AgentScaler, tools whose parameter lists look alike act on the same kind of state, so
+a community of the similarity graph is one environment's worth of tools. Everything here is
+reproducible: tools are put in name order first and ties are broken by name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import networkx as nx
+import numpy as np
+
+from synth.graph.vectorize import (
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_DIM,
+    group_top_k_neighbours,
+    top_k_neighbours,
+    vectorize,
+)
+from synth.tooldef import ToolDef
+
+DEFAULT_THRESHOLD = 0.3
+DEFAULT_TOP_K = 8
+# Tools of one API share auth, ids and vocabulary even when their parameters differ, so each
+# tool is also tied to its closest siblings, and same-API edges weigh more.
+SAME_API_NEIGHBOURS = 2
+SAME_API_BONUS = 0.25
+# Tools of different APIs look alike whenever they share boilerplate (`limit`, `status`, `id`):
+# a cross-API edge needs far more similarity than a same-API one to count as "one world".
+CROSS_API_THRESHOLD = 0.55
+# APIs with fewer tools than this are pooled and grouped with related small APIs; larger ones
+# are environments of their own (split by similarity only when over `max_size`).
+SMALL_API_SIZE = 8
+
+
+def build_tool_graph(
+    tools: list[ToolDef],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    top_k: int = DEFAULT_TOP_K,
+    vectorizer: str = "hashing",
+    seed: int = 0,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    dim: int = DEFAULT_DIM,
+    same_api_neighbours: int = SAME_API_NEIGHBOURS,
+    same_api_bonus: float = SAME_API_BONUS,
+    cross_api_threshold: float = CROSS_API_THRESHOLD,
+) -> nx.Graph:
+    """Nodes are tool names (attribute `api`); an edge joins a tool to each of its `top_k`
+    nearest tools with cosine similarity >= `threshold` (>= `cross_api_threshold` when the two
+    tools come from different APIs), and to its `same_api_neighbours`
+    closest tools of the same API whatever their similarity. Edge attributes: `weight`
+    (similarity, plus `same_api_bonus` within an API) and `similarity`.
+
+    Neighbours are found `block_size` rows at a time, so memory stays O(block_size * n).
+    `graph.graph` keeps the vectors (row i = `graph.graph["order"][i]`) for the partition.
+    `seed` is recorded for provenance; the graph itself is deterministic.
+    """
+    names = [tool.name for tool in tools]
+    if len(set(names)) != len(names):
+        duplicates = sorted(name for name, count in Counter(names).items() if count > 1)[:5]
+        raise ValueError(f"tool names must be unique (ingest makes them so); duplicated: {duplicates}")
+    ordered = sorted(tools, key=lambda tool: tool.name)
+    vectors = vectorize(ordered, vectorizer, dim)
+    api_labels = [tool.api or tool.source for tool in ordered]
+    api_index = {api: i for i, api in enumerate(sorted(set(api_labels)))}
+    groups = np.array([api_index[api] for api in api_labels], dtype=np.int64)
+
+    graph = nx.Graph(
+        vectorizer=vectorizer, threshold=threshold, top_k=top_k, seed=seed, cross_api_threshold=cross_api_threshold
+    )
+    graph.graph["order"] = [tool.name for tool in ordered]
+    graph.graph["vectors"] = vectors
+    graph.add_nodes_from((tool.name, {"api": api}) for tool, api in zip(ordered, api_labels, strict=True))
+    if len(ordered) < 2:
+        return graph
+
+    def add_edges(indices: np.ndarray, sims: np.ndarray, *, keep_all: bool) -> None:
+        for i in range(len(ordered)):
+            for j, sim in zip(indices[i], sims[i], strict=True):
+                if j < 0:
+                    continue
+                same_api = groups[i] == groups[j]
+                if not keep_all and sim < (threshold if same_api else max(threshold, cross_api_threshold)):
+                    continue
+                weight = float(max(sim, 0.0)) + (same_api_bonus if same_api else 0.0)
+                a, b = ordered[i].name, ordered[int(j)].name
+                existing = graph.get_edge_data(a, b)
+                if existing is None or existing["weight"] < weight:
+                    graph.add_edge(a, b, weight=weight, similarity=float(sim))
+
+    indices, sims = top_k_neighbours(vectors, top_k, block_size=block_size)
+    add_edges(indices, sims, keep_all=False)
+    if same_api_neighbours > 0:
+        indices, sims = group_top_k_neighbours(vectors, groups, same_api_neighbours, block_size=block_size)
+        add_edges(indices, sims, keep_all=True)
+    return graph
+

@@ -1,0 +1,366 @@
+"""Cutting the tool graph into domains (communities), each the seed of one environment.
+
+The community detection is seeded and ties are broken by name, so the same tools and seed give
+the same domains whatever the input order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+
+import networkx as nx
+import numpy as np
+
+from synth.graph.build import SMALL_API_SIZE
+from synth.graph.naming import Domain, name_domains
+from synth.graph.vectorize import (
+    DEFAULT_DIM,
+    vectorize,
+)
+from synth.tooldef import ToolDef
+
+
+def partition_domains(
+    graph: nx.Graph,
+    tools: list[ToolDef],
+    *,
+    seed: int = 0,
+    min_size: int = 3,
+    max_size: int = 40,
+    method: str = "auto",
+    small_api_size: int = SMALL_API_SIZE,
+) -> list[Domain]:
+    """Split the tool graph into domains of `min_size`..`max_size` tools (as far as possible),
+    keeping each API in one piece: an environment is one world, not a mix of look-alike tools.
+
+    Two levels: an API with `small_api_size` tools or more is a domain of its own; if it has
+    more than `max_size`, Louvain/Leiden (seeded) on its own subgraph splits it, at finer
+    resolutions and at last along its main direction of variation. The tools of smaller APIs
+    are pooled and partitioned the same way, and each small API goes whole to the community
+    holding most of its tools, so related small APIs share a domain. Finally a community under
+    `min_size` joins the one it has the most edge weight to, else the one sharing its API,
+    else the one with the most similar centroid. `method`: "leiden" (leidenalg, fast),
+    "louvain" (networkx), or "auto" (leiden when installed).
+    """
+    if min_size < 1 or max_size < min_size:
+        raise ValueError(f"need 1 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}")
+    by_name = {tool.name: tool for tool in tools}
+    missing = [name for name in graph.nodes if name not in by_name]
+    if missing:
+        raise ValueError(f"graph has tools not in the tool list: {sorted(missing)[:5]}")
+    order: list[str] = sorted(graph.nodes)
+    if not order:
+        return []
+    vectors = _vectors_for(graph, order, [by_name[name] for name in order])
+    row_of = {name: i for i, name in enumerate(order)}
+    finder = _CommunityFinder(graph, order, seed=seed, method=method)
+
+    by_api: dict[str, list[str]] = defaultdict(list)
+    for name in order:
+        by_api[by_name[name].api or by_name[name].source].append(name)
+    communities: list[list[str]] = []
+    small_apis: list[str] = []
+    for api in sorted(by_api):
+        members = by_api[api]
+        if len(members) > max_size:
+            parts: list[list[str]] = []
+            for community in finder.find(members, resolution=1.0):
+                parts.extend(_split_oversized(finder, community, vectors, row_of, max_size=max_size))
+            # Fragments of one API rejoin their own API first, never a foreign one.
+            communities.extend(
+                _merge_tiny(graph, parts, vectors, row_of, by_name, min_size=min_size, max_size=max_size)
+            )
+        elif len(members) >= small_api_size:
+            communities.append(members)
+        else:
+            small_apis.append(api)
+    if small_apis:
+        communities.extend(
+            _group_small_apis(finder, small_apis, by_api, vectors, row_of, max_size=max_size)
+        )
+    merged = _merge_tiny(graph, communities, vectors, row_of, by_name, min_size=min_size, max_size=max_size)
+    return name_domains(merged, by_name)
+
+
+def _group_small_apis(
+    finder: _CommunityFinder,
+    apis: list[str],
+    by_api: dict[str, list[str]],
+    vectors: np.ndarray,
+    row_of: dict[str, int],
+    *,
+    max_size: int,
+    resolution: float = 1.0,
+    depth: int = 0,
+) -> list[list[str]]:
+    """Communities of whole small APIs: each API goes to the community holding most of its tools."""
+    if sum(len(by_api[api]) for api in apis) <= max_size and depth > 0:
+        return [sorted(name for api in apis for name in by_api[api])]
+    pool = sorted(name for api in apis for name in by_api[api])
+    found = finder.find(pool, resolution=resolution)
+    community_of = {name: i for i, members in enumerate(found) for name in members}
+    grouped: dict[int, list[str]] = defaultdict(list)
+    for api in apis:
+        votes = Counter(community_of[name] for name in by_api[api])
+        grouped[min(votes, key=lambda c: (-votes[c], c))].append(api)
+    out: list[list[str]] = []
+    for _, group_apis in sorted(grouped.items()):
+        size = sum(len(by_api[api]) for api in group_apis)
+        if size <= max_size:
+            out.append(sorted(name for api in group_apis for name in by_api[api]))
+        elif depth < 3:
+            out.extend(
+                _group_small_apis(
+                    finder, group_apis, by_api, vectors, row_of,
+                    max_size=max_size, resolution=resolution * 2.0, depth=depth + 1,
+                )
+            )
+        else:
+            out.extend(_pack_apis(group_apis, by_api, vectors, row_of, max_size))
+    return out
+
+
+def _pack_apis(
+    apis: list[str], by_api: dict[str, list[str]], vectors: np.ndarray, row_of: dict[str, int], max_size: int
+) -> list[list[str]]:
+    """Last resort for an oversized group of small APIs: order the APIs along the group's main
+    direction of variation and fill domains up to `max_size`, so neighbours stay together."""
+    centroids = np.stack([vectors[[row_of[n] for n in by_api[api]]].mean(axis=0) for api in apis])
+    centered = centroids.astype(np.float64) - centroids.mean(axis=0)
+    projection = centered @ _principal_direction(centered)
+    ranked = [apis[i] for i in np.lexsort((np.arange(len(apis)), projection))]
+    out: list[list[str]] = []
+    current: list[str] = []
+    for api in ranked:
+        if current and len(current) + len(by_api[api]) > max_size:
+            out.append(sorted(current))
+            current = []
+        current.extend(by_api[api])
+    if current:
+        out.append(sorted(current))
+    return out
+
+
+def _vectors_for(graph: nx.Graph, order: list[str], tools: list[ToolDef]) -> np.ndarray:
+    stored = graph.graph.get("vectors")
+    stored_order = graph.graph.get("order")
+    if isinstance(stored, np.ndarray) and stored_order == order:
+        return stored
+    return vectorize(tools, "hashing", DEFAULT_DIM)
+
+
+class _CommunityFinder:
+    """Seeded community detection on induced subgraphs of one tool graph.
+
+    The igraph copy (for Leiden) is built once, in sorted node order, and subsets are taken
+    with `induced_subgraph`: re-partitioning hundreds of oversized communities through
+    networkx subgraph views would cost more than the detection itself.
+    """
+
+    def __init__(self, graph: nx.Graph, order: list[str], *, seed: int, method: str) -> None:
+        if method not in ("auto", "leiden", "louvain"):
+            raise ValueError(f"unknown partition method {method!r}: choose auto, leiden or louvain")
+        self.graph = graph
+        self.order = order
+        self.index = {name: i for i, name in enumerate(order)}
+        self.seed = seed
+        self._igraph = None
+        self._leidenalg = None
+        if method in ("auto", "leiden"):
+            try:
+                import igraph
+                import leidenalg
+            except ImportError:
+                if method == "leiden":
+                    raise RuntimeError(
+                        "method 'leiden' needs igraph and leidenalg: pip install 'envhub[graph]'"
+                    ) from None
+            else:
+                edges = sorted(
+                    (min(self.index[a], self.index[b]), max(self.index[a], self.index[b]), d["weight"])
+                    for a, b, d in graph.edges(data=True)
+                )
+                self._igraph = igraph.Graph(n=len(order), edges=[(a, b) for a, b, _ in edges])
+                self._igraph.es["weight"] = [w for _, _, w in edges]
+                self._leidenalg = leidenalg
+        self.method = "leiden" if self._igraph is not None else "louvain"
+
+    def find(self, nodes: list[str], resolution: float) -> list[list[str]]:
+        """Communities of the subgraph induced by `nodes` (sorted), each sorted, by first name."""
+        if len(nodes) <= 1:
+            return [list(nodes)]
+        if self._igraph is not None and self._leidenalg is not None:
+            ids = sorted(self.index[name] for name in nodes)
+            sub = self._igraph if len(ids) == len(self.order) else self._igraph.induced_subgraph(ids)
+            partition = self._leidenalg.find_partition(
+                sub,
+                self._leidenalg.RBConfigurationVertexPartition,
+                weights="weight",
+                resolution_parameter=resolution,
+                seed=self.seed,
+            )
+            groups = [sorted(self.order[ids[i]] for i in members) for members in partition]
+        else:
+            sub = nx.Graph()
+            sub.add_nodes_from(sorted(nodes))
+            sub.add_weighted_edges_from(
+                sorted((a, b, d["weight"]) for a, b, d in self.graph.subgraph(nodes).edges(data=True))
+            )
+            found = nx.community.louvain_communities(
+                sub, weight="weight", resolution=resolution, seed=self.seed
+            )
+            groups = [sorted(group) for group in found]
+        return sorted(groups, key=lambda group: group[0])
+
+
+def _split_oversized(
+    finder: _CommunityFinder,
+    community: list[str],
+    vectors: np.ndarray,
+    row_of: dict[str, int],
+    *,
+    max_size: int,
+    depth: int = 0,
+) -> list[list[str]]:
+    if len(community) <= max_size:
+        return [community]
+    # Finer resolution first: it follows the graph's own structure.
+    if depth < 3:
+        parts = finder.find(community, resolution=2.0 ** (depth + 1))
+        if len(parts) > 1:
+            out: list[list[str]] = []
+            for part in parts:
+                out.extend(
+                    _split_oversized(finder, part, vectors, row_of, max_size=max_size, depth=depth + 1)
+                )
+            return out
+    return _bisect_by_similarity(community, vectors, row_of, max_size)
+
+
+def _bisect_by_similarity(
+    community: list[str], vectors: np.ndarray, row_of: dict[str, int], max_size: int
+) -> list[list[str]]:
+    """Cut along the first principal direction until every piece fits: similar tools stay together."""
+    if len(community) <= max_size:
+        return [community]
+    block = vectors[[row_of[name] for name in community]].astype(np.float64)
+    centered = block - block.mean(axis=0)
+    direction = _principal_direction(centered)
+    projection = centered @ direction
+    # Sort by projection, names break ties, so the cut is the same on every run.
+    ranked = [community[i] for i in np.lexsort((np.arange(len(community)), projection))]
+    pieces = -(-len(community) // max_size)
+    half = (pieces // 2) * -(-len(community) // pieces)
+    half = min(max(half, 1), len(community) - 1)
+    left, right = sorted(ranked[:half]), sorted(ranked[half:])
+    return _bisect_by_similarity(left, vectors, row_of, max_size) + _bisect_by_similarity(
+        right, vectors, row_of, max_size
+    )
+
+
+def _principal_direction(centered: np.ndarray, iterations: int = 30) -> np.ndarray:
+    """Power iteration from a fixed start (deterministic, no full SVD of a tall matrix)."""
+    direction = np.ones(centered.shape[1], dtype=np.float64) / np.sqrt(centered.shape[1])
+    for _ in range(iterations):
+        nxt = centered.T @ (centered @ direction)
+        norm = np.linalg.norm(nxt)
+        if norm < 1e-12:
+            break
+        direction = nxt / norm
+    return direction
+
+
+def _merge_tiny(
+    graph: nx.Graph,
+    communities: list[list[str]],
+    vectors: np.ndarray,
+    row_of: dict[str, int],
+    by_name: dict[str, ToolDef],
+    *,
+    min_size: int,
+    max_size: int,
+) -> list[list[str]]:
+    groups: dict[int, list[str]] = dict(enumerate(sorted(communities, key=lambda c: c[0])))
+    member_of = {name: gid for gid, members in groups.items() for name in members}
+
+    def api(name: str) -> str:
+        return by_name[name].api or by_name[name].source
+
+    api_count: dict[int, Counter[str]] = {
+        gid: Counter(api(n) for n in members) for gid, members in groups.items()
+    }
+    centroid_sum = {gid: vectors[[row_of[n] for n in members]].sum(axis=0) for gid, members in groups.items()}
+
+    while True:
+        tiny = sorted(
+            (gid for gid, members in groups.items() if len(members) < min_size),
+            key=lambda g: (len(groups[g]), groups[g][0]),
+        )
+        moved = False
+        for gid in tiny:
+            if gid not in groups or len(groups[gid]) >= min_size:
+                continue
+            members = groups[gid]
+
+            def fits(other: int, members: list[str] = members, gid: int = gid) -> bool:
+                return other != gid and len(groups[other]) + len(members) <= max_size
+
+            target = _best_by_edges(graph, members, member_of, fits)
+            if target is None:
+                # Only now list every community that has room: most tiny ones have edges.
+                room = {other for other in groups if fits(other)}
+                target = _best_by_api(members, api, api_count, room, groups)
+                if target is None:
+                    target = _best_by_centroid(centroid_sum[gid], centroid_sum, room, groups)
+            if target is None:
+                continue
+            groups[target] = sorted(groups[target] + members)
+            for name in members:
+                member_of[name] = target
+            api_count[target].update(api_count.pop(gid))
+            centroid_sum[target] = centroid_sum[target] + centroid_sum.pop(gid)
+            del groups[gid]
+            moved = True
+        if not moved:
+            break
+    return sorted(groups.values(), key=lambda c: c[0])
+
+
+def _best_by_edges(
+    graph: nx.Graph, members: list[str], member_of: dict[str, int], fits: Callable[[int], bool]
+) -> int | None:
+    weight: dict[int, float] = defaultdict(float)
+    for name in members:
+        for other, data in graph[name].items():
+            # Neighbours outside the communities being merged (another API's) do not count.
+            gid = member_of.get(other)
+            if gid is not None and fits(gid):
+                weight[gid] += data["weight"]
+    if not weight:
+        return None
+    return max(sorted(weight), key=lambda gid: weight[gid])
+
+
+def _best_by_api(members, api, api_count, fits, groups) -> int | None:  # type: ignore[no-untyped-def]
+    wanted = Counter(api(name) for name in members)
+    scores = {gid: sum(min(count, api_count[gid][key]) for key, count in wanted.items()) for gid in fits}
+    scores = {gid: s for gid, s in scores.items() if s > 0}
+    if not scores:
+        return None
+    return max(sorted(scores, key=lambda g: groups[g][0]), key=lambda gid: scores[gid])
+
+
+def _best_by_centroid(
+    own: np.ndarray, centroid_sum: dict[int, np.ndarray], fits: set[int], groups
+) -> int | None:  # type: ignore[no-untyped-def]
+    if not fits:
+        return None
+    candidates = sorted(fits, key=lambda g: groups[g][0])
+    matrix = np.stack([centroid_sum[g] / max(len(groups[g]), 1) for g in candidates])
+    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(own) or 1.0)
+    norms[norms == 0] = 1.0
+    scores = (matrix @ own) / norms
+    return candidates[int(np.argmax(scores))]
+
+
