@@ -24,8 +24,8 @@ from agent.policies.base import Policy
 from agent.retry import backoff_delay, describe, is_transient
 from agent.rollout import Limits, Target, error_trajectory, run_episode
 from agent.store import TrajectoryStore
-from agent.tasks import TaskSpec
 from agent.user import SimulatedUser
+from contracts import TaskSpec, Trajectory
 
 MAX_POOL = 512
 
@@ -61,22 +61,23 @@ class Summary:
     tokens: Counter = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
 
-    def add(self, trajectory: dict[str, Any]) -> None:
+    def add(self, trajectory: Trajectory) -> None:
         self.done += 1
-        env = self.per_env[trajectory["env"]]
+        env = self.per_env[trajectory.env or ""]
         env["episodes"] += 1
-        if trajectory.get("passed"):
+        if trajectory.passed:
             self.passed += 1
             env["passed"] += 1
-        if trajectory.get("error"):
+        if trajectory.error:
             self.errors += 1
             env["errors"] += 1
             if len(self.error_samples) < 5:
-                self.error_samples.append(f"{trajectory['task_id']}: {trajectory['error']}")
+                self.error_samples.append(f"{trajectory.task_id}: {trajectory.error}")
+        verdicts = trajectory.filters.verdicts()
         for name in FILTER_NAMES:
-            value = trajectory["filters"].get(name)
+            value = verdicts.get(name)
             self.filters[name]["n/a" if value is None else ("pass" if value else "fail")] += 1
-        for key, value in (trajectory.get("usage") or {}).items():
+        for key, value in trajectory.usage.model_dump().items():
             self.tokens[key] += value
 
     def merge(self, other: Summary) -> None:
@@ -131,7 +132,7 @@ async def collect(
     policy: Policy,
     make_user: Callable[[], SimulatedUser],
     store: TrajectoryStore,
-    on_result: Callable[[dict[str, Any], Summary], None] | None = None,
+    on_result: Callable[[Trajectory, Summary], None] | None = None,
 ) -> Summary:
     """Run every task not already in the store; returns the run's summary."""
     summary = Summary(total=len(tasks))
@@ -155,7 +156,7 @@ async def collect(
             targets.append(Target(http=http, hub=hub, mcp_url=None if config.is_hub else config.url,
                                   mcp_client=config.mcp_client, tool_lists=tool_lists))
 
-        async def run_with_retries(task: TaskSpec, target: Target) -> dict[str, Any]:
+        async def run_with_retries(task: TaskSpec, target: Target) -> Trajectory:
             task_started = time.perf_counter()
             error = "no attempt made"
             for attempt in range(1, config.retries + 2):

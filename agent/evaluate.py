@@ -120,10 +120,9 @@ def _evaluate_one(args: argparse.Namespace, tasks: list, url: str, adapter: str 
         filters[name] = None if applicable == 0 else counts["pass"] / applicable
     # Whether the model calls tools at all is the first thing fine-tuning changes, long before
     # the calls are right: report it next to the filters.
-    tool_calls = 0
-    for line in out_file.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            tool_calls += sum(len(m.get("tool_calls") or []) for m in json.loads(line)["messages"])
+    from contracts import Trajectory, read_jsonl
+
+    tool_calls = sum(len(m.tool_calls or []) for line in read_jsonl(out_file, Trajectory) for m in line.record.messages)
     return {
         "label": label, "adapter": adapter, "trajectories": str(out_file), "tool_calls": tool_calls,
         "episodes": summary.done, "passed": summary.passed, "pass_rate": summary.passed / episodes,

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent.tasks import TaskSpec
+from contracts import Filters, TaskSpec
 
-FILTER_NAMES = ("valid", "state_match", "exact_match", "outputs")
+FILTER_NAMES = tuple(Filters.model_fields)
 MAX_REPEATED_CALLS = 3
 
 

@@ -10,7 +10,6 @@ order. Ray does the scheduling; nothing here places work on nodes.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from agent.engine import EngineConfig, Summary
 from agent.store import _load_clean, rejected_path
-from agent.tasks import TaskSpec
+from contracts import TaskSpec, Trajectory, read_jsonl
 
 
 def _run_shard(task_dicts: list[dict[str, Any]], config: dict[str, Any], settings: dict[str, Any], part: str,
@@ -27,7 +26,7 @@ def _run_shard(task_dicts: list[dict[str, Any]], config: dict[str, Any], setting
 
     from agent.run import collect_sync
 
-    tasks = [TaskSpec.from_dict(t, f"shard task {i}") for i, t in enumerate(task_dicts)]
+    tasks = [TaskSpec.parse(t, f"shard task {i}") for i, t in enumerate(task_dicts)]
     with contextlib.ExitStack() as stack:
         if build_dir is not None:
             from agent.hubproc import serve_build_dir
@@ -63,8 +62,8 @@ def collect_with_ray(tasks: list[TaskSpec], config: EngineConfig, settings: dict
     existing: dict[str, str] = {}
     if resume:
         for path in (out, rejected):
-            lines, _, _ = _load_clean(path)
-            existing.update((json.loads(line)["task_id"], line) for line in lines)
+            kept, _ = _load_clean(path)
+            existing.update(kept)
     todo = [t for t in tasks if t.task_id not in existing]
     n_shards = max(1, min(shards or int(ray.cluster_resources().get("CPU", 1)), len(todo) or 1))
     parts = parts_dir(out)
@@ -78,7 +77,7 @@ def collect_with_ray(tasks: list[TaskSpec], config: EngineConfig, settings: dict
     part_paths = [parts / f"part-{i:05d}.jsonl" for i in range(len(slices))]
     config_dict = dataclasses.asdict(config)
     refs = [
-        remote.remote([t.raw for t in shard], config_dict, settings, str(path), resume, build_dir)
+        remote.remote([t.to_json() for t in shard], config_dict, settings, str(path), resume, build_dir)
         for shard, path in zip(slices, part_paths, strict=True) if shard
     ]
     display = ProgressDisplay(len(tasks), console=console, disable=quiet)
@@ -109,23 +108,23 @@ def _count_lines(path: Path) -> int:
 def _merge(tasks: list[TaskSpec], existing: dict[str, str], part_paths: list[Path], out: Path, rejected: Path,
            keep: str) -> None:
     """Write every record into --out (and the sidecar) in task order, atomically."""
-    records = dict(existing)
+    records = {task_id: Trajectory.from_line(line, f"{out}: task {task_id}") for task_id, line in existing.items()}
+    texts = dict(existing)
     for path in part_paths:
         if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    with_id = json.loads(line)
-                    records[with_id["task_id"]] = line
+            for line in read_jsonl(path, Trajectory):
+                records[line.record.task_id or ""] = line.record
+                texts[line.record.task_id or ""] = line.text
     kept: list[str] = []
     failed: list[str] = []
     for task in tasks:
-        line = records.get(task.task_id)
-        if line is None:
+        record = records.get(task.task_id)
+        if record is None:
             continue
-        if keep == "passed" and not json.loads(line).get("passed"):
-            failed.append(line)
+        if keep == "passed" and not record.passed:
+            failed.append(texts[task.task_id])
         else:
-            kept.append(line)
+            kept.append(texts[task.task_id])
     for path, lines in ((out, kept), (rejected, failed)):
         if path is rejected and keep != "passed":
             if path.exists():

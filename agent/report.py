@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -18,6 +16,7 @@ from rich.table import Table
 
 from agent.engine import Summary
 from agent.filters import FILTER_NAMES
+from contracts import Trajectory
 
 
 class ProgressDisplay:
@@ -38,7 +37,7 @@ class ProgressDisplay:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def update(self, trajectory: dict[str, Any] | None, summary: Summary) -> None:
+    def update(self, trajectory: Trajectory | None, summary: Summary) -> None:
         task = self.progress.tasks[self.task]
         elapsed = task.elapsed or 1e-9
         self.progress.update(

@@ -1,10 +1,9 @@
 """One episode: open an episode on the hub, let the policy and the simulated user talk through MCP
-tools, hash the final state, run the filters and return the Trajectory (`envhub.trajectory/1`)."""
+tools, hash the final state, run the filters and return the `contracts.Trajectory`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,10 +14,8 @@ from agent.filters import apply_filters, parse_arguments, passed
 from agent.hubclient import HubClient
 from agent.mcpclient import ToolCallError, mcp_tool_to_openai, open_connection
 from agent.policies.base import Policy
-from agent.tasks import TaskSpec
 from agent.user import SimulatedUser
-
-TRAJECTORY_FORMAT = "envhub.trajectory/1"
+from contracts import TaskSpec, Trajectory
 
 SYSTEM_PROMPT = (
     "You are a customer-support agent for the '{env}' service. Help the user by calling the "
@@ -57,13 +54,13 @@ async def _episode_tools(env: str, conn: Any, target: Target) -> list[dict[str, 
 
 
 async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, target: Target, limits: Limits,
-                      attempt: int = 1) -> dict[str, Any]:
+                      attempt: int = 1) -> Trajectory:
     started = time.perf_counter()
     episode_id = None
     if target.hub is not None:
         # task_id stays null: a hub only accepts ids of tasks it loaded itself, and the initial
         # state is fully described by the seed.
-        episode = await target.hub.create_episode(task.env, task.initial_seed, None)
+        episode = await target.hub.create_episode(task.env, task.initial_state.seed, None)
         episode_id, url = episode.episode_id, episode.mcp_url
     else:
         url = target.mcp_url or ""
@@ -107,8 +104,7 @@ async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, targe
             await asyncio.shield(target.hub.close_episode(episode_id))
     filters, problem = apply_filters(task, messages, tool_names, final_hash)
     ok = passed(filters)
-    return {
-        "format": TRAJECTORY_FORMAT,
+    return Trajectory.model_validate({
         "task_id": task.task_id,
         "env": task.env,
         "messages": messages,
@@ -124,7 +120,7 @@ async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, targe
         "error": None,
         "rejected_because": None if ok else _rejection(filters, problem),
         "attempts": attempt,
-    }
+    })
 
 
 async def _execute(conn: Any, call: dict[str, Any], tool_names: set[str], target: Target,
@@ -153,10 +149,10 @@ def _rejection(filters: dict[str, bool | None], problem: str | None) -> str:
     return "failed: " + ", ".join(failed)
 
 
-def error_trajectory(task: TaskSpec, policy: Policy, error: str, seconds: float, attempts: int) -> dict[str, Any]:
+def error_trajectory(task: TaskSpec, policy: Policy, error: str, seconds: float, attempts: int) -> Trajectory:
     """The record of an episode that could not be completed (still written, so it is reported)."""
-    return {
-        "format": TRAJECTORY_FORMAT, "task_id": task.task_id, "env": task.env,
+    return Trajectory.model_validate({
+        "task_id": task.task_id, "env": task.env,
         "messages": [], "tools": [],
         "policy": {"kind": policy.kind, "model": policy.model},
         "filters": {"valid": False, "state_match": None, "exact_match": None, "outputs": None},
@@ -164,8 +160,4 @@ def error_trajectory(task: TaskSpec, policy: Policy, error: str, seconds: float,
         "timing": {"seconds": round(seconds, 4), "turns": 0, "tool_calls": 0},
         "usage": {"prompt_tokens": 0, "completion_tokens": 0},
         "error": error, "rejected_because": f"error: {error}", "attempts": attempts,
-    }
-
-
-def dumps(trajectory: dict[str, Any]) -> str:
-    return json.dumps(trajectory, ensure_ascii=False)
+    })

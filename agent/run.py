@@ -10,14 +10,14 @@ from typing import Any
 from agent.engine import EngineConfig, Summary, collect
 from agent.factory import build_policy, build_user_factory
 from agent.store import TrajectoryStore
-from agent.tasks import TaskSpec
+from contracts import TaskSpec, Trajectory
 
 
 async def collect_to_file(
     tasks: list[TaskSpec], config: EngineConfig, settings: dict[str, Any], out: str | Path,
     keep: str = "all", resume: bool = False, overwrite: bool = False, fsync: bool = False,
     on_start: Callable[[Summary], None] | None = None,
-    on_result: Callable[[dict[str, Any], Summary], None] | None = None,
+    on_result: Callable[[Trajectory, Summary], None] | None = None,
 ) -> Summary:
     policy = build_policy(settings)
     make_user = build_user_factory(settings)

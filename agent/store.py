@@ -10,10 +10,11 @@ Without `--resume` an existing non-empty output is refused, unless `--overwrite`
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
+
+from contracts import Rejected, Trajectory, read_jsonl, scan_jsonl
 
 
 class OutputExistsError(RuntimeError):
@@ -25,32 +26,34 @@ def rejected_path(out: Path) -> Path:
         out.with_name(out.name[: -len(".jsonl")] + ".rejected.jsonl")
 
 
-def _load_clean(path: Path) -> tuple[list[str], set[str], int]:
-    """Keep the complete, error-free lines of `path`; returns (lines, task_ids, dropped count)."""
+def _load_clean(path: Path) -> tuple[dict[str, str], int]:
+    """Keep the complete, error-free records of `path`, rewriting it without the others.
+
+    Returns the kept lines (as written) by task_id, and how many lines were dropped.
+    """
     if not path.exists():
-        return [], set(), 0
-    kept: list[str] = []
-    ids: set[str] = set()
+        return {}, 0
+    kept: dict[str, str] = {}
     dropped = 0
-    raw = path.read_text(encoding="utf-8")
-    for line in raw.splitlines():
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            dropped += 1  # a line cut short by a crash
-            continue
-        if not isinstance(record, dict) or "task_id" not in record or record.get("error") or record["task_id"] in ids:
+    for line in scan_jsonl(path, Trajectory):
+        # A Rejected line is usually one cut short by a crash.
+        if isinstance(line, Rejected) or not line.record.task_id or line.record.error or line.record.task_id in kept:
             dropped += 1
             continue
-        ids.add(record["task_id"])
-        kept.append(line)
-    if dropped or (raw and not raw.endswith("\n")):
+        kept[line.record.task_id] = line.text
+    if dropped or not _ends_with_newline(path):
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        tmp.write_text("".join(line + "\n" for line in kept.values()), encoding="utf-8")
         os.replace(tmp, path)
-    return kept, ids, dropped
+    return kept, dropped
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        if fh.seek(0, os.SEEK_END) == 0:
+            return True
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 class TrajectoryStore:
@@ -69,8 +72,8 @@ class TrajectoryStore:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         if resume:
             for path in (self.out, self.rejected):
-                _, ids, dropped = _load_clean(path)
-                self.done_ids |= ids
+                kept, dropped = _load_clean(path)
+                self.done_ids |= set(kept)
                 self.dropped_on_resume += dropped
         elif not overwrite:
             for path in (self.out, self.rejected):
@@ -84,15 +87,17 @@ class TrajectoryStore:
         if keep == "all" and not resume and self.rejected.exists():
             self.rejected.unlink()
 
-    def write(self, trajectory: dict[str, Any]) -> None:
+    def write(self, trajectory: Trajectory) -> None:
+        if not trajectory.task_id:
+            raise ValueError("a trajectory written by the agent needs its task_id (resume keys on it)")
         fh = self._out_fh
-        if self._rej_fh is not None and not trajectory.get("passed"):
+        if self._rej_fh is not None and not trajectory.passed:
             fh = self._rej_fh
-        fh.write(json.dumps(trajectory, ensure_ascii=False) + "\n")
+        fh.write(trajectory.to_line() + "\n")
         fh.flush()
         if self.fsync:
             os.fsync(fh.fileno())
-        self.done_ids.add(trajectory["task_id"])
+        self.done_ids.add(trajectory.task_id)
 
     def close(self) -> None:
         for fh in (self._out_fh, self._rej_fh):
@@ -107,7 +112,8 @@ class TrajectoryStore:
 
 
 def read_trajectories(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a trajectory file as JSON objects, each checked against the Trajectory contract."""
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line.record.to_json() for line in read_jsonl(path, Trajectory)]

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any, Protocol
 
-from agent.tasks import TaskSpec
+from contracts import TaskSpec
 
 STOP_PHRASE = "###STOP###"
 

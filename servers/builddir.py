@@ -7,19 +7,16 @@ and the reason is kept so `GET /envs` can show it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts import Rejected, TaskSpec, scan_jsonl
 from servers.spec import EnvSpec, SpecError, load_envspec
 from servers.state import EnvRuntime
 
 logger = logging.getLogger("envservers.builddir")
-
-TASK_FORMAT = "envhub.task/1"
-
 
 @dataclass(frozen=True)
 class Skipped:
@@ -87,7 +84,7 @@ def load_spec_files(paths: list[Path], progress: Progress | None = None) -> tupl
 def load_tasks(build_dir: str | Path, envs: dict[str, EnvRuntime] | None = None) -> tuple[dict[str, TaskStart], list[Skipped]]:
     """`BUILD_DIR/tasks.jsonl` as task starts by task id; missing file -> no tasks.
 
-    Lines that are not tasks, or name an environment this build does not have, are skipped
+    Lines that are not TaskSpecs, or name an environment this build does not have, are skipped
     with their line number.
     """
     path = Path(build_dir) / "tasks.jsonl"
@@ -95,49 +92,21 @@ def load_tasks(build_dir: str | Path, envs: dict[str, EnvRuntime] | None = None)
     skipped: list[Skipped] = []
     if not path.is_file():
         return tasks, skipped
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                task = _parse_task_line(line, where)
-            except ValueError as err:
-                skipped.append(Skipped(where, str(err)))
-                continue
-            if envs is not None and task.env not in envs:
-                skipped.append(Skipped(where, f"{where}: env: unknown environment '{task.env}'"))
-                continue
-            if task.task_id in tasks:
-                skipped.append(Skipped(where, f"{where}: task_id: '{task.task_id}' appears twice"))
-                continue
-            tasks[task.task_id] = task
+    for line in scan_jsonl(path, TaskSpec):
+        if isinstance(line, Rejected):
+            skipped.append(Skipped(line.where, str(line.error)))
+            continue
+        task, where = line.record, line.where
+        if envs is not None and task.env not in envs:
+            skipped.append(Skipped(where, f"{where}: env: unknown environment '{task.env}'"))
+            continue
+        if task.task_id in tasks:
+            skipped.append(Skipped(where, f"{where}: task_id: '{task.task_id}' appears twice"))
+            continue
+        tasks[task.task_id] = TaskStart(task_id=task.task_id, env=task.env, seed=task.initial_state.seed)
     if skipped:
         logger.warning("skipped %d line(s) of %s", len(skipped), path)
     return tasks, skipped
-
-
-def _parse_task_line(line: str, where: str) -> TaskStart:
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{where}: not valid JSON: column {err.colno}: {err.msg}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: a task must be a JSON object")
-    if data.get("format", TASK_FORMAT) != TASK_FORMAT:
-        raise ValueError(f"{where}: format: unsupported {data.get('format')!r}, expected '{TASK_FORMAT}'")
-    task_id, env = data.get("task_id"), data.get("env")
-    if not isinstance(task_id, str) or not task_id:
-        raise ValueError(f"{where}: task_id: missing or not a string")
-    if not isinstance(env, str) or not env:
-        raise ValueError(f"{where}: env: missing or not a string")
-    initial = data.get("initial_state") or {}
-    if not isinstance(initial, dict):
-        raise ValueError(f"{where}: initial_state: must be an object")
-    seed = initial.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ValueError(f"{where}: initial_state.seed: must be an integer or null, got {seed!r}")
-    return TaskStart(task_id=task_id, env=env, seed=seed)
 
 
 def _envs_dir(build_dir: Path) -> Path:

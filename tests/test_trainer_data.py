@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from contracts import Trajectory
 from trainer import data
 from trainer.data import IGNORE_INDEX, TrajectoryError
 from trainer.packing import best_fit_decreasing, pack_documents
@@ -64,11 +65,11 @@ def test_template_choice_follows_vocabulary(family_tokenizer):
 
 def test_labels_cover_exactly_the_assistant_turns_including_end_of_turn(family_tokenizer):
     family, tokenizer, _ = family_tokenizer
-    records = [(f"fixture:{i}", r) for i, r in enumerate(sample_trajectories())]
+    records = [(f"fixture:{i}", Trajectory.model_validate(r)) for i, r in enumerate(sample_trajectories())]
     documents = data.build_documents(tokenizer, records, max_seq_len=4096)
     assert len(documents) == len(records)
     for (_, record), document in zip(records, documents, strict=True):
-        assert _label_spans(tokenizer, document) == _expected_assistant_spans(family, record["messages"])
+        assert _label_spans(tokenizer, document) == _expected_assistant_spans(family, record.to_json()["messages"])
         # Targets are the next token wherever they are set: the shift is inside the document.
         for i, target in enumerate(document.targets):
             if target != IGNORE_INDEX:
@@ -78,7 +79,7 @@ def test_labels_cover_exactly_the_assistant_turns_including_end_of_turn(family_t
 
 def test_system_user_and_tool_text_never_labelled(family_tokenizer):
     _, tokenizer, _ = family_tokenizer
-    record = sample_trajectories()[0]
+    record = Trajectory.model_validate(sample_trajectories()[0])
     document = data.build_documents(tokenizer, [("fixture", record)], max_seq_len=4096)[0]
     labelled = "".join(_label_spans(tokenizer, document))
     assert "Please cancel my order" not in labelled
@@ -91,15 +92,16 @@ def test_system_user_and_tool_text_never_labelled(family_tokenizer):
 
 def test_string_arguments_are_parsed_once_not_double_encoded(family_tokenizer):
     _, tokenizer, _ = family_tokenizer
-    messages = data.normalize_messages(sample_trajectories()[0]["messages"], "fixture")
+    record = Trajectory.model_validate(sample_trajectories()[0])
+    messages = data.normalize_messages(record.messages, "fixture")
     assert messages[2]["tool_calls"][0]["function"]["arguments"] == {"order_id": "O-1000"}
-    document = data.build_documents(tokenizer, [("fixture", sample_trajectories()[0])], 4096)[0]
+    document = data.build_documents(tokenizer, [("fixture", record)], 4096)[0]
     assert '\\"order_id\\"' not in tokenizer.decode(document.input_ids)
 
 
 def test_overlong_policies_drop_or_cut_at_assistant_turn_end(family_tokenizer):
     family, tokenizer, _ = family_tokenizer
-    record = sample_trajectories()[0]
+    record = Trajectory.model_validate(sample_trajectories()[0])
     full = data.build_documents(tokenizer, [("f", record)], 4096)[0]
     limit = len(full) - 5
     stats = data.DataStats()
@@ -113,7 +115,7 @@ def test_overlong_policies_drop_or_cut_at_assistant_turn_end(family_tokenizer):
     # The cut falls right after an assistant turn: the kept text ends with its end-of-turn token,
     # and every tool call in it is complete.
     spans = _label_spans(tokenizer, document)
-    assert spans == _expected_assistant_spans(family, record["messages"])[: len(spans)]
+    assert spans == _expected_assistant_spans(family, record.to_json()["messages"])[: len(spans)]
     assert tokenizer.decode(document.input_ids).rstrip().endswith(EOT[family])
     stats = data.DataStats()
     assert data.build_documents(tokenizer, [("f", record)], 50, "truncate-turns", stats) == []
@@ -142,10 +144,10 @@ def test_bad_lines_name_file_line_and_problem(tmp_path, line, problem):
 
 
 def test_bad_tool_arguments_are_reported_with_their_path():
-    messages = sample_trajectories()[0]["messages"]
-    messages[2]["tool_calls"][0]["function"]["arguments"] = "{broken"
+    record = sample_trajectories()[0]
+    record["messages"][2]["tool_calls"][0]["function"]["arguments"] = "{broken"
     with pytest.raises(TrajectoryError, match=r"f:3: messages\[2\]\.tool_calls\[0\]\.function\.arguments"):
-        data.normalize_messages(messages, "f:3")
+        data.normalize_messages(Trajectory.model_validate(record).messages, "f:3")
 
 
 def test_fallback_template_uses_eos_when_no_chat_tokens():
@@ -174,7 +176,7 @@ def test_best_fit_decreasing_fills_bins_without_overflow():
 
 def test_packed_positions_restart_per_document(family_tokenizer):
     _, tokenizer, _ = family_tokenizer
-    records = [(f"f:{i}", r) for i, r in enumerate(sample_trajectories())]
+    records = [(f"f:{i}", Trajectory.model_validate(r)) for i, r in enumerate(sample_trajectories())]
     documents = data.build_documents(tokenizer, records, 4096)
     batch = pack_documents(documents, [0, 1, 2])
     starts = [i for i, p in enumerate(batch.position_ids) if p == 0]

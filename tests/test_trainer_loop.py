@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from contracts import Trajectory
 from trainer import attention as packed_attention
 from trainer import data
 from trainer.config import TrainConfig
@@ -71,7 +72,8 @@ def test_packed_loss_equals_unpacked_loss(tmp_path, family, attn):
     packed_attention.register()
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=attn).eval()
     objective = AssistantTokenLoss(model)
-    documents = data.build_documents(tokenizer, [(f"f:{i}", r) for i, r in enumerate(sample_trajectories())], 4096)
+    documents = data.build_documents(
+        tokenizer, [(f"f:{i}", Trajectory.model_validate(r)) for i, r in enumerate(sample_trajectories())], 4096)
     with torch.no_grad():
         one_by_one = sum(objective(**pack_documents(documents, [i]).to_tensors("cpu")) for i in range(4))
         packed = objective(**pack_documents(documents, [0, 1, 2, 3]).to_tensors("cpu"))
@@ -92,7 +94,8 @@ def test_per_document_attention_matches_stock_sdpa_in_loss_and_gradients(tmp_pat
     path = build_tiny_model(tmp_path / "m", "chatml", num_layers=2)
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.chat_template = data.choose_training_template(tokenizer)[0]
-    documents = data.build_documents(tokenizer, [(f"f:{i}", r) for i, r in enumerate(sample_trajectories())], 4096)
+    documents = data.build_documents(
+        tokenizer, [(f"f:{i}", Trajectory.model_validate(r)) for i, r in enumerate(sample_trajectories())], 4096)
     packed_attention.register()
     results = {}
     for attn in ("sdpa", packed_attention.NAME):
@@ -202,7 +205,8 @@ def test_adapter_reloads_generates_and_matches_merged_model(workspace):
     base = AutoModelForCausalLM.from_pretrained(workspace["model"], dtype=torch.float32)
     model = PeftModel.from_pretrained(base, cfg.out / "adapter").eval()
     record = sample_trajectories()[0]
-    prompt = tokenizer.apply_chat_template(data.normalize_messages(record["messages"][:2], "t"), tools=record["tools"],
+    prompt = tokenizer.apply_chat_template(data.normalize_messages(Trajectory.model_validate(record).messages[:2], "t"),
+                                           tools=record["tools"],
                                            add_generation_prompt=True, return_tensors="pt", return_dict=True)
     with torch.no_grad():
         generated = model.generate(**prompt, max_new_tokens=6, do_sample=False)

@@ -17,8 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from contracts import ContractError, Message, ToolCall, Trajectory, read_jsonl
+
 IGNORE_INDEX = -100
-TRAJECTORY_FORMAT = "envhub.trajectory/1"
 _GENERATION_TAG = re.compile(r"{%-?\s*generation\s*-?%}")
 _CHATML_EOT_LINE = "{%- set eot = '<|im_end|>' -%}"
 
@@ -66,57 +67,36 @@ class DataStats:
 
 
 def read_trajectories(paths: Iterable[Path | str], include_failed: bool = False,
-                      stats: DataStats | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """Read JSONL trajectories; returns `(origin, record)` with origin = `file:line`.
+                      stats: DataStats | None = None) -> list[tuple[str, Trajectory]]:
+    """Read JSONL trajectories; returns `(origin, trajectory)` with origin = `file:line`.
 
-    Failed trajectories are skipped (and counted) unless `include_failed`. Malformed lines raise
-    `TrajectoryError` naming the file, the line and the problem.
+    Failed trajectories are skipped (and counted) unless `include_failed`; an episode that never
+    completed (`error` set) is never trained on. Malformed lines raise `TrajectoryError` naming
+    the file, the line and the problem.
     """
     stats = stats if stats is not None else DataStats()
-    records: list[tuple[str, dict[str, Any]]] = []
+    records: list[tuple[str, Trajectory]] = []
     for path in paths:
-        path = Path(path)
         stats.files.append(str(path))
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as err:
-            raise TrajectoryError(f"{path}: cannot read trajectory file: {err}") from err
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            origin = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise TrajectoryError(f"{origin}: not valid JSON: {err.msg}") from err
-            _check_record(record, origin)
+            lines = read_jsonl(path, Trajectory)
+        except ContractError as err:
+            raise TrajectoryError(str(err)) from None
+        for line in lines:
             stats.read += 1
-            if not include_failed and not record.get("passed", False):
+            record = line.record
+            if record.error is not None or (not include_failed and not record.passed):
                 stats.skipped_failed += 1
                 continue
-            records.append((origin, record))
+            records.append((line.where, record))
     return records
-
-
-def _check_record(record: Any, origin: str) -> None:
-    if not isinstance(record, dict):
-        raise TrajectoryError(f"{origin}: expected a JSON object, got {type(record).__name__}")
-    fmt = record.get("format", TRAJECTORY_FORMAT)
-    if fmt != TRAJECTORY_FORMAT:
-        raise TrajectoryError(f"{origin}: format: expected {TRAJECTORY_FORMAT!r}, got {fmt!r}")
-    messages = record.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise TrajectoryError(f"{origin}: messages: expected a non-empty list")
-    tools = record.get("tools", [])
-    if tools is not None and not isinstance(tools, list):
-        raise TrajectoryError(f"{origin}: tools: expected a list, got {type(tools).__name__}")
 
 
 # --------------------------------------------------------------------------- normalising messages
 
 
-def normalize_messages(messages: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
-    """OpenAI chat messages → the shape chat templates expect.
+def normalize_messages(messages: Sequence[Message], origin: str) -> list[dict[str, Any]]:
+    """OpenAI chat messages (already checked by the Trajectory contract) → the shape chat templates expect.
 
     Tool-call arguments become dicts (templates would JSON-encode a string a second time), text
     content parts are joined, and `None` content becomes "" except on assistant tool-call turns.
@@ -124,17 +104,13 @@ def normalize_messages(messages: Sequence[dict[str, Any]], origin: str) -> list[
     normalized = []
     for index, message in enumerate(messages):
         where = f"{origin}: messages[{index}]"
-        if not isinstance(message, dict) or "role" not in message:
-            raise TrajectoryError(f"{where}: expected an object with a 'role'")
-        role = message["role"]
-        if role not in ("system", "user", "assistant", "tool"):
-            raise TrajectoryError(f"{where}.role: unsupported role {role!r}")
-        out: dict[str, Any] = {"role": role, "content": _text_content(message.get("content"), where)}
-        if role == "assistant" and message.get("tool_calls"):
+        role = message.role
+        out: dict[str, Any] = {"role": role, "content": _text_content(message.content, where)}
+        if role == "assistant" and message.tool_calls:
             out["tool_calls"] = [_normalize_call(call, f"{where}.tool_calls[{i}]")
-                                 for i, call in enumerate(message["tool_calls"])]
-        if role == "tool" and message.get("tool_call_id") is not None:
-            out["tool_call_id"] = message["tool_call_id"]
+                                 for i, call in enumerate(message.tool_calls)]
+        if role == "tool" and message.tool_call_id is not None:
+            out["tool_call_id"] = message.tool_call_id
         normalized.append(out)
     return normalized
 
@@ -158,14 +134,8 @@ def _text_content(content: Any, where: str) -> str:
     return json.dumps(content, ensure_ascii=False)
 
 
-def _normalize_call(call: Any, where: str) -> dict[str, Any]:
-    if not isinstance(call, dict):
-        raise TrajectoryError(f"{where}: expected an object")
-    function = call.get("function", call)
-    name = function.get("name") if isinstance(function, dict) else None
-    if not isinstance(name, str) or not name:
-        raise TrajectoryError(f"{where}.function.name: missing or not a string")
-    arguments = function.get("arguments", {})
+def _normalize_call(call: ToolCall, where: str) -> dict[str, Any]:
+    name, arguments = call.function.name, call.function.arguments
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
@@ -173,7 +143,7 @@ def _normalize_call(call: Any, where: str) -> dict[str, Any]:
             raise TrajectoryError(f"{where}.function.arguments: not valid JSON: {err.msg}") from err
     if not isinstance(arguments, dict):
         raise TrajectoryError(f"{where}.function.arguments: expected a JSON object, got {type(arguments).__name__}")
-    return {"id": call.get("id"), "type": "function", "function": {"name": name, "arguments": arguments}}
+    return {"id": call.id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
 # --------------------------------------------------------------------------- chat templates
@@ -231,7 +201,7 @@ def to_document(ids: list[int], mask: list[int], source: str, truncated: bool = 
     return Document(input_ids=ids, targets=targets, source=source, truncated=truncated)
 
 
-def build_documents(tokenizer: Any, records: list[tuple[str, dict[str, Any]]], max_seq_len: int,
+def build_documents(tokenizer: Any, records: list[tuple[str, Trajectory]], max_seq_len: int,
                     overlong: str = "drop", stats: DataStats | None = None) -> list[Document]:
     """Tokenize every trajectory, applying the over-long policy and counting what it did.
 
@@ -241,8 +211,8 @@ def build_documents(tokenizer: Any, records: list[tuple[str, dict[str, Any]]], m
     stats = stats if stats is not None else DataStats()
     documents = []
     for origin, record in records:
-        messages = normalize_messages(record["messages"], origin)
-        tools = record.get("tools") or None
+        messages = normalize_messages(record.messages, origin)
+        tools = [tool.to_json() for tool in record.tools] or None
         ids, mask = encode_conversation(tokenizer, messages, tools)
         truncated = False
         if len(ids) > max_seq_len:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contracts import Trajectory
+
 _CORPUS = [
     "You are a helpful assistant that uses tools to help customers.",
     "I want to cancel my order O-1003 because it arrives too late.",
@@ -95,7 +97,8 @@ def _family(family: str) -> dict:
 
 
 def sample_trajectories() -> list[dict]:
-    """A handful of realistic trajectories (tool calls, tool results, final answers) in envhub format."""
+    """A handful of realistic trajectories (tool calls, tool results, final answers) in envhub format,
+    as the JSON objects a trajectory file holds (each built through the Trajectory contract)."""
     tools = [
         {"type": "function", "function": {
             "name": "get_order", "description": "Look up an order by id.",
@@ -130,13 +133,13 @@ def sample_trajectories() -> list[dict]:
             messages = messages[:2] + [messages[4]] + [messages[5]] + [messages[6]]
             messages[2] = {**messages[2], "tool_calls": [{**messages[2]["tool_calls"][0], "id": "call_0"}]}
             messages[3] = {**messages[3], "tool_call_id": "call_0"}
-        out.append({
-            "format": "envhub.trajectory/1", "task_id": f"orders-{n:06d}", "env": "orders",
+        out.append(Trajectory.model_validate({
+            "task_id": f"orders-{n:06d}", "env": "orders",
             "messages": messages, "tools": tools, "policy": {"kind": "scripted", "model": None},
             "filters": {"valid": True, "state_match": True, "exact_match": None},
             "passed": n != 5, "reward": 1.0 if n != 5 else 0.0,
             "final_state_hash": None, "gold_state_hash": None,
             "timing": {"seconds": 0.1, "turns": 3, "tool_calls": 2},
             "usage": {"prompt_tokens": 0, "completion_tokens": 0}, "error": None,
-        })
+        }).to_json())
     return out

@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from agent.policies.base import PolicyTurn, assistant_message, tool_call
-from agent.tasks import TaskSpec
+from contracts import TaskSpec
 
 _TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.policies.base import PolicyTurn, assistant_message, tool_call
-from agent.tasks import TaskSpec
+from contracts import TaskSpec
 
 
 class OpenAIPolicy:

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from agent.policies.base import PolicyTurn, assistant_message, count_tool_calls, tool_call
-from agent.tasks import TaskSpec
+from contracts import TaskSpec
 
 
 class ScriptedPolicy:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts import TASK_FORMAT, TaskSpec, write_jsonl
 from servers.executor import execute_tool
 from servers.spec import EnvSpec, SpecError, load_envspec
 from servers.state import EnvRuntime, EpisodeStore
@@ -33,7 +34,6 @@ from .walk import Walk, WalkBuilder
 
 logger = logging.getLogger("envsynth.tasks")
 
-TASK_FORMAT = "envhub.task/1"
 ATTEMPTS_PER_TASK = 25
 STEP_RETRIES = 4
 # A question whose answer lists more rows than this is not one a user would ask.
@@ -90,12 +90,8 @@ def load_specs(source: str | Path | Iterable[EnvSpec] | None) -> tuple[list[EnvS
 
 
 def _example_paths() -> list[Path]:
-    try:
-        from servers.examples import example_spec_paths
-    except ImportError:  # an older servers package: the examples are plain files beside it
-        import servers
+    from servers.examples import example_spec_paths
 
-        return sorted((Path(servers.__file__).parent / "examples").glob("*.json"))
     return [Path(p) for p in example_spec_paths()]
 
 
@@ -143,8 +139,8 @@ class EnvTaskGenerator:
         rng.shuffle(kinds)
         return kinds
 
-    def generate(self, count: int, read_fraction: float, on_task: Callable[[], None] | None = None) -> list[dict[str, Any]]:
-        tasks: list[dict[str, Any]] = []
+    def generate(self, count: int, read_fraction: float, on_task: Callable[[], None] | None = None) -> list[TaskSpec]:
+        tasks: list[TaskSpec] = []
         seen: set[str] = set()
         for slot, kind in enumerate(self.plan(count, read_fraction)):
             for attempt in range(ATTEMPTS_PER_TASK):
@@ -168,7 +164,7 @@ class EnvTaskGenerator:
                     continue
                 seen.add(fingerprint)
                 task["task_id"] = f"{self.spec.name}-{len(tasks):06d}"
-                tasks.append(task)
+                tasks.append(TaskSpec.parse(task, task["task_id"]))
                 self.report.kinds[kind] += 1
                 self.report.steps[task["steps"]] += 1
                 break
@@ -353,12 +349,12 @@ def generate_tasks(
     paraphraser: Any = None,
     reports: list[EnvReport] | None = None,
     on_task: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
-    """TaskSpec dicts for every environment of a build folder, a list of EnvSpecs, or the examples.
+) -> list[TaskSpec]:
+    """TaskSpecs for every environment of a build folder, a list of EnvSpecs, or the examples.
 
     `state_seeds` > 0 spreads tasks over that many generated initial states (seeds 1..N passed to
     the episode store) instead of the environment's own seed state. `paraphraser` (a
-    `goal_paraphrase.Paraphraser`) rewrites goals, keeping a template when a fact goes missing.
+    `synth.tasks.paraphrase.Paraphraser`) rewrites goals, keeping a template when a fact goes missing.
     """
     if per_env < 1:
         raise ValueError(f"per_env must be at least 1, got {per_env}")
@@ -368,32 +364,23 @@ def generate_tasks(
         raise ValueError(f"read_fraction must be between 0 and 1, got {read_fraction}")
     specs, _ = load_specs(source)
     seeds: list[int | None] = [None] if state_seeds <= 0 else list(range(1, state_seeds + 1))
-    tasks: list[dict[str, Any]] = []
+    tasks: list[TaskSpec] = []
     for spec in specs:
         generator = EnvTaskGenerator(spec, seed, max_steps, seeds)
         env_tasks = generator.generate(per_env, read_fraction,
                                        on_task=(lambda name=spec.name: on_task(name)) if on_task else None)
         if paraphraser is not None:
             paraphraser.forbid(tool.name for tool in spec.tools)
-            for task in env_tasks:
-                task["goal"] = paraphraser.paraphrase(task["goal"], task["user_facts"])
+            env_tasks = [
+                task.model_copy(update={"goal": paraphraser.paraphrase(task.goal, task.user_facts)})
+                for task in env_tasks
+            ]
         tasks += env_tasks
         if reports is not None:
             reports.append(generator.report)
     return tasks
 
 
-def task_line(task: dict[str, Any]) -> str:
-    return json.dumps(task, ensure_ascii=False, sort_keys=False, separators=(", ", ": "))
-
-
-def write_tasks(tasks: list[dict[str, Any]], path: str | Path) -> Path:
+def write_tasks(tasks: Iterable[TaskSpec], path: str | Path) -> Path:
     """Write tasks as JSONL (one task per line), atomically: a crash leaves the old file intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        for task in tasks:
-            out.write(task_line(task) + "\n")
-    tmp.replace(path)
-    return path
+    return write_jsonl(path, tasks)
