@@ -34,7 +34,7 @@ from agent.hubclient import HubClient  # noqa: E402
 from agent.hubproc import free_port  # noqa: E402
 from agent.mcpclient import FastConnection  # noqa: E402
 from agent.run import collect_to_file  # noqa: E402
-from agent.tasks import TaskSpec  # noqa: E402
+from contracts import TaskSpec  # noqa: E402
 
 TEMPLATES = [
     ("read", "What is the status of my order O-1002?", ["pending"], [("get_order", {"order_id": "O-1002"})]),
@@ -88,8 +88,8 @@ def make_tasks(n: int, hashes: list[str]) -> list[TaskSpec]:
     tasks = []
     for i in range(n):
         kind, goal, outputs, calls = TEMPLATES[i % len(TEMPLATES)]
-        tasks.append(TaskSpec.from_dict({
-            "format": "envhub.task/1", "task_id": f"bench-{i:06d}", "env": "order-desk", "kind": kind,
+        tasks.append(TaskSpec.model_validate({
+            "task_id": f"bench-{i:06d}", "env": "order-desk", "kind": kind,
             "goal": goal, "user_facts": {}, "expected_outputs": outputs,
             "gold_calls": [{"name": c, "arguments": a} for c, a in calls],
             "gold_state_hash": hashes[i % len(TEMPLATES)], "initial_state": {"seed": None},

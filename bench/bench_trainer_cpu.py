@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from contracts import Trajectory, read_jsonl
 from trainer import data
 from trainer.config import TrainConfig
 from trainer.loop import train
@@ -62,8 +63,8 @@ def synthetic_trajectories(count: int, seed: int) -> list[dict]:
                     for _ in range(rng.randint(1, 6))]
             messages.append({"role": "tool", "tool_call_id": call_id, "content": json.dumps({"results": rows})})
         messages.append({"role": "assistant", "content": f"All done for booking {ref}. " + "Anything else? " * rng.randint(1, 4)})
-        out.append({"format": "envhub.trajectory/1", "task_id": f"bench-{n}", "env": "airline", "messages": messages,
-                    "tools": TOOLS, "passed": True})
+        out.append(Trajectory.model_validate({"task_id": f"bench-{n}", "env": "airline", "messages": messages,
+                                              "tools": TOOLS, "passed": True}).to_json())
     return out
 
 
@@ -71,7 +72,8 @@ def _tokenizer_and_docs(model_dir: Path, trajectories: list[dict], max_seq_len: 
     tokenizer = load_tokenizer(model_dir)
     tokenizer.chat_template = data.choose_training_template(tokenizer)[0]
     stats = data.DataStats()
-    docs = data.build_documents(tokenizer, [(f"bench:{i}", t) for i, t in enumerate(trajectories)], max_seq_len,
+    records = [(f"bench:{i}", Trajectory.model_validate(t)) for i, t in enumerate(trajectories)]
+    docs = data.build_documents(tokenizer, records, max_seq_len,
                                 stats=stats)
     if stats.dropped_overlong and not allow_overlong:
         raise SystemExit(f"{stats.dropped_overlong} of {len(trajectories)} trajectories exceed --max-seq-len "
@@ -85,8 +87,7 @@ def collected_trajectories(path: Path, count: int, seed: int, model_dir: Path, m
     Trajectories longer than the limit are left out (the trainer drops them too, and reports it),
     so the benchmark compares setups on exactly the documents both can train on.
     """
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r.get("passed", True)]
+    rows = [line.record.to_json() for line in read_jsonl(path, Trajectory) if line.record.passed]
     random.Random(seed).shuffle(rows)
     _, docs, _ = _tokenizer_and_docs(model_dir, rows, max_seq_len, allow_overlong=True)
     kept_ids = {int(d.source.split(":")[1]) for d in docs}

@@ -156,8 +156,8 @@ async def test_generated_tasks_on_all_example_envs_pass_and_load(tmp_path):
     from synth.tasks.generate import generate_tasks
     from tests.hubserver import running_hub
 
-    generated = generate_tasks(None, per_env=4, seed=5) + [
-        {**t, "task_id": t["task_id"] + "-seeded"} for t in generate_tasks(None, per_env=2, seed=6, state_seeds=2)
+    generated = [t.to_json() for t in generate_tasks(None, per_env=4, seed=5)] + [
+        {**t.to_json(), "task_id": t.task_id + "-seeded"} for t in generate_tasks(None, per_env=2, seed=6, state_seeds=2)
     ]
     assert {t["env"] for t in generated} == {"order-desk", "flight-desk", "bank-desk"}
     out = tmp_path / "traj.jsonl"

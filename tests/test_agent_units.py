@@ -9,8 +9,9 @@ import pytest
 from agent.filters import apply_filters, passed, validity_problem
 from agent.policies.local_hf import parse_tool_calls
 from agent.store import OutputExistsError, TrajectoryStore, read_trajectories, rejected_path
-from agent.tasks import TaskFileError, TaskSpec, load_tasks
+from agent.tasks import TaskFileError, load_tasks
 from agent.user import STOP_PHRASE, ScriptedUser
+from contracts import TaskSpec, Trajectory
 
 TASK = {
     "format": "envhub.task/1", "task_id": "t-1", "env": "shop", "initial_state": {"seed": None},
@@ -37,7 +38,7 @@ def good_messages() -> list[dict]:
 def test_load_tasks_reports_file_line_and_field(tmp_path):
     path = tmp_path / "tasks.jsonl"
     path.write_text(json.dumps(TASK) + "\n" + json.dumps({**TASK, "task_id": "t-2", "kind": "maybe"}) + "\n")
-    with pytest.raises(TaskFileError, match=r"tasks.jsonl:2: kind: must be 'read' or 'write'"):
+    with pytest.raises(TaskFileError, match=r"tasks.jsonl:2: kind: input should be 'read' or 'write'"):
         load_tasks(path)
     path.write_text(json.dumps(TASK) + "\n" + json.dumps(TASK) + "\n")
     with pytest.raises(TaskFileError, match=r":2: task_id: 't-1' already used on line 1"):
@@ -47,11 +48,11 @@ def test_load_tasks_reports_file_line_and_field(tmp_path):
         load_tasks(path)
     path.write_text(json.dumps(TASK) + "\n")
     (task,) = load_tasks(path)
-    assert task.gold_calls[0].arguments == {"order_id": "O-1"} and task.initial_seed is None
+    assert task.gold_calls[0].arguments == {"order_id": "O-1"} and task.initial_state.seed is None
 
 
 def test_filters_pass_good_read_episode():
-    task = TaskSpec.from_dict(TASK)
+    task = TaskSpec.model_validate(TASK)
     filters, problem = apply_filters(task, good_messages(), {"get_order"}, "sha256:aa")
     assert problem is None
     assert filters == {"valid": True, "state_match": True, "exact_match": True, "outputs": True}
@@ -59,7 +60,7 @@ def test_filters_pass_good_read_episode():
 
 
 def test_filters_catch_each_failure():
-    task = TaskSpec.from_dict(TASK)
+    task = TaskSpec.model_validate(TASK)
     msgs = good_messages()
     msgs[2]["tool_calls"][0]["function"]["arguments"] = '{"order_id": O-1'
     filters, problem = apply_filters(task, msgs, {"get_order"}, "sha256:aa")
@@ -72,7 +73,7 @@ def test_filters_catch_each_failure():
     msgs[-1]["content"] = "All good."
     filters, _ = apply_filters(task, msgs, {"get_order"}, None)
     assert filters["outputs"] is False and filters["state_match"] is None and not passed(filters)
-    write = TaskSpec.from_dict({**TASK, "kind": "write", "expected_outputs": []})
+    write = TaskSpec.model_validate({**TASK, "kind": "write", "expected_outputs": []})
     filters, _ = apply_filters(write, good_messages(), {"get_order"}, "sha256:aa")
     assert filters["exact_match"] is None and filters["outputs"] is None and passed(filters)
 
@@ -108,7 +109,7 @@ def test_parse_tool_calls_hermes_and_json_fallback():
 
 
 async def test_scripted_user_reveals_facts_then_stops():
-    task = TaskSpec.from_dict({**TASK, "user_facts": {"order_id": "O-1", "reason": "too late"}})
+    task = TaskSpec.model_validate({**TASK, "user_facts": {"order_id": "O-1", "reason": "too late"}})
     user = ScriptedUser()
     assert await user.opening(task) == task.goal
     text, done = await user.reply(task, [{"role": "assistant", "content": "What is your order id?"}])
@@ -119,22 +120,27 @@ async def test_scripted_user_reveals_facts_then_stops():
     assert done and text == STOP_PHRASE
 
 
+def record(task_id: str, passed: bool, error: str | None) -> Trajectory:
+    messages = [] if error else [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    return Trajectory(task_id=task_id, env="shop", messages=messages, passed=passed, error=error)
+
+
 def test_store_resume_drops_truncated_and_errored_lines(tmp_path):
     out = tmp_path / "traj.jsonl"
     with TrajectoryStore(out) as store:
-        store.write({"task_id": "a", "passed": True, "error": None})
-        store.write({"task_id": "b", "passed": False, "error": "boom"})
+        store.write(record("a", passed=True, error=None))
+        store.write(record("b", passed=False, error="boom"))
     with open(out, "a") as fh:
         fh.write('{"task_id": "c", "pas')  # the process died mid-line
     with pytest.raises(OutputExistsError, match="--resume"):
         TrajectoryStore(out)
     with TrajectoryStore(out, resume=True) as store:
         assert store.done_ids == {"a"} and store.dropped_on_resume == 2
-        store.write({"task_id": "b", "passed": True, "error": None})
+        store.write(record("b", passed=True, error=None))
     assert [t["task_id"] for t in read_trajectories(out)] == ["a", "b"]
     with TrajectoryStore(tmp_path / "p.jsonl", keep="passed") as store:
-        store.write({"task_id": "x", "passed": False, "error": None})
-        store.write({"task_id": "y", "passed": True, "error": None})
+        store.write(record("x", passed=False, error=None))
+        store.write(record("y", passed=True, error=None))
     assert [t["task_id"] for t in read_trajectories(tmp_path / "p.jsonl")] == ["y"]
     assert [t["task_id"] for t in read_trajectories(rejected_path(tmp_path / "p.jsonl"))] == ["x"]
     with TrajectoryStore(tmp_path / "p.jsonl", keep="passed", resume=True) as store:

@@ -65,7 +65,7 @@ def test_eval_runs_base_and_adapter_through_mcp_and_reports(tmp_path):
         assert row["tool_calls"] == calls
         assert 0.0 <= row["pass_rate"] <= 1.0
         trajectories = [json.loads(line) for line in Path(row["trajectories"]).read_text().splitlines()]
-        assert sorted(t["task_id"] for t in trajectories) == sorted(t["task_id"] for t in tasks)
+        assert sorted(t["task_id"] for t in trajectories) == sorted(t.task_id for t in tasks)
         assert all(t["messages"][0]["role"] in {"system", "user"} for t in trajectories)
     assert (tmp_path / "eval" / "pass_rates.png").stat().st_size > 1000
 

@@ -41,8 +41,10 @@ def build_dir(tmp_path_factory) -> Path:
     tasks = [
         {"format": "envhub.task/1", "task_id": "orders-seeded", "env": ENV, "initial_state": {"seed": 7},
          "goal": "g", "gold_calls": []},
-        {"format": "envhub.task/1", "task_id": "orders-plain", "env": ENV, "initial_state": {"seed": None}},
-        {"format": "envhub.task/1", "task_id": "ghost", "env": "no-such-env", "initial_state": {"seed": None}},
+        {"format": "envhub.task/1", "task_id": "orders-plain", "env": ENV, "initial_state": {"seed": None},
+         "goal": "g"},
+        {"format": "envhub.task/1", "task_id": "ghost", "env": "no-such-env", "initial_state": {"seed": None},
+         "goal": "g"},
     ]
     (root / "tasks.jsonl").write_text("\n".join(json.dumps(t) for t in tasks) + "\nnot json\n", encoding="utf-8")
     return root

@@ -26,7 +26,7 @@ def specs():
 def generated(specs):
     reports: list[EnvReport] = []
     tasks = generate_tasks(specs, PER_ENV, seed=3, max_steps=3, reports=reports)
-    return tasks, reports
+    return [t.to_json() for t in tasks], reports
 
 
 def _replay(specs, task):
@@ -102,7 +102,7 @@ def test_no_duplicate_gold_calls(generated):
 def test_duplicates_are_counted_when_the_graph_is_small(specs):
     # Far more tasks than one small env has distinct walks: duplicates must be dropped, not kept.
     reports: list[EnvReport] = []
-    tasks = generate_tasks(specs[:1], 60, seed=1, max_steps=1, reports=reports)
+    tasks = [t.to_json() for t in generate_tasks(specs[:1], 60, seed=1, max_steps=1, reports=reports)]
     keys = [json.dumps(t["gold_calls"], sort_keys=True) for t in tasks]
     assert len(keys) == len(set(keys))
     assert reports[0].duplicates > 0
@@ -117,7 +117,7 @@ def test_same_seed_same_bytes_other_seed_other_tasks(specs, tmp_path):
 
 
 def test_state_seeds_draw_from_generated_states(specs):
-    tasks = generate_tasks(specs[:1], 8, seed=0, state_seeds=2)
+    tasks = [t.to_json() for t in generate_tasks(specs[:1], 8, seed=0, state_seeds=2)]
     seeds = {t["initial_state"]["seed"] for t in tasks}
     assert seeds <= {1, 2} and seeds
     for task in tasks:
@@ -128,8 +128,8 @@ def test_state_seeds_draw_from_generated_states(specs):
 def test_read_fraction_extremes(specs):
     reads = generate_tasks(specs[:1], 5, read_fraction=1.0)
     writes = generate_tasks(specs[:1], 5, read_fraction=0.0)
-    assert {t["kind"] for t in reads} == {"read"}
-    assert {t["kind"] for t in writes} == {"write"}
+    assert {t.kind for t in reads} == {"read"}
+    assert {t.kind for t in writes} == {"write"}
 
 
 def test_bad_arguments_are_refused(specs):

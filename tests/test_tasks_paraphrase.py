@@ -68,16 +68,16 @@ def test_faithful_paraphrase_replaces_the_template(endpoint, one_spec):
     tasks = generate_tasks(one_spec, 4, seed=2, paraphraser=para)
     assert para.kept == len(tasks) and para.rejected == 0
     for before, after in zip(plain, tasks, strict=True):
-        assert after["goal"] == PREFIX + before["goal"]
-        assert after["gold_calls"] == before["gold_calls"]
+        assert after.goal == PREFIX + before.goal
+        assert after.gold_calls == before.gold_calls
 
 
 def test_paraphrase_that_loses_a_fact_keeps_the_template(endpoint, one_spec):
     plain = generate_tasks(one_spec, 4, seed=2)
     para = Paraphraser(endpoint, "lossy")
     tasks = generate_tasks(one_spec, 4, seed=2, paraphraser=para)
-    assert [t["goal"] for t in tasks] == [t["goal"] for t in plain]
-    assert para.rejected == sum(1 for t in tasks if t["user_facts"]) and para.kept == len(tasks) - para.rejected
+    assert [t.goal for t in tasks] == [t.goal for t in plain]
+    assert para.rejected == sum(1 for t in tasks if t.user_facts) and para.kept == len(tasks) - para.rejected
 
 
 def test_paraphrase_naming_a_tool_is_rejected(endpoint):

@@ -93,7 +93,7 @@ def test_drawn_keys_meet_preconditions_and_new_keys_are_free():
 
 def test_generation_without_declared_dependencies_replays():
     spec = parse_envspec(SPEC)
-    tasks = generate_tasks([spec], 10, seed=0, max_steps=2)
+    tasks = [t.to_json() for t in generate_tasks([spec], 10, seed=0, max_steps=2)]
     assert {t["kind"] for t in tasks} == {"read", "write"}
     runtime = EnvRuntime(spec)
     store = EpisodeStore({"shelf": runtime})
@@ -115,7 +115,7 @@ def test_writes_that_change_nothing_are_dropped_and_counted():
                        "set": {"status": {"const": "in"}}}}]}
     spec = parse_envspec(data)
     reports = []
-    tasks = generate_tasks([spec], 12, seed=0, max_steps=1, read_fraction=0.0, reports=reports)
+    tasks = [t.to_json() for t in generate_tasks([spec], 12, seed=0, max_steps=1, read_fraction=0.0, reports=reports)]
     runtime = EnvRuntime(spec)
     store = EpisodeStore({"shelf": runtime})
     initial = store.create("shelf").state_hash()

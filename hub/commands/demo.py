@@ -23,6 +23,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from contracts import TaskSpec, read_jsonl, write_jsonl
+
 console = Console()
 
 
@@ -95,26 +97,22 @@ def _child_env() -> dict[str, str]:
 
 def _split_tasks(plan: DemoPlan) -> dict[str, Path]:
     """Held-out environments for evaluation, target environments for phase 2, the rest for phase 1."""
-    tasks = [json.loads(line) for line in (plan.out / "tasks.jsonl").read_text().splitlines() if line.strip()]
-    envs = sorted({t["env"] for t in tasks})
+    tasks = [line.record for line in read_jsonl(plan.out / "tasks.jsonl", TaskSpec)]
+    envs = sorted({t.env for t in tasks})
     if len(envs) < plan.heldout_envs + plan.target_envs + 1:
         raise DemoError(f"need at least {plan.heldout_envs + plan.target_envs + 1} environments with tasks, got {len(envs)}")
     # A fixed, readable split: the last environments alphabetically are held out, the ones
     # before them are the "target vertical", everything else is general.
     heldout = set(envs[-plan.heldout_envs :])
     target = set(envs[-(plan.heldout_envs + plan.target_envs) : -plan.heldout_envs])
-    groups: dict[str, list[dict]] = {"general": [], "target": [], "heldout": []}
+    groups: dict[str, list[TaskSpec]] = {"general": [], "target": [], "heldout": []}
     for t in tasks:
-        group = "heldout" if t["env"] in heldout else "target" if t["env"] in target else "general"
+        group = "heldout" if t.env in heldout else "target" if t.env in target else "general"
         groups[group].append(t)
     # Short tasks first for evaluation: a 135M model on CPU gets a few turns, not ten.
-    groups["heldout"].sort(key=lambda t: (t.get("steps", 1), t["task_id"]))
+    groups["heldout"].sort(key=lambda t: (t.steps, t.task_id))
     groups["heldout"] = groups["heldout"][: plan.heldout_tasks]
-    paths = {}
-    for name, items in groups.items():
-        path = plan.out / f"tasks-{name}.jsonl"
-        path.write_text("".join(json.dumps(t) + "\n" for t in items))
-        paths[name] = path
+    paths = {name: write_jsonl(plan.out / f"tasks-{name}.jsonl", items) for name, items in groups.items()}
     console.print(
         f"split: general {len(groups['general'])} tasks over {len(envs) - len(heldout) - len(target)} envs, "
         f"target {len(groups['target'])} over {sorted(target)}, held-out {len(groups['heldout'])} over {sorted(heldout)}"
