@@ -6,7 +6,7 @@ docs/CONTRACTS.md describes every model; tests/test_contracts.py checks the page
 """
 
 from .base import Contract, ContractError
-from .formats import TASK_FORMAT, TRAJECTORY_FORMAT
+from .formats import ENVSPEC_FORMAT, TASK_FORMAT, TRAJECTORY_FORMAT
 from .jsonl import Located, Rejected, read_jsonl, scan_jsonl, write_jsonl
 from .task import GoldCall, InitialState, TaskSpec
 from .trajectory import (
@@ -23,6 +23,7 @@ from .trajectory import (
 )
 
 __all__ = [
+    "ENVSPEC_FORMAT",
     "TASK_FORMAT",
     "TRAJECTORY_FORMAT",
     "Contract",

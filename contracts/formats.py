@@ -7,5 +7,6 @@ new optional field that readers may ignore does not.
 
 from typing import Final
 
+ENVSPEC_FORMAT: Final = "envhub.envspec/1"  # the model is servers.spec.EnvSpec
 TASK_FORMAT: Final = "envhub.task/1"
 TRAJECTORY_FORMAT: Final = "envhub.trajectory/1"

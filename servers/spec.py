@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-ENVSPEC_FORMAT = "envhub.envspec/1"
+from contracts.formats import ENVSPEC_FORMAT
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 # MCP tool names allow dots and dashes too; table/column names must be safe SQL identifiers.
@@ -323,7 +323,7 @@ class ToolDependency(_Strict):
 
 
 class EnvSpec(_Strict):
-    format: Literal["envhub.envspec/1"] = ENVSPEC_FORMAT
+    format: Literal[ENVSPEC_FORMAT] = ENVSPEC_FORMAT
     name: Annotated[str, Field(pattern=ENV_NAME_PATTERN)]
     description: str = ""
     domain: str = ""
