@@ -84,7 +84,7 @@ def test_eval_rejects_a_folder_without_adapter_config(tmp_path, capsys):
 
 
 def _task(env: str, index: int, steps: int = 1) -> dict:
-    return {"task_id": f"{env}-{index:06d}", "env": env, "steps": steps}
+    return {"task_id": f"{env}-{index:06d}", "env": env, "goal": f"task {index} of {env}", "steps": steps}
 
 
 def test_demo_split_holds_out_whole_environments(tmp_path):
