@@ -11,16 +11,23 @@ A reader acts on the fields below and passes everything else through untouched.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StringConstraints, field_validator, model_validator
 
-from .base import Contract, SparseContract
+from .base import Contract
 from .formats import TRAJECTORY_FORMAT
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 Role = Literal["system", "user", "assistant", "tool"]
 _OPEN = ConfigDict(extra="allow")
+
+
+def _is_none(value: Any) -> bool:
+    # Optional keys left out when absent keep records in the exact shape producers have always
+    # written: OpenAI messages carry `tool_calls` only on assistant turns and `tool_call_id` only
+    # on tool results, not `null` everywhere else.
+    return value is None
 
 
 class FunctionCall(Contract):
@@ -57,24 +64,22 @@ class ToolCall(Contract):
         return data
 
 
-class Message(SparseContract):
+class Message(Contract):
     model_config = _OPEN
-    omit_when_none: ClassVar[tuple[str, ...]] = ("tool_call_id", "tool_calls")
 
     role: Role
-    tool_call_id: str | None = None
+    tool_call_id: str | None = Field(default=None, exclude_if=_is_none)
     # Text; None on an assistant turn that only calls tools; a list of content parts, or a
     # JSON value on a tool result, from other producers.
     content: Any = None
-    tool_calls: list[ToolCall] | None = None
+    tool_calls: list[ToolCall] | None = Field(default=None, exclude_if=_is_none)
 
 
-class FunctionSchema(SparseContract):
+class FunctionSchema(Contract):
     model_config = _OPEN
-    omit_when_none: ClassVar[tuple[str, ...]] = ("description",)
 
     name: NonEmpty
-    description: str | None = None
+    description: str | None = Field(default=None, exclude_if=_is_none)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
