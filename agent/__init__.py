@@ -1,5 +1,6 @@
 """Trajectory collection: policies and simulated users talk to environments over MCP only.
 
-Nothing here imports `hub` or `servers`; the agent reads TaskSpec JSONL, speaks MCP and the hub's
-REST API over HTTP, and writes Trajectory JSONL (docs/CONTRACTS.md).
+Of envhub, only `contracts` is imported (no `hub`, `servers` or `synth`): the agent reads TaskSpec
+JSONL, speaks MCP and the hub's REST API over HTTP, and writes Trajectory JSONL, both through the
+`contracts` models (docs/CONTRACTS.md).
 """
