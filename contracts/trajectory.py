@@ -58,9 +58,11 @@ class ToolCall(Contract):
     @model_validator(mode="before")
     @classmethod
     def _flat_call(cls, data: Any) -> Any:
-        # Some producers write {"name", "arguments"} without the "function" wrapper.
+        # Some producers write {"id", "name", "arguments"} without the "function" wrapper.
         if isinstance(data, dict) and "function" not in data and "name" in data:
-            return {"function": data}
+            rest = {key: value for key, value in data.items() if key not in ("name", "arguments")}
+            function = {key: data[key] for key in ("name", "arguments") if key in data}
+            return {**rest, "function": function}
         return data
 
 

@@ -171,8 +171,10 @@ def test_a_task_keeps_unknown_top_level_keys():
 
 
 def test_a_flat_tool_call_is_read_as_wrapped():
-    message = Message.model_validate({"role": "assistant", "tool_calls": [{"name": "f", "arguments": {"a": 1}}]})
-    assert message.tool_calls[0].function.name == "f" and message.tool_calls[0].function.arguments == {"a": 1}
+    message = Message.model_validate({"role": "assistant", "tool_calls": [{"id": "c7", "name": "f", "arguments": {"a": 1}}]})
+    call = message.tool_calls[0]
+    assert call.id == "c7" and call.function.name == "f" and call.function.arguments == {"a": 1}
+    assert call.to_json() == {"id": "c7", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}
 
 
 def test_lines_split_on_newlines_only(tmp_path):
