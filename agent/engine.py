@@ -22,7 +22,7 @@ from agent.filters import FILTER_NAMES
 from agent.hubclient import HubClient
 from agent.policies.base import Policy
 from agent.retry import backoff_delay, describe, is_transient
-from agent.rollout import Limits, Target, error_trajectory, run_episode
+from agent.rollout import EpisodeTools, Limits, Target, error_trajectory, run_episode
 from agent.store import TrajectoryStore
 from agent.user import SimulatedUser
 from contracts import TaskSpec, Trajectory
@@ -148,7 +148,7 @@ async def collect(
     n_clients = max(1, -(-pool // per_client))
     async with contextlib.AsyncExitStack() as stack:
         targets = []
-        tool_lists: dict[str, list[dict[str, Any]]] = {}  # shared by every client's episodes
+        tool_lists: dict[str, EpisodeTools] = {}  # shared by every client's episodes
         for _ in range(n_clients):
             http = await stack.enter_async_context(
                 shared_http_client(min(per_client, pool), config.call_timeout, config.token))

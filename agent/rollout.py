@@ -15,7 +15,7 @@ from agent.hubclient import HubClient
 from agent.mcpclient import ToolCallError, mcp_tool_to_openai, open_connection
 from agent.policies.base import Policy
 from agent.user import SimulatedUser
-from contracts import TaskSpec, Trajectory
+from contracts import TaskSpec, Tool, Trajectory
 
 SYSTEM_PROMPT = (
     "You are a customer-support agent for the '{env}' service. Help the user by calling the "
@@ -33,9 +33,9 @@ class Target:
     hub: HubClient | None = None
     mcp_url: str | None = None
     mcp_client: str = "sdk"
-    # env -> its tools in OpenAI form, filled by the first episode of each env (hub targets only):
-    # a hub serves every episode of an environment the same tools, so one tools/list per run will do.
-    tool_lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # env -> its tools, filled by the first episode of each env (hub targets only): a hub serves
+    # every episode of an environment the same tools, so one tools/list per run will do.
+    tool_lists: dict[str, EpisodeTools] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -44,13 +44,29 @@ class Limits:
     call_timeout: float = 30.0
 
 
-async def _episode_tools(env: str, conn: Any, target: Target) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class EpisodeTools:
+    """An episode's tools in OpenAI form for the policy, and as the contract's Tool records."""
+
+    openai: list[dict[str, Any]]
+    # Validated once per environment rather than once per trajectory: a tool list is most of a
+    # trajectory's fields, and pydantic does not revalidate model instances.
+    records: list[Tool]
+
+    @classmethod
+    def from_mcp(cls, tools: list[dict[str, Any]]) -> EpisodeTools:
+        openai = [mcp_tool_to_openai(t) for t in tools]
+        return cls(openai, [Tool.model_validate(t) for t in openai])
+
+
+async def _episode_tools(env: str, conn: Any, target: Target) -> EpisodeTools:
     if target.hub is None:  # a plain MCP server may serve different tools per session
-        return [mcp_tool_to_openai(t) for t in await conn.list_tools()]
+        return EpisodeTools.from_mcp(await conn.list_tools())
     tools = target.tool_lists.get(env)
     if tools is None:
-        tools = target.tool_lists[env] = [mcp_tool_to_openai(t) for t in await conn.list_tools()]
-    return list(tools)
+        tools = target.tool_lists[env] = EpisodeTools.from_mcp(await conn.list_tools())
+    # The policy gets a list of its own: nothing it does to it reaches the next episode.
+    return EpisodeTools(list(tools.openai), tools.records)
 
 
 async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, target: Target, limits: Limits,
@@ -66,7 +82,8 @@ async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, targe
         url = target.mcp_url or ""
     try:
         async with open_connection(target.mcp_client, url, target.http, limits.call_timeout) as conn:
-            tools = await _episode_tools(task.env, conn, target)
+            episode_tools = await _episode_tools(task.env, conn, target)
+            tools = episode_tools.openai
             tool_names = {t["function"]["name"] for t in tools}
             messages: list[dict[str, Any]] = [
                 {"role": "system", "content": SYSTEM_PROMPT.format(env=task.env)},
@@ -108,7 +125,7 @@ async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, targe
         "task_id": task.task_id,
         "env": task.env,
         "messages": messages,
-        "tools": tools,
+        "tools": episode_tools.records,
         "policy": {"kind": policy.kind, "model": policy.model},
         "filters": filters,
         "passed": ok,
