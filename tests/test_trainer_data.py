@@ -131,6 +131,16 @@ def test_failed_trajectories_skipped_unless_included(tmp_path):
     assert len(data.read_trajectories([path], include_failed=True)) == 6
 
 
+def test_error_records_are_never_trained_on(tmp_path):
+    # An episode that never completed has no conversation; it is counted, not refused.
+    path = tmp_path / "t.jsonl"
+    error = {"task_id": "e", "messages": [], "error": "ConnectError: refused", "passed": False}
+    path.write_text(json.dumps(sample_trajectories()[0]) + "\n" + json.dumps(error) + "\n")
+    stats = data.DataStats()
+    assert len(data.read_trajectories([path], include_failed=True, stats=stats)) == 1
+    assert stats.read == 2 and stats.skipped_failed == 1
+
+
 @pytest.mark.parametrize(("line", "problem"), [
     ("{not json", "not valid JSON"),
     ('{"format": "other/1", "messages": [{"role": "user", "content": "x"}]}', "format"),
