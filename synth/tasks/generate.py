@@ -358,7 +358,7 @@ def generate_tasks(
 
     `state_seeds` > 0 spreads tasks over that many generated initial states (seeds 1..N passed to
     the episode store) instead of the environment's own seed state. `paraphraser` (a
-    `goal_paraphrase.Paraphraser`) rewrites goals, keeping a template when a fact goes missing.
+    `synth.tasks.paraphrase.Paraphraser`) rewrites goals, keeping a template when a fact goes missing.
     """
     if per_env < 1:
         raise ValueError(f"per_env must be at least 1, got {per_env}")
