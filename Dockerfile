@@ -2,7 +2,8 @@
 #   docker build -t envhub .
 #   docker run -p 8000:8000 -e ENVHUB_TOKEN=secret -v "$PWD/build:/build:ro" envhub serve /build --host 0.0.0.0
 # The image installs only the `serve` extra (pyproject.toml): the runtime and the hosting hub, none of
-# synthesis, collection or training. The other `envhub` commands are then absent from `envhub --help`.
+# synthesis, collection or training (`envhub serve` and `envhub stdio` work; the other subcommands
+# stop with the missing module's name).
 FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
