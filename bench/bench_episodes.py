@@ -1,6 +1,6 @@
 """Episode creation cost and memory, against building the database from scratch in the same run.
 
-    .venv/bin/python bench/bench_episodes.py [--episodes 10000] [--out docs/bench/servers.md]
+    .venv/bin/python bench/bench_episodes.py [--episodes 10000] [--out out/bench/servers.md]
 
 For a synthetic environment whose database is ~100 KB and one whose database is ~10 MB, it times
 `EpisodeStore.create` (connect + deserialize the cached template) and the baseline every
@@ -121,7 +121,7 @@ def bench_memory(episodes: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--episodes", type=int, default=10_000, help="live episodes for the memory figure")
-    parser.add_argument("--out", type=Path, default=Path("docs/bench/servers.md"))
+    parser.add_argument("--out", type=Path, default=Path("out/bench/servers.md"))
     args = parser.parse_args(argv)
     command = "python bench/bench_episodes.py " + " ".join(argv if argv is not None else sys.argv[1:])
 

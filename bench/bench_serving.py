@@ -1,6 +1,6 @@
 """Hub serving benchmark: per-call server CPU against a bare MCP server, and 1,000 live episodes.
 
-    .venv/bin/python bench/bench_serving.py                 # both parts, writes docs/bench/hosting.md
+    .venv/bin/python bench/bench_serving.py                 # both parts, writes out/bench/hosting.md (copy it into BENCHMARKS.md)
     .venv/bin/python bench/bench_serving.py --calls 2000 --episodes 1000 --connections 32
 
 Part 1 serves (a) a bare low-level `mcp.server.Server` with one trivial tool and (b) the hub
@@ -395,7 +395,7 @@ def main() -> int:
     parser.add_argument("--episodes", type=int, default=1000, help="live episodes in part 2")
     parser.add_argument("--calls-per-episode", type=int, default=5)
     parser.add_argument("--part", choices=["all", "overhead", "episodes"], default="all")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench" / "hosting.md")
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench" / "hosting.md")
     args = parser.parse_args()
     if args.serve_bare:
         serve_bare(args.serve_bare)

@@ -8,7 +8,7 @@ the same run, on the same machine:
 - blocked top-k graph vs the dense approach: the full n x n similarity matrix, then top-k per row;
 - Leiden (leidenalg, the default) vs networkx Louvain for the partition.
 
-    .venv/bin/python bench/bench_synth_scale.py                      # all sizes, writes docs/bench/ingest-graph.md
+    .venv/bin/python bench/bench_synth_scale.py                      # all sizes, writes out/bench/ingest-graph.md
     .venv/bin/python bench/bench_synth_scale.py --sizes 2000 4000    # quicker
 
 The synthesis stage may add its own measurements; `run_worker` stages are plain functions.
@@ -30,7 +30,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ARCHIVE = Path("/work/shared/data/openapi-directory-lite.tar.gz")
-DEFAULT_OUT = REPO / "docs" / "bench" / "ingest-graph.md"
+DEFAULT_OUT = REPO / "out" / "bench" / "ingest-graph.md"
 
 
 def _rss_mb() -> float:

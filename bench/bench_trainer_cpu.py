@@ -214,7 +214,7 @@ def main() -> None:
     parser.add_argument("--skip-loops", action="store_true", help="only padded vs packed (no envhub loop, no TRL)")
     parser.add_argument("--data", type=Path, default=None,
                         help="collected Trajectory JSONL to use instead of the synthetic airline conversations")
-    parser.add_argument("--out", type=Path, default=Path("docs/bench/trainer.md"))
+    parser.add_argument("--out", type=Path, default=Path("out/bench/trainer.md"))
     args = parser.parse_args()
     torch.manual_seed(args.seed)
 

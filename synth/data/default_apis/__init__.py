@@ -3,7 +3,7 @@
 Twelve hand-designed OpenAPI 3.0 descriptions of everyday service APIs (orders and returns,
 flights, banking, calendar, support tickets, clinic appointments, telecom plans, library loans,
 hotels, food delivery, car rental, event tickets), one YAML file per API. They follow the
-conventions the synthesizer infers tables and operations from; see the "Built-in API collection" section of README.md.
+conventions the synthesizer infers tables and operations from; see "Built-in API collection" in docs/synth.md.
 """
 
 from __future__ import annotations
