@@ -246,18 +246,6 @@ Operation = Annotated[
     Union[GetOp, FindOp, InsertOp, UpdateOp, DeleteOp, SequenceOp], Field(discriminator="kind")
 ]
 
-WRITE_KINDS = frozenset({"insert", "update", "delete"})
-
-
-def simple_ops(op: Operation) -> list[SimpleOp]:
-    return [s.op for s in op.steps] if isinstance(op, SequenceOp) else [op]
-
-
-def is_write(op: Operation) -> bool:
-    from servers.semantics import writes  # servers.semantics imports this module
-
-    return writes(op)
-
 
 # ---------------------------------------------------------------------------------------------
 # Tools, seed, environment
@@ -298,7 +286,9 @@ class ToolSpec(_Strict):
 
     @property
     def read_only(self) -> bool:
-        return not is_write(self.operation)
+        from servers.semantics import read_only  # servers.semantics imports this module
+
+        return read_only(self.operation)
 
 
 class SeedGenerator(_Strict):
