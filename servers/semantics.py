@@ -53,10 +53,12 @@ _CLAUSE_ROLE: dict[Clause, Role] = {"key": "key", "filter": "filter", "limit": "
 
 
 def compare(op: str, actual: Any, expected: Any) -> bool:
-    """Whether `actual op expected` holds: what a precondition checks and a filter keeps.
+    """Whether `actual op expected` holds: what a precondition checks, and what a filter keeps.
 
     `in` needs a list; `contains` is a case-insensitive substring test on the text of a value;
     an order comparison with a missing value, or between values of different types, is false.
+    A filter runs as SQL, where a null column matches nothing: it keeps a row when the column is
+    not null and this holds (the one difference: `ne` accepts a null column in a precondition).
     """
     if op == "eq":
         return actual == expected
@@ -118,6 +120,11 @@ class Read(NamedTuple):
     column: str | None
     op: str
     value: Value
+
+    @property
+    def argument(self) -> str | None:
+        """The argument the value is, when it is a plain argument (not arithmetic, a constant...)."""
+        return self.value.arg if isinstance(self.value, ArgValue) else None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from servers.executor import execute_tool
 from servers.seedgen import initial_rows
 from servers.semantics import steps, tool_semantics, without_preconditions, written_tables
-from servers.spec import ArgValue, EnvSpec, SpecError, ToolSpec, parse_envspec
+from servers.spec import EnvSpec, SpecError, ToolSpec, parse_envspec
 from servers.state import EnvRuntime, EpisodeStore, quote
 from servers.validation import ToolValidators
 from synth.arguments import probe_arguments
@@ -110,11 +110,11 @@ def _retyped(spec: EnvSpec, tool: ToolSpec) -> ToolSpec | None:
         table = spec.table(step.table)
         for read in step.reads_of("key", "filter", "values", "set"):
             column = table.column(read.column or table.primary_key)
-            value = read.value
-            if not isinstance(value, ArgValue) or column is None or value.arg not in props:
+            arg = read.argument
+            if arg is None or column is None or arg not in props:
                 continue
             want = _JSON_TYPE[column.type]
-            prop = dict(props[value.arg]) if isinstance(props[value.arg], dict) else {}
+            prop = dict(props[arg]) if isinstance(props[arg], dict) else {}
             if prop.get("type") != want or (column.type == "enum" and prop.get("enum") != column.enum):
                 prop["type"] = want
                 prop.pop("format", None)
@@ -123,7 +123,7 @@ def _retyped(spec: EnvSpec, tool: ToolSpec) -> ToolSpec | None:
                     prop["enum"] = list(column.enum or [])
                 else:
                     prop.pop("enum", None)
-                props[value.arg] = prop
+                props[arg] = prop
                 changed = True
     if not changed:
         return None
