@@ -8,13 +8,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from agent.settings import EngineConfig, PolicySettings
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    """A settings dataclass's field defaults: the CLI's defaults, so there is one copy of each."""
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
 
 def register(subparsers: Any) -> None:
+    policy_defaults, run_defaults = _defaults(PolicySettings), _defaults(EngineConfig)
     p = subparsers.add_parser(
         "collect", help="collect agent trajectories over MCP and filter them",
         description="Run a policy and a simulated user on TaskSpec tasks against an envhub hub (a URL, or a "
@@ -26,7 +35,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--mcp-url", action="store_true",
                    help="treat TARGET as a plain MCP server URL (no hub; state_match = null)")
     pol = p.add_argument_group("policy")
-    pol.add_argument("--policy", choices=["scripted", "openai", "local"], default="scripted")
+    pol.add_argument("--policy", choices=["scripted", "openai", "local"], default=policy_defaults["policy"])
     pol.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
     pol.add_argument("--model", help="model name at --base-url")
     pol.add_argument("--api-key", help="API key for --base-url (default: $OPENAI_API_KEY or 'EMPTY')")
@@ -34,24 +43,27 @@ def register(subparsers: Any) -> None:
     pol.add_argument("--max-tokens", type=int)
     pol.add_argument("--model-dir", help="--policy local: Hugging Face model folder")
     pol.add_argument("--adapter", help="--policy local: LoRA adapter folder (peft)")
-    pol.add_argument("--scripted-latency", type=float, default=0.0,
+    pol.add_argument("--scripted-latency", type=float, default=policy_defaults["scripted_latency"],
                      help="--policy scripted: simulated model latency per turn, seconds (benchmarks)")
     usr = p.add_argument_group("simulated user")
-    usr.add_argument("--user", choices=["scripted", "llm"], default="scripted")
+    usr.add_argument("--user", choices=["scripted", "llm"], default=policy_defaults["user"])
     usr.add_argument("--user-base-url")
     usr.add_argument("--user-model")
     usr.add_argument("--user-api-key")
     run = p.add_argument_group("run")
-    run.add_argument("--concurrency", type=int, default=32, help="episodes in flight")
+    run.add_argument("--concurrency", type=int, default=run_defaults["concurrency"], help="episodes in flight")
     run.add_argument("--keep", choices=["passed", "all"], default="all",
                      help="'passed': failed episodes go to <out>.rejected.jsonl instead of --out")
     run.add_argument("--resume", action="store_true", help="skip task_ids already in --out (and its sidecar)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    run.add_argument("--max-turns", type=int, default=30, help="assistant turns per episode")
-    run.add_argument("--call-timeout", type=float, default=30.0, help="seconds per HTTP/MCP call")
-    run.add_argument("--episode-timeout", type=float, default=600.0, help="seconds per episode")
-    run.add_argument("--retries", type=int, default=3, help="retries of an episode after a transient failure")
-    run.add_argument("--mcp-client", choices=["sdk", "fast"], default="sdk",
+    run.add_argument("--max-turns", type=int, default=run_defaults["max_turns"], help="assistant turns per episode")
+    run.add_argument("--call-timeout", type=float, default=run_defaults["call_timeout"],
+                     help="seconds per HTTP/MCP call")
+    run.add_argument("--episode-timeout", type=float, default=run_defaults["episode_timeout"],
+                     help="seconds per episode")
+    run.add_argument("--retries", type=int, default=run_defaults["retries"],
+                     help="retries of an episode after a transient failure")
+    run.add_argument("--mcp-client", choices=["sdk", "fast"], default=run_defaults["mcp_client"],
                      help="sdk: the official MCP client (any server); fast: minimal 2026-07-28 JSON-RPC client")
     run.add_argument("--token", help="bearer token of the hub")
     run.add_argument("--fsync", action="store_true", help="fsync after every trajectory")
@@ -62,16 +74,16 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=handle_collect)
 
 
-def policy_settings(args: argparse.Namespace) -> dict[str, Any]:
+def policy_settings(args: argparse.Namespace) -> PolicySettings:
     import os
 
-    return {
-        "policy": args.policy, "base_url": args.base_url, "model": args.model,
-        "api_key": args.api_key or os.environ.get("OPENAI_API_KEY"), "temperature": args.temperature,
-        "max_tokens": args.max_tokens, "model_dir": args.model_dir, "adapter": args.adapter,
-        "scripted_latency": args.scripted_latency, "user": args.user, "user_base_url": args.user_base_url,
-        "user_model": args.user_model, "user_api_key": args.user_api_key,
-    }
+    return PolicySettings(
+        policy=args.policy, base_url=args.base_url, model=args.model,
+        api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), temperature=args.temperature,
+        max_tokens=args.max_tokens, model_dir=args.model_dir, adapter=args.adapter,
+        scripted_latency=args.scripted_latency, user=args.user, user_base_url=args.user_base_url,
+        user_model=args.user_model, user_api_key=args.user_api_key,
+    )
 
 
 def handle_collect(args: argparse.Namespace) -> int:
@@ -110,7 +122,7 @@ def handle_collect(args: argparse.Namespace) -> int:
         return _run(args, tasks, settings, target, is_hub, console)
 
 
-def _check_settings(args: argparse.Namespace, settings: dict[str, Any]) -> None:
+def _check_settings(args: argparse.Namespace, settings: PolicySettings) -> None:
     if args.concurrency < 1:
         raise ValueError(f"--concurrency must be at least 1, got {args.concurrency}")
     if args.retries < 0:
@@ -133,9 +145,8 @@ async def _probe(url: str, token: str | None) -> bool:
         return await probe_hub(http, url, token)
 
 
-def _run(args: argparse.Namespace, tasks: list, settings: dict[str, Any], url: str, is_hub: bool, console: Any,
+def _run(args: argparse.Namespace, tasks: list, settings: PolicySettings, url: str, is_hub: bool, console: Any,
          build_dir: str | None = None) -> int:
-    from agent.engine import EngineConfig
     from agent.report import ProgressDisplay, summary_tables
     from agent.store import OutputExistsError
 

@@ -23,28 +23,12 @@ from agent.hubclient import HubClient
 from agent.policies.base import Policy
 from agent.retry import backoff_delay, describe, is_transient
 from agent.rollout import EpisodeTools, Limits, Target, error_trajectory, run_episode
+from agent.settings import EngineConfig
 from agent.store import TrajectoryStore
 from agent.user import SimulatedUser
 from contracts import TaskSpec, Trajectory
 
 MAX_POOL = 512
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    url: str
-    is_hub: bool = True
-    token: str | None = None
-    concurrency: int = 32
-    max_turns: int = 30
-    call_timeout: float = 30.0
-    episode_timeout: float = 600.0
-    retries: int = 3
-    mcp_client: str = "sdk"
-    # Connections per httpx2 client; the pool is split over several clients because httpx's pool
-    # scans every connection on each request (O(pool) per request, see BENCHMARKS.md, "agent: collection throughput").
-    # 0 = one client for the whole pool.
-    connections_per_client: int = 16
 
 
 @dataclass

@@ -65,7 +65,7 @@ def handle_eval(args: argparse.Namespace) -> int:
 
     # Before and after are prompted alike: the base run uses the template the adapter was trained
     # with, so the comparison measures the weights, not a change of prompt format.
-    args.chat_template = next((t for t in map(adapter_chat_template, args.adapter) if t), None)
+    chat_template = next((t for t in map(adapter_chat_template, args.adapter) if t), None)
     if not runs:
         console.print("[red]error:[/] nothing to evaluate: --no-base and no --adapter")
         return 2
@@ -81,7 +81,7 @@ def handle_eval(args: argparse.Namespace) -> int:
         elif not target.startswith(("http://", "https://")):
             console.print(f"[red]error:[/] TARGET {target!r} is neither a folder nor an http(s) URL")
             return 2
-        rows = [_evaluate_one(args, tasks, target, adapter, console) for adapter in runs]
+        rows = [_evaluate_one(args, tasks, target, adapter, chat_template, console) for adapter in runs]
 
     report = {"tasks": str(args.tasks), "model": str(args.model), "rows": rows}
     (args.out / "report.json").write_text(json.dumps(report, indent=1))
@@ -91,21 +91,20 @@ def handle_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_one(args: argparse.Namespace, tasks: list, url: str, adapter: str | None, console: Any) -> dict:
-    from agent.engine import EngineConfig
+def _evaluate_one(args: argparse.Namespace, tasks: list, url: str, adapter: str | None, chat_template: str | None,
+                  console: Any) -> dict:
     from agent.filters import FILTER_NAMES
     from agent.report import ProgressDisplay
     from agent.run import collect_sync
+    from agent.settings import EngineConfig, PolicySettings
 
     label = _label(adapter)
     slug = "base" if adapter is None else f"adapter-{len(list(args.out.glob('adapter-*.jsonl')))}"
     out_file = args.out / f"{slug}.jsonl"
     console.rule(label)
-    settings = {
-        "policy": "local", "model_dir": str(args.model), "adapter": adapter,
-        "temperature": args.temperature, "max_tokens": args.max_tokens, "user": "scripted",
-        "chat_template": args.chat_template,
-    }
+    settings = PolicySettings(policy="local", model_dir=str(args.model), adapter=adapter,
+                              temperature=args.temperature, max_tokens=args.max_tokens, user="scripted",
+                              chat_template=chat_template)
     config = EngineConfig(url=url, is_hub=True, token=args.token, concurrency=args.concurrency,
                           max_turns=args.max_turns, episode_timeout=args.episode_timeout, retries=1)
     display = ProgressDisplay(len(tasks), console=console)

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.engine import EngineConfig, Summary
+from agent.engine import Summary
+from agent.settings import EngineConfig, PolicySettings
 from agent.store import _load_clean, rejected_path
 from contracts import TaskSpec, Trajectory, read_jsonl
 
@@ -32,7 +33,7 @@ def _run_shard(task_dicts: list[dict[str, Any]], config: dict[str, Any], setting
             from agent.hubproc import serve_build_dir
 
             config = {**config, "url": stack.enter_context(serve_build_dir(build_dir, token=config.get("token")))}
-        summary = collect_sync(tasks, EngineConfig(**config), settings, part, keep="all", resume=resume,
+        summary = collect_sync(tasks, EngineConfig(**config), PolicySettings(**settings), part, keep="all", resume=resume,
                                overwrite=not resume)
     return summary.to_dict()
 
@@ -41,7 +42,7 @@ def parts_dir(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def collect_with_ray(tasks: list[TaskSpec], config: EngineConfig, settings: dict[str, Any], out: str | Path,
+def collect_with_ray(tasks: list[TaskSpec], config: EngineConfig, settings: PolicySettings, out: str | Path,
                      address: str | None = "auto", shards: int = 0, keep: str = "all", resume: bool = False,
                      overwrite: bool = False, build_dir: str | None = None, console: Any = None,
                      quiet: bool = False) -> Summary:
@@ -77,7 +78,7 @@ def collect_with_ray(tasks: list[TaskSpec], config: EngineConfig, settings: dict
     part_paths = [parts / f"part-{i:05d}.jsonl" for i in range(len(slices))]
     config_dict = dataclasses.asdict(config)
     refs = [
-        remote.remote([t.to_json() for t in shard], config_dict, settings, str(path), resume, build_dir)
+        remote.remote([t.to_json() for t in shard], config_dict, dataclasses.asdict(settings), str(path), resume, build_dir)
         for shard, path in zip(slices, part_paths, strict=True) if shard
     ]
     display = ProgressDisplay(len(tasks), console=console, disable=quiet)

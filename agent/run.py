@@ -9,12 +9,13 @@ from typing import Any
 
 from agent.engine import EngineConfig, Summary, collect
 from agent.factory import build_policy, build_user_factory
+from agent.settings import PolicySettings
 from agent.store import TrajectoryStore
 from contracts import TaskSpec, Trajectory
 
 
 async def collect_to_file(
-    tasks: list[TaskSpec], config: EngineConfig, settings: dict[str, Any], out: str | Path,
+    tasks: list[TaskSpec], config: EngineConfig, settings: PolicySettings, out: str | Path,
     keep: str = "all", resume: bool = False, overwrite: bool = False, fsync: bool = False,
     on_start: Callable[[Summary], None] | None = None,
     on_result: Callable[[Trajectory, Summary], None] | None = None,

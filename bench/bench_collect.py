@@ -34,6 +34,7 @@ from agent.hubclient import HubClient  # noqa: E402
 from agent.hubproc import free_port  # noqa: E402
 from agent.mcpclient import FastConnection  # noqa: E402
 from agent.run import collect_to_file  # noqa: E402
+from agent.settings import PolicySettings  # noqa: E402
 from contracts import TaskSpec  # noqa: E402
 
 TEMPLATES = [
@@ -108,7 +109,7 @@ def run_scenario(url: str, hub_pid: int, hashes: list[str], episodes: int, in_fl
     config = EngineConfig(url=url, concurrency=in_flight, mcp_client=client, retries=3, call_timeout=120,
                           episode_timeout=900, connections_per_client=per_client)
     started = time.perf_counter()
-    summary = asyncio.run(collect_to_file(tasks, config, {"policy": "scripted", "scripted_latency": latency}, out,
+    summary = asyncio.run(collect_to_file(tasks, config, PolicySettings(scripted_latency=latency), out,
                                           overwrite=True))
     wall = time.perf_counter() - started
     hub_cpu = sum(hub_proc.cpu_times()[:2]) - hub_cpu0

@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from synth.envs.names import env_name
-from synth.envs.synthesize import run_domains, synthesize
+from synth.envs.synthesize import SynthSettings, run_domains, synthesize
 from synth.graph import build_tool_graph, partition_domains
 from synth.ingest import ingest_paths
 
@@ -71,7 +71,7 @@ def scale_point(tools: list, seed: int = 0) -> dict:
         by_name = {t.name: t for t in tools}
         taken: set[str] = set()
         jobs = [(env_name(d.name, taken), d.name, [by_name[n] for n in d.tools]) for d in domains]
-        results = run_domains(jobs, seed, None, 3, None, lambda **_: None)
+        results = run_domains(jobs, SynthSettings(seed=seed, min_tools=3), lambda **_: None)
         seconds = time.perf_counter() - t0
     kept = sum(len(r.tools_kept) for r in results if r.spec_json is not None)
     return {"tools": len(tools), "seconds": seconds, "peak_rss_mb": rss.peak / 2**20,
@@ -99,7 +99,7 @@ def main() -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="envhub-synth-bench-"))
     with PeakRSS() as rss:
         t0 = time.perf_counter()
-        report = synthesize([args.archive], out, progress=False)
+        report = synthesize([args.archive], out, SynthSettings(progress=False))
         full_s = time.perf_counter() - t0
     d = report.data
     del report  # the scale points below should not carry the full build's results

@@ -102,7 +102,7 @@ def stage_graph(tools_path: str, n: int, method: str) -> dict[str, Any]:
     return {
         "graph_seconds": graph_seconds,
         "partition_seconds": partition_seconds,
-        "edges": graph.number_of_edges(),
+        "edges": graph.graph.number_of_edges(),
         "domains": len(domains),
         "min_domain": min(sizes),
         "max_domain": max(sizes),

@@ -16,10 +16,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-import fastjsonschema
-import jsonschema
-
-from servers.seedgen import default_prefix, next_key_number
+from servers.seedgen import default_prefix, next_key
+from servers.semantics import compare
 from servers.spec import (
     ArgValue,
     ArithValue,
@@ -85,42 +83,8 @@ class ToolOutcome:
 
 
 # ---------------------------------------------------------------------------------------------
-# Argument validation (compiled once per tool, lazily)
+# Argument validation (servers.validation, compiled once per tool, lazily)
 # ---------------------------------------------------------------------------------------------
-
-
-def _compile_validator(tool: ToolSpec):
-    schema = tool.input_schema
-    properties = schema.get("properties", {})
-    extra_allowed = schema.get("additionalProperties", False) is not False
-    try:
-        fast = fastjsonschema.compile(schema, use_default=False)  # never write defaults into the caller's dict
-    except Exception:  # a dialect fastjsonschema does not know (e.g. 2020-12 keywords): use jsonschema
-        fast = None
-    checker = jsonschema.validators.validator_for(schema)(schema)
-
-    def validate(arguments: dict) -> str | None:
-        if not extra_allowed:
-            unknown = sorted(set(arguments) - set(properties))
-            if unknown:
-                takes = ", ".join(sorted(properties)) or "no arguments"
-                return (f"unknown argument(s) {', '.join(repr(u) for u in unknown)} for tool "
-                        f"'{tool.name}'; it takes: {takes}")
-        if fast is not None:
-            try:
-                fast(arguments)
-                return None
-            except fastjsonschema.JsonSchemaException:
-                pass  # describe the problem with jsonschema's more precise message below
-        error = jsonschema.exceptions.best_match(checker.iter_errors(arguments))
-        if error is None:
-            return None
-        where = ".".join(str(p) for p in error.absolute_path)
-        if where:
-            return f"invalid argument '{where}' for tool '{tool.name}': {error.message}"
-        return f"invalid arguments for tool '{tool.name}': {error.message}"
-
-    return validate
 
 
 def _accepts_null(prop: Any) -> bool:
@@ -148,10 +112,7 @@ def drop_null_optionals(tool: ToolSpec, arguments: dict) -> dict:
 
 
 def validate_arguments(runtime: EnvRuntime, tool: ToolSpec, arguments: dict) -> str | None:
-    validator = runtime.validators.get(tool.name)
-    if validator is None:
-        validator = runtime.validators[tool.name] = _compile_validator(tool)
-    return validator(arguments)
+    return runtime.validators.arguments(tool)(arguments)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,31 +269,13 @@ def _check_children(call: _Call, table: Table, row: dict) -> None:
             )
 
 
-def _compare(op: str, actual: Any, expected: Any) -> bool:
-    if op == "eq":
-        return actual == expected
-    if op == "ne":
-        return actual != expected
-    if op == "in":
-        return isinstance(expected, list) and actual in expected
-    if op == "contains":
-        return actual is not None and str(expected).lower() in str(actual).lower()
-    if actual is None or expected is None:
-        return False
-    try:
-        return {"lt": actual < expected, "le": actual <= expected, "gt": actual > expected,
-                "ge": actual >= expected}[op]
-    except TypeError:
-        return False
-
-
 def _check_preconditions(call: _Call, table: Table, key: Any, row: dict, preconditions: list[Precondition]) -> None:
     for pre in preconditions:
         expected = call.value(pre.value)
         if expected is MISSING:
             continue  # a condition on an optional argument the caller left out
         actual = row.get(pre.column)
-        if _compare(pre.op, actual, expected):
+        if compare(pre.op, actual, expected):
             continue
         if pre.message:
             try:
@@ -349,13 +292,13 @@ def _check_preconditions(call: _Call, table: Table, key: Any, row: dict, precond
 def _next_key(call: _Call, table: Table) -> Any:
     pk = table.primary_key
     if table.pk_column.type == "integer":
-        current = call.conn.execute(f"SELECT MAX({quote(pk)}) FROM {quote(table.name)}").fetchone()[0]
-        return int(current or 0) + 1
-    prefix = default_prefix(table)
-    keys = call.conn.execute(
-        f"SELECT {quote(pk)} FROM {quote(table.name)} WHERE substr({quote(pk)}, 1, ?) = ?", (len(prefix), prefix)
-    ).fetchall()
-    return f"{prefix}{next_key_number((k for (k,) in keys), prefix)}"
+        keys = call.conn.execute(f"SELECT MAX({quote(pk)}) FROM {quote(table.name)}").fetchall()
+    else:
+        prefix = default_prefix(table)
+        keys = call.conn.execute(
+            f"SELECT {quote(pk)} FROM {quote(table.name)} WHERE substr({quote(pk)}, 1, ?) = ?", (len(prefix), prefix)
+        ).fetchall()
+    return next_key(table, (k for (k,) in keys))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import fastjsonschema
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from servers.executor import ToolOutcome, execute_tool, unknown_tool_message
-from servers.spec import DeleteOp, ToolSpec, simple_ops
+from servers.semantics import deletes, read_only
+from servers.spec import ToolSpec
 from servers.state import EnvRuntime, Episode, EpisodeError
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,14 @@ _RESOURCES = [
 
 def _annotations(tool: ToolSpec) -> types.ToolAnnotations:
     a = tool.annotations
-    read_only = tool.read_only if a.readOnlyHint is None else a.readOnlyHint
+    reads_only = read_only(tool.operation) if a.readOnlyHint is None else a.readOnlyHint
     destructive = a.destructiveHint
-    if destructive is None and not read_only:
-        destructive = any(isinstance(op, DeleteOp) for op in simple_ops(tool.operation))
-    idempotent = read_only if a.idempotentHint is None else a.idempotentHint
+    if destructive is None and not reads_only:
+        destructive = deletes(tool.operation)
+    idempotent = reads_only if a.idempotentHint is None else a.idempotentHint
     return types.ToolAnnotations(
         title=a.title,
-        read_only_hint=read_only,
+        read_only_hint=reads_only,
         destructive_hint=destructive,
         idempotent_hint=idempotent,
         open_world_hint=False if a.openWorldHint is None else a.openWorldHint,
@@ -56,7 +56,7 @@ def _annotations(tool: ToolSpec) -> types.ToolAnnotations:
 
 def mcp_tools(runtime: EnvRuntime) -> list[types.Tool]:
     """The environment's tools as MCP `Tool` objects (built once per runtime)."""
-    cached = runtime.mcp_cache.get("tools")
+    cached = runtime.mcp_tools
     if cached is None:
         cached = [
             types.Tool(
@@ -69,7 +69,7 @@ def mcp_tools(runtime: EnvRuntime) -> list[types.Tool]:
             )
             for t in runtime.spec.tools
         ]
-        runtime.mcp_cache["tools"] = cached
+        runtime.mcp_tools = cached
     return cached
 
 
@@ -77,21 +77,8 @@ def _output_problem(runtime: EnvRuntime, tool: ToolSpec, data: Any) -> str | Non
     """Why `data` breaks the tool's output_schema (the SDK client would reject the result)."""
     if tool.output_schema is None:
         return None
-    validators: dict[str, Any] = runtime.mcp_cache.setdefault("output_validators", {})
-    check = validators.get(tool.name)
-    if check is None:
-        try:
-            check = fastjsonschema.compile(tool.output_schema, use_default=False)
-        except Exception:
-            check = False  # a dialect fastjsonschema cannot compile: let the client judge
-        validators[tool.name] = check
-    if check is False:
-        return None
-    try:
-        check(data)
-    except fastjsonschema.JsonSchemaException as err:
-        return str(err.message)
-    return None
+    check = runtime.validators.output(tool)
+    return None if check is None else check(data)
 
 
 def _error_result(message: str) -> types.CallToolResult:

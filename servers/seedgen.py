@@ -226,8 +226,13 @@ def table_order(spec: EnvSpec) -> list[Table]:
     return done
 
 
+def default_prefix(table: Table) -> str:
+    """The id prefix of a string-keyed table that declares none: 'orders' -> 'ORD-'."""
+    return table.id_prefix if table.id_prefix is not None else f"{table.name[:3].upper()}-"
+
+
 def next_key_number(keys: Iterable[Any], prefix: str) -> int:
-    """The number after the largest f"{prefix}<number>" key (FIRST_PREFIXED_NUMBER when none)."""
+    """The number after the largest f"{prefix}<number>" key, at least FIRST_PREFIXED_NUMBER."""
     best = FIRST_PREFIXED_NUMBER - 1
     for key in keys:
         if isinstance(key, str) and key.startswith(prefix):
@@ -237,9 +242,26 @@ def next_key_number(keys: Iterable[Any], prefix: str) -> int:
     return best + 1
 
 
-def default_prefix(table: Table) -> str:
-    """The id prefix of a string-keyed table that declares none: 'orders' -> 'ORD-'."""
-    return table.id_prefix if table.id_prefix is not None else f"{table.name[:3].upper()}-"
+def next_key(table: Table, keys: Iterable[Any]) -> Any:
+    """The key a new row of `table` gets, given the keys its rows have: the one key rule, used
+    by the executor (an insert without a key), seed generation and task generation (a new key
+    a user states).
+
+    Integer keys count on from the largest. String keys are f"{prefix}{number}" (the table's
+    `id_prefix`, else one made from its name) with the number after the largest among the keys
+    of that prefix, and at least FIRST_PREFIXED_NUMBER ("ORD-1001").
+    """
+    return next_keys(table, keys, 1)[0]
+
+
+def next_keys(table: Table, keys: Iterable[Any], count: int) -> list[Any]:
+    """The keys of `count` new rows of `table` (see `next_key`)."""
+    if table.pk_column.type == "integer":
+        start = max((k for k in keys if isinstance(k, int) and not isinstance(k, bool)), default=0) + 1
+        return list(range(start, start + count))
+    prefix = default_prefix(table)
+    start = next_key_number(keys, prefix)
+    return [f"{prefix}{n}" for n in range(start, start + count)]
 
 
 def generate_rows(
@@ -266,14 +288,7 @@ def generate_rows(
             continue
         # Each table draws from its own stream so adding a table does not reshuffle the others.
         factory = _RowFactory(table, random.Random(f"{seed}:{table.name}:{rng.random()}"))
-        pk = table.pk_column
-        existing_keys = [r.get(table.primary_key) for r in existing.get(table.name, [])]
-        prefix = default_prefix(table)
-        next_number = (
-            max((k for k in existing_keys if isinstance(k, int) and not isinstance(k, bool)), default=0) + 1
-            if pk.type == "integer"
-            else next_key_number(existing_keys, prefix)
-        )
+        keys = next_keys(table, [r.get(table.primary_key) for r in existing.get(table.name, [])], count)
         fks = {fk.column: fk for fk in table.foreign_keys}
         # Candidate parent keys per foreign key, gathered once (a self-reference grows as rows are made).
         parents_of = {
@@ -284,9 +299,7 @@ def generate_rows(
             ]
             for fk in table.foreign_keys
         }
-        for i in range(count):
-            key: Any = next_number if pk.type == "integer" else f"{prefix}{next_number}"
-            next_number += 1
+        for i, key in enumerate(keys):
             row: dict[str, Any] = {}
             for column in table.columns:
                 if column.name == table.primary_key:

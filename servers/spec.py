@@ -246,16 +246,6 @@ Operation = Annotated[
     Union[GetOp, FindOp, InsertOp, UpdateOp, DeleteOp, SequenceOp], Field(discriminator="kind")
 ]
 
-WRITE_KINDS = frozenset({"insert", "update", "delete"})
-
-
-def simple_ops(op: Operation) -> list[SimpleOp]:
-    return [s.op for s in op.steps] if isinstance(op, SequenceOp) else [op]
-
-
-def is_write(op: Operation) -> bool:
-    return any(o.kind in WRITE_KINDS for o in simple_ops(op))
-
 
 # ---------------------------------------------------------------------------------------------
 # Tools, seed, environment
@@ -296,7 +286,9 @@ class ToolSpec(_Strict):
 
     @property
     def read_only(self) -> bool:
-        return not is_write(self.operation)
+        from servers.semantics import read_only  # servers.semantics imports this module
+
+        return read_only(self.operation)
 
 
 class SeedGenerator(_Strict):
@@ -387,53 +379,35 @@ class EnvSpec(_Strict):
 
 
 def _check_operation(tool: ToolSpec, tables: dict[str, Table], where: str) -> None:
+    # servers.semantics reads the operation classes defined above, so it is imported here.
+    from servers.semantics import steps
+
     declared = set(tool.input_schema.get("properties", {}))
     bound: set[str] = set()
     op = tool.operation
-    steps = [(s.bind, s.op) for s in op.steps] if isinstance(op, SequenceOp) else [(None, op)]
-    for bind, sop in steps:
-        table = tables.get(sop.table)
+    for step in steps(op):
+        table = tables.get(step.table)
         if table is None:
-            raise ValueError(f"{where}: operation uses unknown table '{sop.table}'")
-        values: list[Value] = []
-        columns: list[str] = []
-        if isinstance(sop, (GetOp, UpdateOp, DeleteOp)):
-            values.append(sop.key)
-        if isinstance(sop, (GetOp, FindOp)):
-            columns += sop.fields
-        if isinstance(sop, FindOp):
-            columns += [f.column for f in sop.filters] + [s.column for s in sop.sort]
-            values += [f.value for f in sop.filters]
-            if not isinstance(sop.limit, int):
-                values.append(sop.limit)
-        if isinstance(sop, InsertOp):
-            columns += list(sop.values)
-            values += list(sop.values.values())
-        if isinstance(sop, UpdateOp):
-            columns += list(sop.set)
-            values += list(sop.set.values())
-            if table.primary_key in sop.set:
-                raise ValueError(f"{where}: update may not change the primary key '{table.primary_key}'")
-        if isinstance(sop, (UpdateOp, DeleteOp)):
-            columns += [p.column for p in sop.preconditions]
-            values += [p.value for p in sop.preconditions]
-        for c in columns:
+            raise ValueError(f"{where}: operation uses unknown table '{step.table}'")
+        if table.primary_key in step.updated_columns:
+            raise ValueError(f"{where}: update may not change the primary key '{table.primary_key}'")
+        for c in step.columns:
             if table.column(c) is None:
-                raise ValueError(f"{where}: operation uses unknown column '{sop.table}.{c}'")
-        for v in values:
-            missing_args = value_args(v) - declared
+                raise ValueError(f"{where}: operation uses unknown column '{step.table}.{c}'")
+        for read in step.reads:
+            missing_args = value_args(read.value) - declared
             if missing_args:
                 raise ValueError(
                     f"{where}: operation reads argument(s) {sorted(missing_args)} "
                     "that the input_schema does not declare"
                 )
-            missing_refs = value_refs(v) - bound
+            missing_refs = value_refs(read.value) - bound
             if missing_refs:
                 raise ValueError(f"{where}: operation refers to unbound step(s) {sorted(missing_refs)}")
-        if bind is not None:
-            if bind in bound:
-                raise ValueError(f"{where}: step name '{bind}' is bound twice")
-            bound.add(bind)
+        if step.bind is not None:
+            if step.bind in bound:
+                raise ValueError(f"{where}: step name '{step.bind}' is bound twice")
+            bound.add(step.bind)
     if isinstance(op, SequenceOp) and op.result is not None and op.result not in bound:
         raise ValueError(f"{where}: sequence result '{op.result}' is not a step name")
 

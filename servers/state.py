@@ -20,10 +20,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from servers.seedgen import initial_rows
 from servers.spec import Column, EnvSpec, ForeignKey, Table, ToolSpec
+from servers.validation import ToolValidators
+
+if TYPE_CHECKING:
+    import mcp_types
 
 _SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "boolean": "INTEGER",
               "enum": "TEXT", "date": "TEXT"}
@@ -144,7 +148,7 @@ class Template(NamedTuple):
 class EnvRuntime:
     """An EnvSpec ready to serve: lookups, the DDL, cached tool validators and template databases."""
 
-    def __init__(self, spec: EnvSpec, template_cache_size: int = 32) -> None:
+    def __init__(self, spec: EnvSpec, template_cache_size: int = 32, validators: ToolValidators | None = None) -> None:
         self.spec = spec
         self.tables: dict[str, Table] = {t.name: t for t in spec.tables}
         self.tools: dict[str, ToolSpec] = {t.name: t for t in spec.tools}
@@ -153,9 +157,10 @@ class EnvRuntime:
         for t in spec.tables:
             for fk in t.foreign_keys:
                 self.referrers[fk.ref_table].append((t, fk))
-        # Filled lazily by servers.executor (compiling every schema up front would slow hub start).
-        self.validators: dict[str, Callable[[dict], str | None]] = {}
-        self.mcp_cache: dict[str, Any] = {}
+        # Argument and output validators, compiled on first use; the owner picks the mode.
+        self.validators = validators if validators is not None else ToolValidators()
+        # The tools as MCP objects, built once by servers.mcp_server.mcp_tools.
+        self.mcp_tools: list[mcp_types.Tool] | None = None
         self._template_cache_size = max(1, template_cache_size)
         self._templates: OrderedDict[int | None, Template] = OrderedDict()
         self._lock = threading.Lock()

@@ -9,6 +9,7 @@ import pytest
 from agent.cli import handle_collect
 from agent.engine import EngineConfig
 from agent.run import collect_to_file
+from agent.settings import PolicySettings
 from agent.store import read_trajectories
 from agent.tasks import load_tasks
 from tests.test_agent_support import gold_state_hash, order_desk_hub, write_tasks
@@ -59,7 +60,7 @@ async def test_scripted_collection_passes_every_filter(tmp_path, mcp_client):
         tasks = load_tasks(tasks_file)
         out = tmp_path / "traj.jsonl"
         config = EngineConfig(url=base_url, concurrency=4, mcp_client=mcp_client)
-        summary = await collect_to_file(tasks, config, {"policy": "scripted"}, out)
+        summary = await collect_to_file(tasks, config, PolicySettings(), out)
     records = read_trajectories(out)
     assert summary.errors == 0 and summary.passed == len(tasks) == len(records)
     by_id = {r["task_id"]: r for r in records}
@@ -123,7 +124,7 @@ async def test_plain_mcp_server_mode_has_no_state_filter(tmp_path):
             assert await probe_hub(http, base_url) and not await probe_hub(http, mcp_url)
         out = tmp_path / "traj.jsonl"
         summary = await collect_to_file(load_tasks(write_tasks(tmp_path / "t.jsonl", tasks)),
-                                        EngineConfig(url=mcp_url, is_hub=False), {"policy": "scripted"}, out)
+                                        EngineConfig(url=mcp_url, is_hub=False), PolicySettings(), out)
     (record,) = read_trajectories(out)
     assert summary.errors == 0 and record["passed"]
     assert record["filters"]["state_match"] is None and record["final_state_hash"] is None
@@ -164,7 +165,7 @@ async def test_generated_tasks_on_all_example_envs_pass_and_load(tmp_path):
     with running_hub() as base_url:
         tasks = load_tasks(write_tasks(tmp_path / "tasks.jsonl", generated))
         summary = await collect_to_file(tasks, EngineConfig(url=base_url, concurrency=8, mcp_client="fast"),
-                                        {"policy": "scripted"}, out)
+                                        PolicySettings(), out)
     assert summary.errors == 0 and summary.passed == len(tasks)
     assert set(summary.per_env) == {"order-desk", "flight-desk", "bank-desk"}
     raw = read_trajectories(out)
@@ -183,8 +184,8 @@ async def test_token_is_sent_and_a_missing_token_is_a_clear_error(tmp_path):
              "goal": "Status of O-1002?", "gold_calls": [{"name": "get_order", "arguments": {"order_id": "O-1002"}}],
              "expected_outputs": [], "gold_state_hash": None}]))
         good = await collect_to_file(tasks, EngineConfig(url=base_url, token="s3cret", retries=0),
-                                     {"policy": "scripted"}, tmp_path / "ok.jsonl")
-        bad = await collect_to_file(tasks, EngineConfig(url=base_url, retries=2), {"policy": "scripted"},
+                                     PolicySettings(), tmp_path / "ok.jsonl")
+        bad = await collect_to_file(tasks, EngineConfig(url=base_url, retries=2), PolicySettings(),
                                     tmp_path / "bad.jsonl")
     assert good.errors == 0 and good.passed == 1
     (record,) = read_trajectories(tmp_path / "bad.jsonl")

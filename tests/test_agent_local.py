@@ -6,6 +6,7 @@ import pytest
 
 from agent.engine import EngineConfig
 from agent.run import collect_to_file
+from agent.settings import PolicySettings
 from agent.store import read_trajectories
 from agent.tasks import load_tasks
 from tests.test_agent_e2e import order_desk_tasks
@@ -18,7 +19,7 @@ async def test_local_policy_runs_an_episode_end_to_end(tmp_path):
     with order_desk_hub(tmp_path) as hub_url:
         tasks = [t for t in await order_desk_tasks(hub_url) if t["task_id"] in ("od-read-order", "od-cancel")]
         out = tmp_path / "traj.jsonl"
-        settings = {"policy": "local", "model_dir": str(model_dir), "max_tokens": 12}
+        settings = PolicySettings(policy="local", model_dir=str(model_dir), max_tokens=12)
         summary = await collect_to_file(load_tasks(write_tasks(tmp_path / "t.jsonl", tasks)),
                                         EngineConfig(url=hub_url, concurrency=2, max_turns=3, retries=0),
                                         settings, out)

@@ -7,6 +7,7 @@ import json
 
 from agent.engine import EngineConfig
 from agent.run import collect_to_file
+from agent.settings import PolicySettings
 from agent.store import read_trajectories
 from agent.tasks import load_tasks
 from tests.test_agent_e2e import order_desk_tasks
@@ -45,8 +46,8 @@ async def test_openai_policy_filters_reject_exactly_the_bad_episodes(tmp_path):
                          requests)
         with serving_app(app) as llm_url:
             out = tmp_path / "traj.jsonl"
-            settings = {"policy": "openai", "base_url": llm_url + "/v1", "model": "scripted-llm", "api_key": "k",
-                        "temperature": 0.3, "max_tokens": 64}
+            settings = PolicySettings(policy="openai", base_url=llm_url + "/v1", model="scripted-llm", api_key="k",
+                                      temperature=0.3, max_tokens=64)
             summary = await collect_to_file(load_tasks(write_tasks(tmp_path / "t.jsonl", tasks)),
                                             EngineConfig(url=hub_url, concurrency=3, retries=0), settings, out,
                                             keep="passed")
@@ -86,8 +87,8 @@ async def test_llm_user_reveals_facts_and_stops(tmp_path):
     with order_desk_hub(tmp_path) as hub_url:
         tasks = [t for t in await order_desk_tasks(hub_url) if t["task_id"] == "od-read-order"]
         with serving_app(openai_app(plans, [])) as llm_url:
-            settings = {"policy": "openai", "base_url": llm_url + "/v1", "model": "m", "user": "llm",
-                        "user_base_url": llm_url + "/v1", "user_model": "u"}
+            settings = PolicySettings(policy="openai", base_url=llm_url + "/v1", model="m", user="llm",
+                                      user_base_url=llm_url + "/v1", user_model="u")
             out = tmp_path / "traj.jsonl"
             await collect_to_file(load_tasks(write_tasks(tmp_path / "t.jsonl", tasks)),
                                   EngineConfig(url=hub_url, concurrency=1), settings, out)

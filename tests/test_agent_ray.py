@@ -7,6 +7,7 @@ import pytest
 from agent.engine import EngineConfig
 from agent.ray_runner import collect_with_ray
 from agent.run import collect_to_file
+from agent.settings import PolicySettings
 from agent.store import read_trajectories
 from agent.tasks import load_tasks
 from tests.test_agent_e2e import order_desk_tasks
@@ -21,11 +22,11 @@ async def test_ray_shards_match_a_single_process_run(tmp_path):
         tasks = load_tasks(write_tasks(tmp_path / "t.jsonl", await order_desk_tasks(hub_url, copies=2)))
         config = EngineConfig(url=hub_url, concurrency=3)
         single = tmp_path / "single.jsonl"
-        await collect_to_file(tasks, config, {"policy": "scripted"}, single)
+        await collect_to_file(tasks, config, PolicySettings(), single)
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         try:
             merged = tmp_path / "ray.jsonl"
-            summary = collect_with_ray(tasks, config, {"policy": "scripted"}, merged, shards=2, quiet=True)
+            summary = collect_with_ray(tasks, config, PolicySettings(), merged, shards=2, quiet=True)
         finally:
             ray.shutdown()
     ray_records = read_trajectories(merged)

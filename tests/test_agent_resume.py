@@ -19,6 +19,7 @@ import uvicorn
 
 from agent.engine import EngineConfig
 from agent.run import collect_to_file
+from agent.settings import PolicySettings
 from agent.store import read_trajectories
 from agent.tasks import load_tasks
 from hub.hosting import HubConfig, create_app
@@ -109,7 +110,7 @@ async def test_hub_restart_mid_run_is_retried(tmp_path):
         restarter = asyncio.create_task(restart_when_asked())
         config = EngineConfig(url=hub.url, concurrency=6, retries=4, call_timeout=5, episode_timeout=30)
         summary = await collect_to_file(load_tasks(write_tasks(tmp_path / "t.jsonl", tasks)), config,
-                                        {"policy": "scripted", "scripted_latency": 0.05}, out,
+                                        PolicySettings(scripted_latency=0.05), out,
                                         on_result=on_result)
         await restarter
     finally:

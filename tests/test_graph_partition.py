@@ -76,8 +76,8 @@ def test_partition_is_reproducible_and_order_independent() -> None:
 @pytest.mark.parametrize("method", ["leiden", "louvain"])
 def test_domains_cover_every_tool_once_within_bounds(method: str) -> None:
     tools = synthetic_tools()
-    graph = build_tool_graph(tools)
-    domains = partition_domains(graph, tools, seed=3, min_size=3, max_size=8, method=method)
+    tool_graph = build_tool_graph(tools)
+    domains = partition_domains(tool_graph, tools, seed=3, min_size=3, max_size=8, method=method)
     covered = [name for domain in domains for name in domain.tools]
     assert sorted(covered) == sorted(tool.name for tool in tools)
     assert all(3 <= len(domain.tools) <= 8 for domain in domains)
@@ -147,10 +147,19 @@ def test_knn_runs_in_blocks_and_matches_brute_force(monkeypatch: pytest.MonkeyPa
     assert (groups[np.where(valid, group_indices, 0)] == groups[:, None])[valid].all()
 
 
+def test_tool_graph_carries_the_vectors_in_name_order() -> None:
+    tools = synthetic_tools()
+    tool_graph = build_tool_graph(list(reversed(tools)))
+    assert tool_graph.order == sorted(tool.name for tool in tools) == sorted(tool_graph.graph.nodes)
+    by_name = {tool.name: tool for tool in tools}
+    again = hashing_vectors([by_name[name] for name in tool_graph.order])
+    np.testing.assert_allclose(tool_graph.vectors, again)
+
+
 def test_block_size_does_not_change_the_graph() -> None:
     tools = synthetic_tools()
-    small = build_tool_graph(tools, block_size=5)
-    large = build_tool_graph(tools, block_size=4096)
+    small = build_tool_graph(tools, block_size=5).graph
+    large = build_tool_graph(tools, block_size=4096).graph
     small_edges, large_edges = sorted(small.edges(data="weight")), sorted(large.edges(data="weight"))
     assert [(a, b) for a, b, _ in small_edges] == [(a, b) for a, b, _ in large_edges]
     assert [w for *_, w in small_edges] == pytest.approx([w for *_, w in large_edges], abs=1e-5)
@@ -159,10 +168,10 @@ def test_block_size_does_not_change_the_graph() -> None:
 
 def test_graph_edges_respect_threshold_and_same_api_links() -> None:
     tools = synthetic_tools()
-    graph = build_tool_graph(tools, threshold=0.99, top_k=5, same_api_neighbours=0)
+    graph = build_tool_graph(tools, threshold=0.99, top_k=5, same_api_neighbours=0).graph
     assert all(similarity >= 0.99 for *_, similarity in graph.edges(data="similarity"))
-    assert build_tool_graph(tools, threshold=1.01, same_api_neighbours=0).number_of_edges() == 0
-    linked = build_tool_graph(tools, threshold=0.99, top_k=5, same_api_neighbours=2)
+    assert build_tool_graph(tools, threshold=1.01, same_api_neighbours=0).graph.number_of_edges() == 0
+    linked = build_tool_graph(tools, threshold=0.99, top_k=5, same_api_neighbours=2).graph
     apis = {tool.name: tool.api for tool in tools}
     assert linked.number_of_edges() > 0
     assert all(apis[a] == apis[b] for a, b in linked.edges)
@@ -172,12 +181,12 @@ def test_graph_edges_respect_threshold_and_same_api_links() -> None:
 
 def test_draw_domain_graph_writes_png(tmp_path: Path) -> None:
     tools = synthetic_tools()
-    graph = build_tool_graph(tools)
-    domains = partition_domains(graph, tools, max_size=8)
-    summary = domain_graph(graph, domains)
+    tool_graph = build_tool_graph(tools)
+    domains = partition_domains(tool_graph, tools, max_size=8)
+    summary = domain_graph(tool_graph.graph, domains)
     assert summary.number_of_nodes() == len(domains)
     out = tmp_path / "picture" / "domains.png"
-    draw_domain_graph(graph, domains, out)
+    draw_domain_graph(tool_graph.graph, domains, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
 
 

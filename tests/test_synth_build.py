@@ -12,14 +12,14 @@ from mcp import Client
 from hub.commands import synth as synth_command
 from servers.spec import ENV_NAME_PATTERN, load_envspec
 from synth.envs.quality_gate import run_gate
-from synth.envs.synthesize import DEFAULT_APIS, synthesize
+from synth.envs.synthesize import DEFAULT_APIS, SynthSettings, synthesize
 from tests.hubserver import running_hub
 
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
-    report = synthesize(None, out, seed=0, progress=False, workers=1)
+    report = synthesize(None, out, SynthSettings(seed=0, progress=False, workers=1))
     return out, report
 
 
@@ -49,7 +49,7 @@ def test_default_collection_builds_gated_environments(build):
 
 def test_same_seed_gives_identical_files_whatever_the_workers(build, tmp_path):
     out, _ = build
-    synthesize(None, tmp_path, seed=0, progress=False, workers=2, draw=False)
+    synthesize(None, tmp_path, SynthSettings(seed=0, progress=False, workers=2, draw=False))
     first = {p.name: p.read_bytes() for p in (out / "envs").glob("*.json")}
     second = {p.name: p.read_bytes() for p in (tmp_path / "envs").glob("*.json")}
     assert first.keys() == second.keys() and first == second

@@ -10,7 +10,7 @@ import pytest
 
 from servers.spec import load_envspec
 from synth.data.default_apis import default_api_files
-from synth.envs.synthesize import synthesize
+from synth.envs.synthesize import SynthSettings, synthesize
 from synth.graph import api_slug, build_tool_graph, partition_domains
 from synth.ingest import ingest_paths
 from tests.test_graph_partition import synthetic_tools
@@ -34,7 +34,7 @@ EXPECTED_ENVS = {
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
     out = tmp_path_factory.mktemp("worlds")
-    report = synthesize(None, out, seed=0, progress=False, workers=1)
+    report = synthesize(None, out, SynthSettings(seed=0, progress=False, workers=1))
     specs = {path.stem: load_envspec(path) for path in sorted((out / "envs").glob("*.json"))}
     return out, report, specs
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from synth.envs.synthesize import DEFAULT_APIS, LLMConfig, synthesize, synthesize_domain
+from synth.envs.synthesize import DEFAULT_APIS, LLMConfig, SynthSettings, synthesize, synthesize_domain
 from tests.hubserver import serving
 from tests.test_synth_schema import SHOP
 
@@ -66,8 +66,8 @@ def test_refinement_accepts_a_good_answer_and_falls_back_on_bad_ones(tmp_path):
         src = tmp_path / "apis"
         src.mkdir()
         (src / "orders.yaml").write_bytes((DEFAULT_APIS / "orders.yaml").read_bytes())
-        report = synthesize([src], tmp_path / "b", progress=False, workers=1, draw=False,
-                            llm_base_url=f"{url}/v1", llm_model="fake-model")
+        report = synthesize([src], tmp_path / "b", SynthSettings(
+            progress=False, workers=1, draw=False, llm=LLMConfig(base_url=f"{url}/v1", model="fake-model")))
     refine = report.data["refine"]
     assert refine["attempted"] >= 1 and refine["accepted"] == 0
     assert "request failed (ValueError)" in refine["fell_back"]

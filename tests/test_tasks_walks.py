@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 
 from servers.executor import execute_tool
+from servers.seedgen import next_key
+from servers.semantics import spec_semantics as analyse
 from servers.spec import parse_envspec
 from servers.state import EnvRuntime, EpisodeStore
+from synth.arguments import ArgumentDrawer
 from synth.tasks import generate_tasks
-from synth.tasks.analysis import analyse
-from synth.tasks.arguments import ArgumentDrawer, new_key
 from synth.tasks.walk import WalkBuilder, dependency_edges
 
 SPEC = {
@@ -87,7 +88,9 @@ def test_drawn_keys_meet_preconditions_and_new_keys_are_free():
         assert row["status"] == "in"
         insert = drawer.draw(shapes["add_book"], episode.rows(), {})
         assert insert["shelf_id"] in {"SH-1", "SH-2"} and isinstance(insert["title"], str)
-    assert new_key(spec.table("books"), episode.rows()["books"]) == "BK-9"
+    keys = [r["book_id"] for r in episode.rows()["books"]]
+    # the runtime's key rule (servers.seedgen.next_key): prefixed numbers start at 1001
+    assert next_key(spec.table("books"), keys) == "BK-1001" and "BK-1001" not in keys
     store.close_all()
 
 

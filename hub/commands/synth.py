@@ -8,6 +8,9 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from synth.envs.synthesize import SynthSettings
+
+    defaults = SynthSettings()
     parser = subparsers.add_parser(
         "synth",
         help="synthesize environments from API descriptions (default: the embedded collection)",
@@ -21,14 +24,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("inputs", nargs="*", metavar="INPUT", type=Path,
                         help="API description files, folders or archives (none: the embedded default collection)")
     parser.add_argument("--out", required=True, type=Path, metavar="BUILD_DIR", help="the build folder to write")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the partition and the seed state (default 0)")
-    parser.add_argument("--vectorizer", choices=["hashing", "minilm"], default="hashing",
-                        help="tool text embedding for the tool graph (default hashing)")
-    parser.add_argument("--min-domain", type=int, default=3, help="smallest domain, in tools (default 3)")
-    parser.add_argument("--max-domain", type=int, default=40, help="largest domain, in tools (default 40)")
-    parser.add_argument("--min-tools", type=int, default=3,
-                        help="environments with fewer working tools are dropped (default 3)")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help=f"seed for the partition and the seed state (default {defaults.seed})")
+    parser.add_argument("--vectorizer", choices=["hashing", "minilm"], default=defaults.vectorizer,
+                        help=f"tool text embedding for the tool graph (default {defaults.vectorizer})")
+    parser.add_argument("--min-domain", type=int, default=defaults.min_domain,
+                        help=f"smallest domain, in tools (default {defaults.min_domain})")
+    parser.add_argument("--max-domain", type=int, default=defaults.max_domain,
+                        help=f"largest domain, in tools (default {defaults.max_domain})")
+    parser.add_argument("--min-tools", type=int, default=defaults.min_tools,
+                        help=f"environments with fewer working tools are dropped (default {defaults.min_tools})")
+    parser.add_argument("--workers", type=int, default=defaults.workers,
                         help="processes synthesizing domains in parallel (default: up to 2)")
     parser.add_argument("--llm-base-url", default=None,
                         help="OpenAI-compatible endpoint for optional spec refinement (e.g. http://127.0.0.1:8000/v1)")
@@ -43,7 +49,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from synth.envs.synthesize import synthesize
+    from synth.envs.synthesize import LLMConfig, SynthSettings, synthesize
 
     console = Console(stderr=True)
     if (args.llm_base_url is None) != (args.llm_model is None):
@@ -57,14 +63,14 @@ def run_synth(args: argparse.Namespace) -> int:
     if missing:
         console.print(f"[red]error:[/red] input not found: {', '.join(missing)}")
         return 2
+    llm = None
+    if args.llm_base_url and args.llm_model:
+        llm = LLMConfig(args.llm_base_url, args.llm_model, args.llm_api_key or os.environ.get("OPENAI_API_KEY"))
     try:
-        report = synthesize(
-            list(args.inputs) or None, args.out, seed=args.seed, vectorizer=args.vectorizer,
-            llm_base_url=args.llm_base_url, llm_model=args.llm_model,
-            llm_api_key=args.llm_api_key or os.environ.get("OPENAI_API_KEY"),
-            progress=not args.no_progress, min_domain=args.min_domain, max_domain=args.max_domain,
-            min_tools=args.min_tools, workers=args.workers,
-        )
+        settings = SynthSettings(seed=args.seed, vectorizer=args.vectorizer, min_domain=args.min_domain,
+                                 max_domain=args.max_domain, min_tools=args.min_tools, workers=args.workers,
+                                 llm=llm, progress=not args.no_progress)
+        report = synthesize(list(args.inputs) or None, args.out, settings)
     except (ValueError, OSError) as err:
         console.print(f"[red]error:[/red] {err}")
         return 1

@@ -4,86 +4,20 @@
 and `cancel_order(order_id)`; `get_order` returns `customer_id` (a foreign key to customers),
 so it feeds `get_customer(customer_id)`; `create_order` returns the new order's key. Only key
 and foreign-key arguments are linked: those are the values an agent cannot invent and must
-obtain from an earlier call, which is what task generation walks.
+obtain from an earlier call, which is what task generation walks. What a tool takes and returns
+is `servers.semantics`' answer (`references`, `provided_keys`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from servers.spec import (
-    ArgValue,
-    DeleteOp,
-    EnvSpec,
-    FindOp,
-    GetOp,
-    InsertOp,
-    SequenceOp,
-    ToolDependency,
-    ToolSpec,
-    UpdateOp,
-)
-
-
-def _result_op(tool: ToolSpec) -> Any:
-    op = tool.operation
-    if isinstance(op, SequenceOp):
-        wanted = op.result or op.steps[-1].bind
-        return next(s.op for s in op.steps if s.bind == wanted)
-    return op
-
-
-def key_arguments(spec: EnvSpec, tool: ToolSpec) -> dict[str, tuple[str, str]]:
-    """Argument -> (table, key column) for every argument that carries some table's key."""
-    out: dict[str, tuple[str, str]] = {}
-    ops = [s.op for s in tool.operation.steps] if isinstance(tool.operation, SequenceOp) else [tool.operation]
-    for op in ops:
-        table = spec.table(op.table)
-        fks = {fk.column: fk for fk in table.foreign_keys}
-
-        def note(column: str, value: Any, table: Any = table, fks: dict = fks) -> None:
-            if not isinstance(value, ArgValue) or value.arg in out:
-                return
-            if column == table.primary_key:
-                out[value.arg] = (table.name, table.primary_key)
-            elif column in fks:
-                out[value.arg] = (fks[column].ref_table, fks[column].ref_column)
-
-        if isinstance(op, (GetOp, UpdateOp, DeleteOp)):
-            note(table.primary_key, op.key)
-        if isinstance(op, FindOp):
-            for f in op.filters:
-                if f.op == "eq":
-                    note(f.column, f.value)
-        if isinstance(op, InsertOp):
-            for column, value in op.values.items():
-                if column != table.primary_key:
-                    note(column, value)
-        if isinstance(op, UpdateOp):
-            for column, value in op.set.items():
-                note(column, value)
-    return out
-
-
-def _provided(spec: EnvSpec, tool: ToolSpec) -> dict[tuple[str, str], str]:
-    """(table, key column) -> the column of this tool's output that carries that key."""
-    op = _result_op(tool)
-    if isinstance(op, DeleteOp):
-        return {}
-    table = spec.table(op.table)
-    fields = set(getattr(op, "fields", []) or [])
-    out: dict[tuple[str, str], str] = {}
-    if not fields or table.primary_key in fields:
-        out[(table.name, table.primary_key)] = table.primary_key
-    for fk in table.foreign_keys:
-        if not fields or fk.column in fields:
-            out.setdefault((fk.ref_table, fk.ref_column), fk.column)
-    return out
+from servers.semantics import spec_semantics
+from servers.spec import EnvSpec, ToolDependency
 
 
 def derive_dependencies(spec: EnvSpec) -> list[ToolDependency]:
-    needs = {t.name: key_arguments(spec, t) for t in spec.tools}
-    gives = {t.name: _provided(spec, t) for t in spec.tools}
+    sems = spec_semantics(spec)
+    needs = {name: sem.references(spec) for name, sem in sems.items()}
+    gives = {name: sem.provided_keys(spec) for name, sem in sems.items()}
     required_keys = {
         t.name: {key for arg, key in needs[t.name].items() if arg in t.input_schema.get("required", [])}
         for t in spec.tools

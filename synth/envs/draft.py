@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from servers.seedgen import generate_rows
-from servers.spec import EnvSpec, SpecError, parse_envspec, simple_ops
+from servers.semantics import deleted_tables, steps
+from servers.spec import EnvSpec, SpecError, parse_envspec
 from synth.envs.dependencies import derive_dependencies
 from synth.envs.names import tool_name
 from synth.envs.operations import build_tool
@@ -84,16 +85,16 @@ def _cover_preconditions(spec: Any, rows: dict[str, list[dict[str, Any]]]) -> No
     that tools of one table do not undo each other's fixes."""
     used: dict[str, int] = {}
     for tool in sorted(spec.tools, key=lambda t: t.name):
-        for op in simple_ops(tool.operation):
-            checks = [p for p in getattr(op, "preconditions", None) or []
+        for step in steps(tool.operation):
+            checks = [p for p in step.preconditions
                       if p.op == "in" and isinstance(getattr(p.value, "const", None), list) and p.value.const]
-            table_rows = rows.get(getattr(op, "table", ""), [])
+            table_rows = rows.get(step.table, [])
             if not checks or not table_rows:
                 continue
             if any(all(r.get(p.column) in p.value.const for p in checks) for r in table_rows):
                 continue
-            index = len(table_rows) - 1 - used.get(op.table, 0) % len(table_rows)
-            used[op.table] = used.get(op.table, 0) + 1
+            index = len(table_rows) - 1 - used.get(step.table, 0) % len(table_rows)
+            used[step.table] = used.get(step.table, 0) + 1
             for p in checks:
                 table_rows[index][p.column] = p.value.const[0]
 
@@ -139,7 +140,7 @@ def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0
     }
     rows = generate_rows(spec, seed, counts)
     # Rows generated after the children have none: deletes need such rows to act on.
-    deleted = {o.table for t in spec.tools for o in simple_ops(t.operation) if o.kind == "delete"}
+    deleted = {table for t in spec.tools for table in deleted_tables(t.operation)}
     parents = {fk.ref_table for t in spec.tables for fk in t.foreign_keys}
     extra = {name: FREE_PARENT_ROWS for name in deleted & parents}
     if extra:

@@ -1,7 +1,7 @@
 """The executable quality gate: every tool is called, for real, before an environment ships.
 
 Each tool gets a fresh episode (EnvRuntime + EpisodeStore, in-process SQLite) and arguments
-drawn from the seed state (`synth.envs.calls`). A tool passes when the call succeeds and, for a
+planned from the seed state (`synth.arguments.probe_arguments`). A tool passes when the call succeeds and, for a
 write, the state hash changes. A failing tool is retried on other rows, then repaired (its
 constant preconditions relaxed, its argument types aligned with the columns they feed) and
 tried again; a tool that still fails is dropped, with the reason. An environment left with fewer
@@ -10,26 +10,16 @@ than `min_tools` working tools is dropped as a whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 from servers.executor import execute_tool
 from servers.seedgen import initial_rows
-from servers.spec import (
-    WRITE_KINDS,
-    ArgValue,
-    EnvSpec,
-    SequenceOp,
-    SpecError,
-    ToolSpec,
-    parse_envspec,
-    simple_ops,
-)
+from servers.semantics import steps, tool_semantics, without_preconditions, written_tables
+from servers.spec import EnvSpec, SpecError, ToolSpec, parse_envspec
 from servers.state import EnvRuntime, EpisodeStore, quote
-from synth.envs.calls import plan_arguments
+from servers.validation import ToolValidators
+from synth.arguments import probe_arguments
 
 ATTEMPTS = 3
 MIN_TOOLS = 3
@@ -62,44 +52,13 @@ class GateResult:
         return [v.name for v in self.verdicts if v.ok]
 
 
-def _light_validator(tool: ToolSpec) -> Callable[[dict], str | None]:
-    """Argument validation without compiling code per tool.
-
-    The executor compiles a fastjsonschema validator per tool (worth it for a server answering
-    many calls); the gate calls each tool once or twice, where compiling costs more than the
-    calls. This checks the same things: unknown arguments, then the JSON Schema.
-    """
-    schema = tool.input_schema
-    properties = schema.get("properties", {})
-    extra_allowed = schema.get("additionalProperties", False) is not False
-    checker = jsonschema.validators.validator_for(schema)(schema)
-
-    def validate(arguments: dict) -> str | None:
-        if not extra_allowed:
-            unknown = sorted(set(arguments) - set(properties))
-            if unknown:
-                return f"unknown argument(s) {unknown} for tool '{tool.name}'"
-        error = jsonschema.exceptions.best_match(checker.iter_errors(arguments))
-        if error is None:
-            return None
-        where = ".".join(str(p) for p in error.absolute_path)
-        return f"invalid argument '{where}' for tool '{tool.name}': {error.message}"
-
-    return validate
-
-
-def _written_tables(tool: ToolSpec) -> list[str]:
-    return sorted({o.table for o in simple_ops(tool.operation) if o.kind in WRITE_KINDS})
-
-
 class _Probe:
     """Calls tools of one spec on fresh episodes."""
 
     def __init__(self, spec: EnvSpec) -> None:
         self.spec = spec
-        self.runtime = EnvRuntime(spec, template_cache_size=1)
-        for tool in spec.tools:
-            self.runtime.validators[tool.name] = _light_validator(tool)
+        # Each tool is called once or twice: compiling its schema would cost more than the calls.
+        self.runtime = EnvRuntime(spec, template_cache_size=1, validators=ToolValidators(compiled=False))
         self.store = EpisodeStore({spec.name: self.runtime}, max_live=4)
         # Read-only use: the gate never mutates these, so no copy (initial_rows deep-copies).
         self.rows = spec.seed.rows if spec.seed.generate is None else initial_rows(spec)
@@ -115,13 +74,14 @@ class _Probe:
     def call(self, tool: ToolSpec) -> tuple[bool, str | None, str | None, dict | None]:
         """(ok, reason, detail, arguments) after up to ATTEMPTS calls on other rows."""
         reason, detail = "no seed row to call it on", None
+        sem = tool_semantics(self.spec, tool)
+        written = written_tables(tool.operation)
         for attempt in range(ATTEMPTS):
-            args = plan_arguments(self.spec, tool, self.rows, attempt)
+            args = probe_arguments(self.spec, sem, self.rows, attempt)
             if args is None:
                 return False, "no seed row to call it on", None, None
             episode = self.store.create(self.spec.name)
             try:
-                written = _written_tables(tool)
                 before = self._contents(episode.conn, written)
                 outcome = execute_tool(self.runtime, episode.conn, tool.name, args)
                 if not outcome.ok:
@@ -138,35 +98,23 @@ class _Probe:
 
 def _relaxed(tool: ToolSpec) -> ToolSpec | None:
     """The tool without constant preconditions (the seed may hold no row that meets them)."""
-    data = tool.model_dump(mode="json", exclude_none=False)
-    changed = False
-    ops = [s["op"] for s in data["operation"]["steps"]] if data["operation"]["kind"] == "sequence" else [data["operation"]]
-    for op in ops:
-        if op.get("preconditions"):
-            op["preconditions"] = []
-            changed = True
-    return ToolSpec.model_validate(data) if changed else None
+    relaxed = without_preconditions(tool.operation)
+    return None if relaxed is None else tool.model_copy(update={"operation": relaxed})
 
 
 def _retyped(spec: EnvSpec, tool: ToolSpec) -> ToolSpec | None:
-    """The tool with each argument typed like the column it reads or writes."""
+    """The tool with each argument typed like the column it matches or stores."""
     props = dict(tool.input_schema.get("properties", {}))
     changed = False
-    op = tool.operation
-    ops = [s.op for s in op.steps] if isinstance(op, SequenceOp) else [op]
-    for sop in ops:
-        table = spec.table(sop.table)
-        pairs: list[tuple[str, Any]] = []
-        if hasattr(sop, "key"):
-            pairs.append((table.primary_key, sop.key))
-        pairs += [(f.column, f.value) for f in getattr(sop, "filters", [])]
-        pairs += list(getattr(sop, "values", {}).items()) + list(getattr(sop, "set", {}).items())
-        for column_name, value in pairs:
-            column = table.column(column_name)
-            if not isinstance(value, ArgValue) or column is None or value.arg not in props:
+    for step in steps(tool.operation):
+        table = spec.table(step.table)
+        for read in step.reads_of("key", "filter", "values", "set"):
+            column = table.column(read.column or table.primary_key)
+            arg = read.argument
+            if arg is None or column is None or arg not in props:
                 continue
             want = _JSON_TYPE[column.type]
-            prop = dict(props[value.arg]) if isinstance(props[value.arg], dict) else {}
+            prop = dict(props[arg]) if isinstance(props[arg], dict) else {}
             if prop.get("type") != want or (column.type == "enum" and prop.get("enum") != column.enum):
                 prop["type"] = want
                 prop.pop("format", None)
@@ -175,7 +123,7 @@ def _retyped(spec: EnvSpec, tool: ToolSpec) -> ToolSpec | None:
                     prop["enum"] = list(column.enum or [])
                 else:
                     prop.pop("enum", None)
-                props[value.arg] = prop
+                props[arg] = prop
                 changed = True
     if not changed:
         return None

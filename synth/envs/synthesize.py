@@ -34,12 +34,40 @@ EXAMPLES_PER_REASON = 5
 CHUNK = 8
 
 
-@dataclass
+@dataclass(frozen=True)
 class LLMConfig:
+    """An OpenAI-compatible endpoint for the optional refinement of drafted specs."""
+
     base_url: str
     model: str
     api_key: str | None = None
     timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class SynthSettings:
+    """Every setting of a synthesis run, with its default (`envhub synth` takes its defaults from here)."""
+
+    # Seeds the partition and the seed state; the same inputs and seed give the same build.
+    seed: int = 0
+    # Tool text embedding for the tool graph: "hashing" or "minilm".
+    vectorizer: str = "hashing"
+    # Domain sizes, in tools.
+    min_domain: int = 3
+    max_domain: int = 40
+    # Environments with fewer working tools are dropped.
+    min_tools: int = MIN_TOOLS
+    # Processes synthesizing domains in parallel; None: up to 2.
+    workers: int | None = None
+    # Optional LLM refinement of each drafted spec.
+    llm: LLMConfig | None = None
+    progress: bool = True
+    # Whether to draw BUILD_DIR/domains.png.
+    draw: bool = True
+
+    def __post_init__(self) -> None:
+        if self.min_domain < 1 or self.max_domain < self.min_domain:
+            raise ValueError(f"need 1 <= min_domain <= max_domain, got {self.min_domain} and {self.max_domain}")
 
 
 @dataclass
@@ -121,9 +149,8 @@ def synthesize_domain(
     return result
 
 
-def _run_chunk(jobs: list[tuple[str, str, list[ToolDef]]], seed: int, llm: LLMConfig | None,
-               min_tools: int) -> list[DomainResult]:
-    return [synthesize_domain(n, d, t, seed, llm, min_tools) for n, d, t in jobs]
+def _run_chunk(jobs: list[tuple[str, str, list[ToolDef]]], settings: SynthSettings) -> list[DomainResult]:
+    return [synthesize_domain(n, d, t, settings.seed, settings.llm, settings.min_tools) for n, d, t in jobs]
 
 
 class _Stages:
@@ -193,29 +220,13 @@ def _reason_table(items: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["count"]))
 
 
-def synthesize(
-    inputs: list[Path] | None,
-    out_dir: Path,
-    *,
-    seed: int = 0,
-    vectorizer: str = "hashing",
-    llm_base_url: str | None = None,
-    llm_model: str | None = None,
-    llm_api_key: str | None = None,
-    progress: bool = True,
-    min_domain: int = 3,
-    max_domain: int = 40,
-    min_tools: int = MIN_TOOLS,
-    workers: int | None = None,
-    draw: bool = True,
-) -> BuildReport:
+def synthesize(inputs: list[Path] | None, out_dir: Path, settings: SynthSettings | None = None) -> BuildReport:
     """Build every environment from `inputs` (the embedded default collection when None)."""
     from synth.graph import build_tool_graph, draw_domain_graph, partition_domains
     from synth.ingest import ingest_paths
 
-    if (llm_base_url is None) != (llm_model is None):
-        raise ValueError("LLM refinement needs both --llm-base-url and --llm-model")
-    llm = LLMConfig(llm_base_url, llm_model, llm_api_key) if llm_base_url and llm_model else None
+    settings = settings or SynthSettings()
+    seed = settings.seed
     # The default collection's YAML files only: its folder also holds the package's __init__.py.
     paths = [Path(p) for p in inputs] if inputs else default_api_files()
     for p in paths:
@@ -226,7 +237,7 @@ def synthesize(
     envs_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
 
-    with _Stages(progress) as stages:
+    with _Stages(settings.progress) as stages:
         t0 = time.perf_counter()
         with stages.stage("ingest", None) as update:
             ingested = ingest_paths(paths, progress=lambda done, total: update(done=done, total=total))
@@ -236,14 +247,14 @@ def synthesize(
 
         t0 = time.perf_counter()
         with stages.stage("graph", 1) as update:
-            graph = build_tool_graph(tools, vectorizer=vectorizer, seed=seed) if tools else None
+            tool_graph = build_tool_graph(tools, vectorizer=settings.vectorizer, seed=seed) if tools else None
             update(advance=1)
         timings["graph"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         with stages.stage("domains", 1) as update:
-            domains = partition_domains(graph, tools, seed=seed, min_size=min_domain, max_size=max_domain) \
-                if graph is not None else []
+            domains = partition_domains(tool_graph, tools, seed=seed, min_size=settings.min_domain,
+                                        max_size=settings.max_domain) if tool_graph is not None else []
             update(advance=1)
         timings["partition"] = time.perf_counter() - t0
 
@@ -252,7 +263,7 @@ def synthesize(
         t0 = time.perf_counter()
         results: list[DomainResult] = []
         with stages.stage("synthesize", len(jobs)) as update:
-            results = run_domains(jobs, seed, llm, min_tools, workers, update)
+            results = run_domains(jobs, settings, update)
         timings["synthesize_and_gate"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -261,29 +272,28 @@ def synthesize(
         for r in results:
             if r.spec_text is not None:
                 (envs_dir / f"{r.name}.json").write_text(r.spec_text, encoding="utf-8")
-        if draw and graph is not None and domains:
-            draw_domain_graph(graph, domains, out_dir / "domains.png")
+        if settings.draw and tool_graph is not None and domains:
+            draw_domain_graph(tool_graph.graph, domains, out_dir / "domains.png")
         timings["write"] = time.perf_counter() - t0
 
-    data = _report(paths, ingested, graph, domains, results, timings, seed, vectorizer, llm)
+    graph = tool_graph.graph if tool_graph is not None else None
+    data = _report(paths, ingested, graph, domains, results, timings, settings)
     (out_dir / "report.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return BuildReport(out_dir, data)
 
 
-def run_domains(jobs: list[tuple[str, str, list[ToolDef]]], seed: int, llm: LLMConfig | None, min_tools: int,
-              workers: int | None, update: Any) -> list[DomainResult]:
-    if workers is None:
-        workers = min(2, os.cpu_count() or 1)
+def run_domains(jobs: list[tuple[str, str, list[ToolDef]]], settings: SynthSettings, update: Any) -> list[DomainResult]:
+    workers = settings.workers if settings.workers is not None else min(2, os.cpu_count() or 1)
     if workers <= 1 or len(jobs) <= CHUNK:
         out = []
         for job in jobs:
-            out.append(synthesize_domain(*job, seed, llm, min_tools))
+            out.append(synthesize_domain(*job, settings.seed, settings.llm, settings.min_tools))
             update(advance=1)
         return out
     chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
     results: list[list[DomainResult] | None] = [None] * len(chunks)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_run_chunk, chunk, seed, llm, min_tools): i for i, chunk in enumerate(chunks)}
+        futures = {pool.submit(_run_chunk, chunk, settings): i for i, chunk in enumerate(chunks)}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
             update(advance=len(chunks[futures[fut]]))
@@ -291,7 +301,8 @@ def run_domains(jobs: list[tuple[str, str, list[ToolDef]]], seed: int, llm: LLMC
 
 
 def _report(paths: list[Path], ingested: Any, graph: Any, domains: list[Any], results: list[DomainResult],
-            timings: dict[str, float], seed: int, vectorizer: str, llm: LLMConfig | None) -> dict[str, Any]:
+            timings: dict[str, float], settings: SynthSettings) -> dict[str, Any]:
+    llm = settings.llm
     tool_reasons: list[tuple[str, dict[str, Any]]] = []
     env_reasons: list[tuple[str, dict[str, Any]]] = []
     for r in results:
@@ -321,8 +332,8 @@ def _report(paths: list[Path], ingested: Any, graph: Any, domains: list[Any], re
     return {
         "format": REPORT_FORMAT,
         "inputs": [str(p) for p in paths],
-        "seed": seed,
-        "vectorizer": vectorizer,
+        "seed": settings.seed,
+        "vectorizer": settings.vectorizer,
         "inputs_read": ingested.files_read,
         "files_skipped": [{"source": s, "reason": why} for s, why in ingested.skipped],
         "tools_ingested": ingested_n,

@@ -8,6 +8,7 @@ reproducible: tools are put in name order first and ties are broken by name.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -35,6 +36,18 @@ CROSS_API_THRESHOLD = 0.55
 SMALL_API_SIZE = 8
 
 
+@dataclass(frozen=True)
+class ToolGraph:
+    """The similarity graph of a tool set and the tool vectors it was built from.
+
+    `order` is the tool names in vector row order (name order): `vectors[i]` is `order[i]`'s.
+    """
+
+    graph: nx.Graph
+    order: list[str]
+    vectors: np.ndarray
+
+
 def build_tool_graph(
     tools: list[ToolDef],
     *,
@@ -47,7 +60,7 @@ def build_tool_graph(
     same_api_neighbours: int = SAME_API_NEIGHBOURS,
     same_api_bonus: float = SAME_API_BONUS,
     cross_api_threshold: float = CROSS_API_THRESHOLD,
-) -> nx.Graph:
+) -> ToolGraph:
     """Nodes are tool names (attribute `api`); an edge joins a tool to each of its `top_k`
     nearest tools with cosine similarity >= `threshold` (>= `cross_api_threshold` when the two
     tools come from different APIs), and to its `same_api_neighbours`
@@ -55,7 +68,7 @@ def build_tool_graph(
     (similarity, plus `same_api_bonus` within an API) and `similarity`.
 
     Neighbours are found `block_size` rows at a time, so memory stays O(block_size * n).
-    `graph.graph` keeps the vectors (row i = `graph.graph["order"][i]`) for the partition.
+    The vectors come back with the graph: the partition splits and merges communities by them.
     `seed` is recorded for provenance; the graph itself is deterministic.
     """
     names = [tool.name for tool in tools]
@@ -71,11 +84,10 @@ def build_tool_graph(
     graph = nx.Graph(
         vectorizer=vectorizer, threshold=threshold, top_k=top_k, seed=seed, cross_api_threshold=cross_api_threshold
     )
-    graph.graph["order"] = [tool.name for tool in ordered]
-    graph.graph["vectors"] = vectors
     graph.add_nodes_from((tool.name, {"api": api}) for tool, api in zip(ordered, api_labels, strict=True))
+    result = ToolGraph(graph, [tool.name for tool in ordered], vectors)
     if len(ordered) < 2:
-        return graph
+        return result
 
     def add_edges(indices: np.ndarray, sims: np.ndarray, *, keep_all: bool) -> None:
         for i in range(len(ordered)):
@@ -96,5 +108,5 @@ def build_tool_graph(
     if same_api_neighbours > 0:
         indices, sims = group_top_k_neighbours(vectors, groups, same_api_neighbours, block_size=block_size)
         add_edges(indices, sims, keep_all=True)
-    return graph
+    return result
 

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from synth.graph.vectorize import (
-    split_words,
+    index_terms,
 )
 from synth.tooldef import ToolDef
 
@@ -92,11 +92,11 @@ def name_domains(communities: list[list[str]], by_name: dict[str, ToolDef]) -> l
         words: Counter[str] = Counter()
         for name in members:
             tool = by_name[name]
-            for word in split_words(tool.original_name or tool.name):
+            for word in index_terms(tool.original_name or tool.name):
                 if word not in _GENERIC_WORDS and len(word) > 2:
                     words[word] += 2
             for tag in tool.tags:
-                for word in split_words(tag):
+                for word in index_terms(tag):
                     if word not in _GENERIC_WORDS and len(word) > 2:
                         words[word] += 1
         top_api = ranked_apis[0] if ranked_apis else ""

@@ -12,17 +12,13 @@ from collections.abc import Callable
 import networkx as nx
 import numpy as np
 
-from synth.graph.build import SMALL_API_SIZE
+from synth.graph.build import SMALL_API_SIZE, ToolGraph
 from synth.graph.naming import Domain, name_domains
-from synth.graph.vectorize import (
-    DEFAULT_DIM,
-    vectorize,
-)
 from synth.tooldef import ToolDef
 
 
 def partition_domains(
-    graph: nx.Graph,
+    tool_graph: ToolGraph,
     tools: list[ToolDef],
     *,
     seed: int = 0,
@@ -45,14 +41,15 @@ def partition_domains(
     """
     if min_size < 1 or max_size < min_size:
         raise ValueError(f"need 1 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}")
+    graph = tool_graph.graph
     by_name = {tool.name: tool for tool in tools}
     missing = [name for name in graph.nodes if name not in by_name]
     if missing:
         raise ValueError(f"graph has tools not in the tool list: {sorted(missing)[:5]}")
-    order: list[str] = sorted(graph.nodes)
+    order = tool_graph.order
     if not order:
         return []
-    vectors = _vectors_for(graph, order, [by_name[name] for name in order])
+    vectors = tool_graph.vectors
     row_of = {name: i for i, name in enumerate(order)}
     finder = _CommunityFinder(graph, order, seed=seed, method=method)
 
@@ -140,14 +137,6 @@ def _pack_apis(
     if current:
         out.append(sorted(current))
     return out
-
-
-def _vectors_for(graph: nx.Graph, order: list[str], tools: list[ToolDef]) -> np.ndarray:
-    stored = graph.graph.get("vectors")
-    stored_order = graph.graph.get("order")
-    if isinstance(stored, np.ndarray) and stored_order == order:
-        return stored
-    return vectorize(tools, "hashing", DEFAULT_DIM)
 
 
 class _CommunityFinder:

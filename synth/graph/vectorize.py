@@ -120,8 +120,10 @@ STOPWORDS = frozenset(
 )
 
 
-def split_words(text: str) -> list[str]:
-    """`getUserById`, `user_id`, `User-ID` -> ["get", "user", "by", "id"] (lowercase words, 2+ chars)."""
+def index_terms(text: str) -> list[str]:
+    """The terms a text contributes to a tool vector: `getUserById`, `user_id`, `User-ID` ->
+    ["get", "user", "by", "id"] (lowercase words of 2+ characters starting with a letter; unlike
+    `synth.envs.names.split_words`, which keeps every piece of an identifier)."""
     return _WORD.findall(_CAMEL_BOUNDARY.sub(" ", text).lower().replace("_", " "))
 
 
@@ -157,21 +159,21 @@ def tool_tokens(tool: ToolDef) -> Counter[str]:
     bag: Counter[str] = Counter()
     for name, schema in _parameters(tool):
         kind = _schema_type(schema)
-        words = split_words(name)
+        words = index_terms(name)
         bag["p:" + "_".join(words or [name.lower()])] += PARAM_NAME_WEIGHT
         for word in words:
             bag["pw:" + word] += PARAM_WORD_WEIGHT
         bag["t:" + kind] += PARAM_TYPE_WEIGHT
         if words:
             bag[f"pt:{words[-1]}:{kind}"] += PARAM_TYPE_WEIGHT
-    for word in split_words(tool.original_name or tool.name):
+    for word in index_terms(tool.original_name or tool.name):
         if word not in STOPWORDS:
             bag["w:" + word] += TOOL_WORD_WEIGHT
     for tag in tool.tags:
-        for word in split_words(tag):
+        for word in index_terms(tag):
             if word not in STOPWORDS:
                 bag["w:" + word] += TOOL_WORD_WEIGHT * 0.5
-    description_words = [w for w in split_words(tool.description) if w not in STOPWORDS]
+    description_words = [w for w in index_terms(tool.description) if w not in STOPWORDS]
     for word in description_words[:MAX_DESCRIPTION_WORDS]:
         bag["w:" + word] += DESCRIPTION_WORD_WEIGHT
     return bag
@@ -230,7 +232,7 @@ def l2_normalize(matrix: np.ndarray) -> np.ndarray:
 def tool_text(tool: ToolDef) -> str:
     """One line per tool for a sentence model: its name, purpose and parameters."""
     params = ", ".join(f"{name}: {_schema_type(schema)}" for name, schema in _parameters(tool))
-    words = " ".join(split_words(tool.original_name or tool.name))
+    words = " ".join(index_terms(tool.original_name or tool.name))
     return f"{words}. {tool.description[:300]}. Parameters: {params}"
 
 

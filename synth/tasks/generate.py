@@ -24,11 +24,11 @@ from typing import Any
 
 from contracts import TASK_FORMAT, TaskSpec, write_jsonl
 from servers.executor import execute_tool
+from servers.semantics import ToolSemantics, spec_semantics
 from servers.spec import EnvSpec, SpecError, load_envspec
 from servers.state import EnvRuntime, EpisodeStore
+from synth.arguments import ArgumentDrawer
 
-from .analysis import ToolShape, analyse
-from .arguments import ArgumentDrawer
 from .goal import GoalInput, compose_goal, fact_text
 from .walk import Walk, WalkBuilder
 
@@ -123,7 +123,7 @@ class EnvTaskGenerator:
         self.state_seeds = state_seeds
         self.runtime = EnvRuntime(spec)
         self.store = EpisodeStore({spec.name: self.runtime}, ttl_seconds=3600, max_live=8)
-        self.shapes: dict[str, ToolShape] = analyse(spec)
+        self.shapes: dict[str, ToolSemantics] = spec_semantics(spec)
         self.walks = WalkBuilder(spec, self.shapes)
         self.report = EnvReport(spec.name)
 

@@ -13,10 +13,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from servers.semantics import ToolSemantics
 from servers.spec import EnvSpec
 from synth.envs.names import plural, singular, split_words
 
-from .analysis import ToolShape
 from .walk import Walk
 
 # Leading tool-name words that only restate the operation kind; the kind's own template says it better.
@@ -104,7 +104,7 @@ class GoalInput:
     """Everything the templates look at: the walk, its calls and results, what the user knows."""
 
     spec: EnvSpec
-    shapes: dict[str, ToolShape]
+    shapes: dict[str, ToolSemantics]
     walk: Walk
     calls: list[dict[str, Any]]
     results: list[Any]
@@ -122,7 +122,7 @@ class GoalWriter:
 
     # -- phrases for rows and values ------------------------------------------------------------
 
-    def _shape(self, i: int) -> ToolShape:
+    def _shape(self, i: int) -> ToolSemantics:
         return self.g.shapes[self.g.walk.steps[i].tool]
 
     def _known(self, i: int, arg: str) -> bool:
@@ -150,7 +150,7 @@ class GoalWriter:
         shape, call = self._shape(i), self.g.calls[i]
         conds = []
         for arg in call["arguments"]:
-            use = shape.primary_target(arg)
+            use = shape.primary_use(arg)
             if use is None or use.role != "filter" or not use.column:
                 continue
             col = humanize(use.column)
@@ -217,14 +217,14 @@ class GoalWriter:
         for arg in call["arguments"]:
             if arg in skip or self._reference_table(i, arg):
                 continue
-            use = shape.primary_target(arg)
+            use = shape.primary_use(arg)
             label = humanize(use.column) if use is not None and use.column and use.role in ("set", "value") else humanize(arg)
             parts.append((label, self._value_phrase(i, arg)))
         return parts
 
     def _reference_table(self, i: int, arg: str) -> str | None:
         """The table an argument names a row of (a key, or a foreign key of a new row)."""
-        use = self._shape(i).primary_target(arg)
+        use = self._shape(i).primary_use(arg)
         if use is None:
             return None
         if use.role == "key":
@@ -268,7 +268,7 @@ class GoalWriter:
         """(argument, value phrase, 'add'|'sub') of the amount a write moves, when there is one."""
         shape = self._shape(i)
         for arg in self.g.calls[i]["arguments"]:
-            use = shape.primary_target(arg)
+            use = shape.primary_use(arg)
             if use is None or use.role != "arith" or use.arith not in ("add", "sub") or not use.column:
                 continue
             # Money moves ("deposit 40 into account A-1"); counts (stock, seats) stay plain details.
@@ -286,7 +286,7 @@ class GoalWriter:
         extra = "".join(f" {_cap(label)}: {value}." for label, value in details)
         return f"{opener} {clause}{end}{extra}"
 
-    def _write_clause(self, i: int, shape: ToolShape, call: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
+    def _write_clause(self, i: int, shape: ToolSemantics, call: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
         verb = self._verb(i)
         table = noun(shape.table)
         key = shape.key_arg()

@@ -16,9 +16,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from servers.semantics import ToolSemantics
 from servers.spec import EnvSpec
-
-from .analysis import ToolShape
 
 
 @dataclass(frozen=True)
@@ -45,21 +44,21 @@ class Walk:
         return [s.tool for s in self.steps]
 
 
-def _resolve_column(spec: EnvSpec, shapes: dict[str, ToolShape], source: str, target: str, argument: str, column: str | None) -> str | None:
+def _resolve_column(spec: EnvSpec, shapes: dict[str, ToolSemantics], source: str, target: str, argument: str, column: str | None) -> str | None:
     """The result column of `source` that feeds `target.argument`, or None when there is none."""
     src = shapes[source]
     if column is not None:
         return column if column in src.output_columns else None
     if argument in src.output_columns:
         return argument
-    use = shapes[target].primary_target(argument)
+    use = shapes[target].primary_use(argument)
     if use is not None and use.column is not None and use.column in src.output_columns:
         return use.column
     pk = spec.table(src.output_table).primary_key
     return pk if pk in src.output_columns else None
 
 
-def _implied_column(spec: EnvSpec, src: ToolShape, target_table: str, target_column: str | None) -> str | None:
+def _implied_column(spec: EnvSpec, src: ToolSemantics, target_table: str, target_column: str | None) -> str | None:
     """Which column of `src`'s result rows can fill `target_table.target_column` (None: the key)."""
     table = spec.table(target_table)
     column = target_column or table.primary_key
@@ -78,7 +77,7 @@ def _implied_column(spec: EnvSpec, src: ToolShape, target_table: str, target_col
     return None
 
 
-def dependency_edges(spec: EnvSpec, shapes: dict[str, ToolShape]) -> list[Edge]:
+def dependency_edges(spec: EnvSpec, shapes: dict[str, ToolSemantics]) -> list[Edge]:
     """Declared edges (with their columns resolved) followed by the ones the operations imply."""
     edges: list[Edge] = []
     seen: set[tuple[str, str, str]] = set()
@@ -92,7 +91,7 @@ def dependency_edges(spec: EnvSpec, shapes: dict[str, ToolShape]) -> list[Edge]:
         edges.append(Edge(dep.source, dep.target, dep.argument, column))
     for target in shapes.values():
         for arg in target.properties:
-            use = target.primary_target(arg)
+            use = target.primary_use(arg)
             # Only row keys are chained implicitly; other hand-overs must be declared by the spec.
             if use is None or use.role != "key":
                 continue
@@ -112,18 +111,18 @@ def _is_reference(spec: EnvSpec, table: str, column: str | None) -> bool:
     return column == t.primary_key or any(fk.column == column for fk in t.foreign_keys)
 
 
-def _filters_on(src: ToolShape, column: str) -> bool:
+def _filters_on(src: ToolSemantics, column: str) -> bool:
     """Whether `src` is searched by `column` itself: passing that value on would go in a circle."""
     return any(
         use.role == "filter" and use.table == src.output_table and use.column == column
-        for uses in src.targets.values() for use in uses
+        for uses in src.uses.values() for use in uses
     )
 
 
 class WalkBuilder:
     """Draws walks of 1..max_steps tools that end in a read (questions) or contain a write (changes)."""
 
-    def __init__(self, spec: EnvSpec, shapes: dict[str, ToolShape], edges: list[Edge] | None = None):
+    def __init__(self, spec: EnvSpec, shapes: dict[str, ToolSemantics], edges: list[Edge] | None = None):
         self.spec = spec
         self.shapes = shapes
         self.edges = dependency_edges(spec, shapes) if edges is None else edges
@@ -168,7 +167,7 @@ class WalkBuilder:
         for j in range(1, len(steps)):
             target = self.shapes[steps[j].tool]
             for arg in target.properties:
-                use = target.primary_target(arg)
+                use = target.primary_use(arg)
                 if arg in steps[j].feeds or use is None or use.role not in ("key", "value"):
                     continue
                 if use.role == "value" and not _is_reference(self.spec, use.table, use.column):
@@ -189,5 +188,5 @@ class WalkBuilder:
         return not self.shapes[edge.target].read_only and not self._is_key(edge)
 
     def _is_key(self, edge: Edge) -> bool:
-        use = self.shapes[edge.target].primary_target(edge.argument)
+        use = self.shapes[edge.target].primary_use(edge.argument)
         return use is not None and use.role == "key"
