@@ -32,6 +32,7 @@ from servers.spec import (
     Precondition,
     RefValue,
     SequenceOp,
+    SortKey,
     Table,
     ToolSpec,
     UpdateOp,
@@ -401,15 +402,99 @@ def _run_find(call: _Call, op: FindOp) -> dict:
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise ToolError(f"limit must be an integer, got {limit!r}")
     limit = max(1, min(limit, MAX_FIND_LIMIT))
-    order = [f"{quote(s.column)}{' DESC' if s.descending else ''}" for s in op.sort]
+    offset = 0 if op.offset is None else op.offset if isinstance(op.offset, int) else call.value(op.offset)
+    if offset is MISSING or offset is None:
+        offset = 0
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise ToolError(f"offset must be an integer, got {offset!r}")
+    order = []
+    for key in op.sort:
+        column, descending = _sort_term(call, table, key)
+        order.append(f"{quote(column)}{' DESC' if descending else ''}")
     order.append(quote(table.primary_key))  # a stable order among equal sort values
     sql = f"SELECT * FROM {quote(table.name)}"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {', '.join(order)} LIMIT ?"
-    rows = [call.runtime.decode_row(table, r) for r in call.conn.execute(sql, (*params, limit)).fetchall()]
+    sql += f" ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
+    rows = [
+        call.runtime.decode_row(table, r)
+        for r in call.conn.execute(sql, (*params, limit, max(0, offset))).fetchall()
+    ]
     results = [_project(r, op.fields) for r in rows]
     return {"results": results, "count": len(results)}
+
+
+_DIRECTIONS = {"asc": False, "ascending": False, "a": False, "up": False,
+               "desc": True, "descending": True, "d": True, "down": True}
+
+
+def _direction(value: Any) -> bool | None:
+    """True for descending, False for ascending, None when `value` says neither."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value < 0  # 1 / -1, as some APIs write it
+    if isinstance(value, str):
+        return _DIRECTIONS.get(value.strip().lower())
+    return None
+
+
+def _column_named(table: Table, name: str) -> str | None:
+    """The column `name` means: exact, or the same letters (`createdAt` is `created_at`)."""
+    if table.column(name) is not None:
+        return name
+    flat = "".join(ch for ch in name.lower() if ch.isalnum())
+    for column in table.columns:
+        if "".join(ch for ch in column.name.lower() if ch.isalnum()) == flat:
+            return column.name
+    return None
+
+
+def _parse_sort_value(value: Any) -> tuple[str, bool | None] | None:
+    """`"-name"`, `"name desc"`, `"name:asc"`, `"name+"`, `"created_at_desc"`, `["name", ...]` ->
+    (field, descending or None); the first field only: one sort key is what a find orders by."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    term = value.split(",")[0].strip()
+    if not term:
+        return None
+    descending: bool | None = None
+    if term[0] in "-+":
+        descending, term = term[0] == "-", term[1:]
+    elif term[-1] in "-+":
+        descending, term = term[-1] == "-", term[:-1]
+    words = term.replace(":", " ").split()
+    if len(words) == 2 and words[1].lower() in _DIRECTIONS:
+        term, descending = words[0], _DIRECTIONS[words[1].lower()]
+    lowered = term.lower()
+    for suffix in ("_descending", "_ascending", "_desc", "_asc", "-desc", "-asc"):
+        if lowered.endswith(suffix) and len(term) > len(suffix):
+            term, descending = term[: -len(suffix)], suffix.lstrip("_-").startswith("desc")
+            break
+    return term.strip(), descending
+
+
+def _sort_term(call: _Call, table: Table, key: SortKey) -> tuple[str, bool]:
+    """The column and direction one sort key orders by in this call."""
+    column, descending = key.column, key.descending
+    if key.by is not None:
+        raw = call.value(key.by)
+        parsed = None if raw is MISSING else _parse_sort_value(raw)
+        if parsed is not None:
+            field, stated = parsed
+            mapped = key.by_columns.get(str(raw)) or key.by_columns.get(field) or _column_named(table, field)
+            if mapped is not None:
+                column = mapped
+            if stated is not None:
+                descending = stated
+    if key.direction is not None:
+        raw = call.value(key.direction)
+        stated = None if raw is MISSING else _direction(raw)
+        if stated is not None:
+            descending = stated
+    return column, descending
 
 
 def _run_insert(call: _Call, op: InsertOp) -> dict:
