@@ -267,7 +267,7 @@ def _sort_field_column(value: Any, table: TableDraft) -> str | None:
         return None
     if field in table.columns:
         return field
-    fits = [name for name in table.columns if name.startswith(field + "_") or name.endswith("_" + field)]
+    fits = [name for name in table.columns if f"_{field}_" in f"_{name}_"]
     return fits[0] if len(fits) == 1 else None
 
 

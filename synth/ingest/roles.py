@@ -43,7 +43,7 @@ _SIZE_TEXT = re.compile(
     r"\b(results?|items?|records?|entries|rows|objects|elements|hits|documents|matches|values)\b.{0,30}"
     r"\b(to (return|retrieve|fetch|show|display|include|list|get)|returned|retrieved|in the response|per page)|"
     r"\bper page\b|\bpage size\b|\bmaximum number of\b|\bmax(imum)? (number of )?(results|items|records|entries|rows)\b|"
-    r"\blimit (the )?(number|results|response)|\bhow many (results|items|records|entries|rows)\b",
+    r"\blimit (the )?(number|results|response)",
     re.I,
 )
 _OFFSET_NAMES = frozenset(map(_flat, ("offset", "skip", "$skip", "start_index", "startIndex", "first_result",
@@ -136,7 +136,7 @@ def parameter_role(name: str, schema: Any) -> str | None:
         return LIMIT
     if flat in _LIMIT_WEAK and _numeric(schema) and _SIZE_TEXT.search(text):
         return LIMIT
-    if flat in _OFFSET_NAMES and (_numeric(schema) or kind is None):
+    if flat in _OFFSET_NAMES and (_numeric(schema) or kind is None or kind == "string" and not _TIME_TEXT.search(text)):
         return OFFSET
     if flat in _OFFSET_WEAK and kind in ("integer", "number") and _OFFSET_TEXT.search(text) \
             and not _TIME_TEXT.search(text) and "format" not in schema:

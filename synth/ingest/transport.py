@@ -65,7 +65,7 @@ _STRONG_AUTH = frozenset(map(_flat, (
 _WEAK_AUTH = frozenset(map(_flat, ("key", "token", "app_id", "appid", "client_id", "devid", "dev_id", "auth",
                                    "user_key", "userkey")))
 _CREDENTIAL_TEXT = re.compile(
-    r"api[ _-]?key|access[ _-]?token|auth(entication|entification|orization|enication)?\b|"
+    r"api[ _-]?key|access[ _-]?(token|key)|auth(entication|entification|orization|enication)?\b|"
     r"\bauth[ _-]?token|oauth|bearer|credential|\bsecret\b|password|security key|application key|"
     r"\bapp(lication)? (id|key)\b|developer (id|key)|identifies your (project|application|app)|"
     r"\byour (api )?key\b|signature|on behalf of|impersonat",
@@ -73,7 +73,7 @@ _CREDENTIAL_TEXT = re.compile(
 )
 _SIGNATURE_NAMES = frozenset(map(_flat, (
     "signature", "sig", "signature_method", "signaturemethod", "signature_version", "signatureversion",
-    "x-amz-content-sha256", "content-md5", "digest", "hmac",
+    "x-amz-content-sha256", "content-md5", "digest", "hmac", "nonce", "tonce",
 )))
 _PRETTY_NAMES = frozenset(map(_flat, ("prettyPrint", "pretty_print", "pretty", "pp", "indent")))
 _FORMAT_NAMES = frozenset(map(_flat, (
@@ -317,10 +317,11 @@ def transport_reason(facts: ParamFacts, spec: SpecFacts | None = None) -> str | 
         # Form fields are the body: only a credential the whole API repeats is transport
         # (OAuth token endpoints take `client_secret` as their data).
         key = (facts.name, location)
-        if _credential(facts, spec, loose=False) and (
-            facts.name.lower() in spec.credential_names or key in spec.frequent or key in spec.repeated
-        ):
+        repeated = facts.name.lower() in spec.credential_names or key in spec.frequent or key in spec.repeated
+        if repeated and _credential(facts, spec, loose=False):
             return AUTH
+        if repeated and _named_reason(facts, spec, loose=True) == SIGNATURE:
+            return SIGNATURE
         return None
     if location == ARGUMENT:
         return _named_reason(facts, spec, loose=False)
