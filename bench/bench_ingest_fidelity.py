@@ -4,7 +4,9 @@ counts in the built EnvSpecs:
 - transport/auth columns: table columns named after a transport parameter of the environment's
   own source specs (any header or cookie parameter, an apiKey security parameter, or a query /
   form parameter named on the issue's list: `key`, `prettyPrint`, `alt`, `fields`, `oauth_token`,
-  `X-Amz-*`, ...), and the same count for tool input arguments;
+  `X-Amz-*`, ...); again without the columns whose name the spec also gives to a schema property
+  or a path parameter (those may be that data: a Lambda function's `version`); and the same
+  count for tool input arguments;
 - paging/ordering parameters turned into filters: find filters whose argument is a page size,
   offset, page, cursor, sort field or sort direction;
 - columns in total, and the per-reason drop counts report.json's `ingest` section gives.
@@ -16,7 +18,7 @@ so a build made by older code (`--code /path/to/old/checkout`) is counted the sa
         [--out JSON] [--workers N]
 
 `--code` runs the build with that checkout first on PYTHONPATH (the counting runs with this one);
-`--build` counts an existing build folder instead of making one.
+`--build DIR` keeps the build there, or counts the build already there without making one.
 """
 
 from __future__ import annotations
@@ -60,6 +62,30 @@ def flat(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+def spec_data_names(doc: dict[str, Any]) -> set[str]:
+    """Letters-only names the spec also uses for data: properties of its schemas, path parameters.
+    A column with such a name may be that data (a Lambda function's `version`, an SSH `key`)."""
+    names: set[str] = set()
+    schemas = dict(doc.get("definitions") or {})
+    schemas.update((doc.get("components") or {}).get("schemas") or {})
+    stack: list[Any] = list(schemas.values())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            props = node.get("properties")
+            if isinstance(props, dict):
+                names.update(flat(str(name)) for name in props)
+            stack.extend(value for value in node.values() if isinstance(value, dict | list))
+        elif isinstance(node, list):
+            stack.extend(node)
+    for item in (doc.get("paths") or {}).values():
+        for method in HTTP_METHODS if isinstance(item, dict) else ():
+            for param in (item.get(method) or {}).get("parameters") or [] if isinstance(item.get(method), dict) else []:
+                if isinstance(param, dict) and param.get("in") == "path" and isinstance(param.get("name"), str):
+                    names.add(flat(param["name"]))
+    return names
+
+
 def spec_transport_names(doc: dict[str, Any]) -> set[str]:
     """Letters-only names of one spec's transport parameters, by the rule in the module doc."""
     names: set[str] = set()
@@ -88,9 +114,9 @@ def spec_transport_names(doc: dict[str, Any]) -> set[str]:
     return names
 
 
-def read_specs(archive: Path) -> dict[str, set[str]]:
-    """{member name: transport names} for every spec in the archive."""
-    out: dict[str, set[str]] = {}
+def read_specs(archive: Path) -> dict[str, tuple[set[str], set[str]]]:
+    """{member name: (transport names, data names)} for every spec in the archive."""
+    out: dict[str, tuple[set[str], set[str]]] = {}
     with tarfile.open(archive, mode="r|*") as tar:
         for member in tar:
             if not member.isfile() or not member.name.endswith((".json", ".yaml", ".yml")):
@@ -104,7 +130,7 @@ def read_specs(archive: Path) -> dict[str, set[str]]:
             except (ValueError, yaml.YAMLError):
                 continue
             if isinstance(doc, dict):
-                out[member.name] = spec_transport_names(doc)
+                out[member.name] = (spec_transport_names(doc), spec_data_names(doc))
     return out
 
 
@@ -127,15 +153,19 @@ def find_ops(operation: dict[str, Any]) -> list[dict[str, Any]]:
     return [operation] if operation.get("kind") == "find" else []
 
 
-def count_build(build: Path, specs: dict[str, set[str]]) -> dict[str, Any]:
+def count_build(build: Path, specs: dict[str, tuple[set[str], set[str]]]) -> dict[str, Any]:
     columns = transport_columns = transport_arguments = arguments = paging_filters = tables = 0
+    not_data = 0
     examples: Counter[str] = Counter()
     filter_examples: Counter[str] = Counter()
     for path in sorted((build / "envs").glob("*.json")):
         env = json.loads(path.read_text())
         transport: set[str] = set()
+        data: set[str] = set()
         for source in env.get("source", []):
-            transport |= specs.get(source.split("::", 1)[-1], set())
+            names, fields = specs.get(source.split("::", 1)[-1], (set(), set()))
+            transport |= names
+            data |= fields
         for table in env["tables"]:
             tables += 1
             for column in table["columns"]:
@@ -143,6 +173,7 @@ def count_build(build: Path, specs: dict[str, set[str]]) -> dict[str, Any]:
                 if flat(column["name"]) in transport:
                     transport_columns += 1
                     examples[column["name"]] += 1
+                    not_data += flat(column["name"]) not in data
         for tool in env["tools"]:
             props = tool["input_schema"].get("properties", {})
             arguments += len(props)
@@ -160,6 +191,8 @@ def count_build(build: Path, specs: dict[str, set[str]]) -> dict[str, Any]:
         "columns": columns,
         "transport_columns": transport_columns,
         "transport_columns_top": dict(examples.most_common(12)),
+        # The same, less columns whose name the spec also gives a schema property or path parameter.
+        "transport_columns_not_spec_data": not_data,
         "arguments": arguments,
         "transport_arguments": transport_arguments,
         "paging_filters": paging_filters,
@@ -174,7 +207,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archive", type=Path, default=ARCHIVE)
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose envhub builds (default: this one)")
-    parser.add_argument("--build", type=Path, default=None, help="count this existing build instead")
+    parser.add_argument("--build", type=Path, default=None,
+                        help="build folder to count (made first when it does not exist; default: a temporary one)")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
     args = parser.parse_args()
@@ -184,7 +218,7 @@ def main() -> int:
     seconds = None
     with tempfile.TemporaryDirectory(prefix="ingest-fidelity-") as scratch:
         build = args.build or Path(scratch) / "build"
-        if args.build is None:
+        if not (build / "report.json").exists():
             command = [sys.executable, "-m", "hub.cli", "synth", "--out", str(build), "--no-progress",
                        str(args.archive)]
             if args.workers:
