@@ -20,6 +20,7 @@ import fastjsonschema
 import jsonschema
 
 from servers.seedgen import default_prefix, next_key_number
+from servers.sorting import column_named, parse_sort_value, sort_direction
 from servers.spec import (
     ArgValue,
     ArithValue,
@@ -424,74 +425,22 @@ def _run_find(call: _Call, op: FindOp) -> dict:
     return {"results": results, "count": len(results)}
 
 
-_DIRECTIONS = {"asc": False, "ascending": False, "a": False, "up": False,
-               "desc": True, "descending": True, "d": True, "down": True}
-
-
-def _direction(value: Any) -> bool | None:
-    """True for descending, False for ascending, None when `value` says neither."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value < 0  # 1 / -1, as some APIs write it
-    if isinstance(value, str):
-        return _DIRECTIONS.get(value.strip().lower())
-    return None
-
-
-def _column_named(table: Table, name: str) -> str | None:
-    """The column `name` means: exact, or the same letters (`createdAt` is `created_at`)."""
-    if table.column(name) is not None:
-        return name
-    flat = "".join(ch for ch in name.lower() if ch.isalnum())
-    for column in table.columns:
-        if "".join(ch for ch in column.name.lower() if ch.isalnum()) == flat:
-            return column.name
-    return None
-
-
-def _parse_sort_value(value: Any) -> tuple[str, bool | None] | None:
-    """`"-name"`, `"name desc"`, `"name:asc"`, `"name+"`, `"created_at_desc"`, `["name", ...]` ->
-    (field, descending or None); the first field only: one sort key is what a find orders by."""
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    term = value.split(",")[0].strip()
-    if not term:
-        return None
-    descending: bool | None = None
-    if term[0] in "-+":
-        descending, term = term[0] == "-", term[1:]
-    elif term[-1] in "-+":
-        descending, term = term[-1] == "-", term[:-1]
-    words = term.replace(":", " ").split()
-    if len(words) == 2 and words[1].lower() in _DIRECTIONS:
-        term, descending = words[0], _DIRECTIONS[words[1].lower()]
-    lowered = term.lower()
-    for suffix in ("_descending", "_ascending", "_desc", "_asc", "-desc", "-asc"):
-        if lowered.endswith(suffix) and len(term) > len(suffix):
-            term, descending = term[: -len(suffix)], suffix.lstrip("_-").startswith("desc")
-            break
-    return term.strip(), descending
-
-
 def _sort_term(call: _Call, table: Table, key: SortKey) -> tuple[str, bool]:
     """The column and direction one sort key orders by in this call."""
     column, descending = key.column, key.descending
     if key.by is not None:
         raw = call.value(key.by)
-        parsed = None if raw is MISSING else _parse_sort_value(raw)
+        parsed = None if raw is MISSING else parse_sort_value(raw)
         if parsed is not None:
             field, stated = parsed
-            mapped = key.by_columns.get(str(raw)) or key.by_columns.get(field) or _column_named(table, field)
+            mapped = key.by_columns.get(str(raw)) or key.by_columns.get(field) or column_named(table, field)
             if mapped is not None:
                 column = mapped
             if stated is not None:
                 descending = stated
     if key.direction is not None:
         raw = call.value(key.direction)
-        stated = None if raw is MISSING else _direction(raw)
+        stated = None if raw is MISSING else sort_direction(raw)
         if stated is not None:
             descending = stated
     return column, descending

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from servers.executor import execute_tool
+from servers.sorting import parse_sort_value
 from servers.spec import FindOp, SortKey, dump_envspec, load_envspec
 from servers.state import EnvRuntime, EpisodeStore
 from synth.envs.draft import draft_envspec
@@ -344,3 +345,20 @@ def test_report_counts_dropped_parameters_per_reason(tmp_path: Path) -> None:
     assert ingest["param_roles"] == {"limit": 1, "page": 1, "sort": 1, "sort_direction": 1}
     example = ingest["dropped_by_reason"]["auth"]["examples"][0]
     assert example["api"] == "Books" and example["parameter"] in ("key", "oauth_token")
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("-score", ("score", True)),
+        ("name desc", ("name", True)),
+        ("name:asc", ("name", False)),
+        ("type+,name-", ("type", False)),
+        ("created_at_desc", ("created_at", True)),
+        (["votes", "name"], ("votes", None)),
+        ("", None),
+        (",", None),
+    ],
+)
+def test_sort_values_name_a_field_and_maybe_a_direction(value: Any, parsed: Any) -> None:
+    assert parse_sort_value(value) == parsed
