@@ -75,6 +75,8 @@ _SIGNATURE_NAMES = frozenset(map(_flat, (
     "signature", "sig", "signature_method", "signaturemethod", "signature_version", "signatureversion",
     "x-amz-content-sha256", "content-md5", "digest", "hmac", "nonce", "tonce",
 )))
+# A `digest` or `nonce` in a query may be data (an image digest to look up): the text must say so.
+_SIGNATURE_NEEDS_TEXT = frozenset({"digest", "hmac", "nonce"})
 _PRETTY_NAMES = frozenset(map(_flat, ("prettyPrint", "pretty_print", "pretty", "pp", "indent")))
 _FORMAT_NAMES = frozenset(map(_flat, (
     "format", "alt", "output", "$format", "response_format", "responseformat", "output_format", "outputformat",
@@ -247,7 +249,9 @@ def _named_reason(facts: ParamFacts, spec: SpecFacts, *, loose: bool) -> str | N
     text = facts.description
     if flat.startswith("xamz") and not flat.endswith("securitytoken"):
         return SIGNATURE
-    if flat in _SIGNATURE_NAMES and (loose or re.search(r"signature|signed|hmac|digest", text, re.I)):
+    if flat in _SIGNATURE_NAMES and (
+        (loose and flat not in _SIGNATURE_NEEDS_TEXT) or re.search(r"signature|signed|signing|hmac|replay", text, re.I)
+    ):
         return SIGNATURE
     if _credential(facts, spec, loose=loose):
         return AUTH
