@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tarfile
@@ -203,6 +204,11 @@ def count_build(build: Path, specs: dict[str, tuple[set[str], set[str]]]) -> dic
     }
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archive", type=Path, default=ARCHIVE)
@@ -215,7 +221,7 @@ def main() -> int:
     if not args.archive.exists():
         print(f"archive not found: {args.archive}", file=sys.stderr)
         return 2
-    seconds = None
+    seconds = cpu_seconds = None
     with tempfile.TemporaryDirectory(prefix="ingest-fidelity-") as scratch:
         build = args.build or Path(scratch) / "build"
         if not (build / "report.json").exists():
@@ -224,11 +230,15 @@ def main() -> int:
             if args.workers:
                 command += ["--workers", str(args.workers)]
             env = {**os.environ, "PYTHONPATH": str(args.code.resolve())}
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), _children_cpu()
             subprocess.run(command, cwd=args.code, env=env, check=True, stdout=subprocess.DEVNULL)
             seconds = round(time.perf_counter() - started, 1)
+            # CPU seconds of the build and its workers: comparable on a machine others share.
+            cpu_seconds = round(_children_cpu() - cpu_before, 1)
         numbers = count_build(build, read_specs(args.archive))
-    numbers = {"code": str(args.code), "synth_seconds": seconds, **numbers}
+    built_by = str(args.code) if seconds is not None else None  # None: an existing build was counted
+    numbers = {"code": built_by, "build": str(args.build) if args.build else None, "synth_seconds": seconds,
+               "synth_cpu_seconds": cpu_seconds, **numbers}
     text = json.dumps(numbers, indent=1)
     print(text)
     if args.out is not None:

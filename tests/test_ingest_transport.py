@@ -362,3 +362,23 @@ def test_report_counts_dropped_parameters_per_reason(tmp_path: Path) -> None:
 )
 def test_sort_values_name_a_field_and_maybe_a_direction(value: Any, parsed: Any) -> None:
     assert parse_sort_value(value) == parsed
+
+
+def test_a_signature_sent_in_the_query_of_reads_and_the_form_of_writes_is_dropped_in_both() -> None:
+    signed = [{"name": "access_key", "type": "string", "description": "Access key."},
+              {"name": "signature", "type": "string", "description": "The signature of your request payload."}]
+    ok = {"200": {"description": "ok"}}
+    spec = {"swagger": "2.0", "info": {"title": "Exchange", "version": "2"}, "paths": {
+        "/orders.json": {
+            "get": {"operationId": "list_orders", "responses": ok,
+                    "parameters": [{**p, "in": "query"} for p in signed]},
+            "post": {"operationId": "create_order", "responses": ok,
+                     "parameters": [{**p, "in": "formData"} for p in signed]
+                     + [{"name": "price", "in": "formData", "type": "number"}]}},
+        "/markets.json": {"get": {"operationId": "list_markets", "responses": ok,
+                                  "parameters": [{**p, "in": "query"} for p in signed]}},
+    }}
+    tools = _by_name(load_openapi(spec, "exchange.json").tools)
+    assert tools["create_order"].dropped_params == {"access_key": "auth", "signature": "signature"}
+    assert set(tools["create_order"].parameters["properties"]) == {"price"}
+    assert tools["list_orders"].dropped_params == {"access_key": "auth", "signature": "signature"}

@@ -162,6 +162,9 @@ class SpecFacts:
     declared: frozenset[tuple[str, str]] = frozenset()
     # (name, location) on >= FREQUENT_SHARE of the operations
     frequent: frozenset[tuple[str, str]] = frozenset()
+    # names on >= FREQUENT_SHARE of the operations in whatever location (a signature sent in the
+    # query of reads and in the form of writes)
+    frequent_names: frozenset[str] = frozenset()
 
 
 def schema_signature(facts: ParamFacts) -> str:
@@ -179,6 +182,7 @@ def spec_facts(
     ops = list(operations)
     count = len(ops)
     uses: Counter[tuple[str, str]] = Counter()
+    name_uses: Counter[str] = Counter()
     shapes: Counter[tuple[str, str, str]] = Counter()
     for params in ops:
         seen: set[tuple[str, str]] = set()
@@ -189,18 +193,22 @@ def spec_facts(
             seen.add(key)
             uses[key] += 1
             shapes[(facts.name, facts.location, schema_signature(facts))] += 1
+        name_uses.update({name for name, _ in seen})
     repeated: set[tuple[str, str]] = set()
     frequent: set[tuple[str, str]] = set()
+    frequent_names: set[str] = set()
     if count >= MIN_OPERATIONS_FOR_GLOBALS:
         for (name, location, _sig), n in shapes.items():
             if n >= GLOBAL_SHARE * count:
                 repeated.add((name, location))
         frequent = {key for key, n in uses.items() if n >= FREQUENT_SHARE * count}
+        frequent_names = {name for name, n in name_uses.items() if n >= FREQUENT_SHARE * count}
     return SpecFacts(
         credential_names=frozenset(name.lower() for name in credential_names),
         repeated=frozenset(repeated),
         declared=frozenset(declared_globals),
         frequent=frozenset(frequent),
+        frequent_names=frozenset(frequent_names),
     )
 
 
@@ -321,7 +329,12 @@ def transport_reason(facts: ParamFacts, spec: SpecFacts | None = None) -> str | 
         # Form fields are the body: only a credential the whole API repeats is transport
         # (OAuth token endpoints take `client_secret` as their data).
         key = (facts.name, location)
-        repeated = facts.name.lower() in spec.credential_names or key in spec.frequent or key in spec.repeated
+        repeated = (
+            facts.name.lower() in spec.credential_names
+            or key in spec.frequent
+            or key in spec.repeated
+            or facts.name in spec.frequent_names
+        )
         if repeated and _credential(facts, spec, loose=False):
             return AUTH
         if repeated and _named_reason(facts, spec, loose=True) == SIGNATURE:
