@@ -97,13 +97,20 @@ _FORMAT_TEXT = re.compile(
     r"error format",
     re.I,
 )
+# `filter` too, but only where the text says it trims the response (StackExchange's named filters).
 _FIELD_MASK_NAMES = frozenset(map(_flat, ("fields", "$select", "select", "selected_fields", "selectedfields",
-                                          "field_mask", "fieldmask", "fieldset", "only", "attributes")))
+                                          "field_mask", "fieldmask", "fieldset", "only", "attributes", "filter")))
 _FIELD_MASK_TEXT = re.compile(
     r"partial response|fields? to (include|return|retrieve|be returned)|"
     r"(include|included|returned|return) in the response|which fields|restrict\w* (the )?(returned )?fields|"
     r"limit (the )?(returned )?fields|list of\b.{0,40}\b(fields|attributes|properties)|"
     r"(fields|attributes|properties) (to|that will be) (be )?(returned|included)|selector specifying",
+    re.I,
+)
+# What a response-trimming `filter` says (a `filter` that picks rows says "returned" too, so the
+# field-mask text above is not enough for that name).
+_RESPONSE_TRIM_TEXT = re.compile(
+    r"exclude\w* (almost )?(every|some|any|the)? ?fields? returned|reduce \w* ?responses? to just the fields",
     re.I,
 )
 # A field *search* target (`fields=name,website` to search in) is a search option, not a mask.
@@ -278,8 +285,10 @@ def _named_reason(facts: ParamFacts, spec: SpecFacts, *, loose: bool) -> str | N
         _JSONP_TEXT.search(text) or (loose and flat != "cb" and not _URL_TEXT.search(text))
     ):
         return JSONP
+    if flat == "filter":
+        return FIELD_MASK if _RESPONSE_TRIM_TEXT.search(text) else None
     if flat in _FIELD_MASK_NAMES and _kind(facts) in (None, "string", "array"):
-        if _FIELD_MASK_TEXT.search(text) and not _SEARCH_TEXT.search(text):
+        if (_FIELD_MASK_TEXT.search(text) or _RESPONSE_TRIM_TEXT.search(text)) and not _SEARCH_TEXT.search(text):
             return FIELD_MASK
         if loose and flat in ("fields", "select", "selectedfields", "fieldmask") and not _SEARCH_TEXT.search(text):
             return FIELD_MASK
