@@ -18,6 +18,7 @@ from typing import Any
 
 from servers.seedgen import default_prefix, next_key
 from servers.semantics import compare
+from servers.sorting import column_named, parse_sort_value, sort_direction
 from servers.spec import (
     ArgValue,
     ArithValue,
@@ -30,6 +31,7 @@ from servers.spec import (
     Precondition,
     RefValue,
     SequenceOp,
+    SortKey,
     Table,
     ToolSpec,
     UpdateOp,
@@ -344,15 +346,47 @@ def _run_find(call: _Call, op: FindOp) -> dict:
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise ToolError(f"limit must be an integer, got {limit!r}")
     limit = max(1, min(limit, MAX_FIND_LIMIT))
-    order = [f"{quote(s.column)}{' DESC' if s.descending else ''}" for s in op.sort]
+    offset = 0 if op.offset is None else op.offset if isinstance(op.offset, int) else call.value(op.offset)
+    if offset is MISSING or offset is None:
+        offset = 0
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise ToolError(f"offset must be an integer, got {offset!r}")
+    order = []
+    for key in op.sort:
+        column, descending = _sort_term(call, table, key)
+        order.append(f"{quote(column)}{' DESC' if descending else ''}")
     order.append(quote(table.primary_key))  # a stable order among equal sort values
     sql = f"SELECT * FROM {quote(table.name)}"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {', '.join(order)} LIMIT ?"
-    rows = [call.runtime.decode_row(table, r) for r in call.conn.execute(sql, (*params, limit)).fetchall()]
+    sql += f" ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
+    rows = [
+        call.runtime.decode_row(table, r)
+        for r in call.conn.execute(sql, (*params, limit, max(0, offset))).fetchall()
+    ]
     results = [_project(r, op.fields) for r in rows]
     return {"results": results, "count": len(results)}
+
+
+def _sort_term(call: _Call, table: Table, key: SortKey) -> tuple[str, bool]:
+    """The column and direction one sort key orders by in this call."""
+    column, descending = key.column, key.descending
+    if key.by is not None:
+        raw = call.value(key.by)
+        parsed = None if raw is MISSING else parse_sort_value(raw)
+        if parsed is not None:
+            field, stated = parsed
+            mapped = key.by_columns.get(str(raw)) or key.by_columns.get(field) or column_named(table, field)
+            if mapped is not None:
+                column = mapped
+            if stated is not None:
+                descending = stated
+    if key.direction is not None:
+        raw = call.value(key.direction)
+        stated = None if raw is MISSING else sort_direction(raw)
+        if stated is not None:
+            descending = stated
+    return column, descending
 
 
 def _run_insert(call: _Call, op: InsertOp) -> dict:

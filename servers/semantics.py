@@ -35,16 +35,17 @@ from servers.spec import (
     Value,
 )
 
-Role = Literal["key", "filter", "value", "set", "arith", "precondition", "limit"]
+Role = Literal["key", "filter", "value", "set", "arith", "precondition", "limit", "paging"]
 # Where in a step an argument is read: the row's key, a filter, the limit, a value of a new row,
 # a new value of an existing row, or a precondition.
-Clause = Literal["key", "filter", "limit", "values", "set", "precondition"]
+# `paging` is the sort field/direction and offset a find reads from the call (ingest's paging roles).
+Clause = Literal["key", "filter", "limit", "values", "set", "precondition", "paging"]
 
 # When one argument plays several roles, the first in this order decides how it is drawn.
 # An amount that is both subtracted from a balance and recorded is drawn as an amount the balance bears.
-ROLE_PRIORITY: tuple[Role, ...] = ("key", "filter", "arith", "set", "value", "precondition", "limit")
+ROLE_PRIORITY: tuple[Role, ...] = ("key", "filter", "arith", "set", "value", "precondition", "limit", "paging")
 _CLAUSE_ROLE: dict[Clause, Role] = {"key": "key", "filter": "filter", "limit": "limit", "values": "value",
-                                    "set": "set", "precondition": "precondition"}
+                                    "set": "set", "precondition": "precondition", "paging": "paging"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +181,11 @@ def _find_step(op: FindOp, bind: str | None) -> Step:
     reads = [Read("filter", f.column, f.op, f.value) for f in op.filters]
     if not isinstance(op.limit, int):
         reads.append(Read("limit", None, "eq", op.limit))
-    columns = [*op.fields, *(f.column for f in op.filters), *(s.column for s in op.sort)]
+    reads += [Read("paging", None, "eq", v) for s in op.sort for v in (s.by, s.direction) if v is not None]
+    if op.offset is not None and not isinstance(op.offset, int):
+        reads.append(Read("paging", None, "eq", op.offset))
+    columns = [*op.fields, *(f.column for f in op.filters), *(s.column for s in op.sort),
+               *(c for s in op.sort for c in s.by_columns.values())]
     return Step("find", op.table, bind, returns_list=True, fields=tuple(op.fields), columns=tuple(columns),
                 reads=tuple(reads))
 

@@ -18,7 +18,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from contracts.formats import ENVSPEC_FORMAT
 
@@ -183,8 +191,30 @@ class Precondition(_Strict):
 
 
 class SortKey(_Strict):
+    """Order by `column` (ascending unless `descending`), or as the call asks:
+
+    `by` is an argument naming the field to sort by ("name", "-name", "name desc", "name:asc",
+    "created_at_desc"; `by_columns` maps an API's own values, such as "votes", to columns; a value
+    that names no column leaves `column`); `direction` is an argument "asc"/"desc" (or a boolean,
+    true = descending) that overrides the direction.
+    """
+
     column: str
     descending: bool = False
+    by: Value | None = None
+    by_columns: dict[str, str] = {}
+    direction: Value | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Fixed sort keys serialize as they did before per-call sorting existed.
+        data = handler(self)
+        for key in ("by", "direction"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        if not data.get("by_columns"):
+            data.pop("by_columns", None)
+        return data
 
 
 class GetOp(_Strict):
@@ -202,6 +232,16 @@ class FindOp(_Strict):
     sort: list[SortKey] = []
     limit: Value | int = 20
     fields: list[str] = []
+    # Rows to skip before the first result (an API's offset, or its page number times the limit).
+    offset: Value | int | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A find without an offset serializes as it did before offsets existed.
+        data = handler(self)
+        if data.get("offset") is None:
+            data.pop("offset", None)
+        return data
 
 
 class InsertOp(_Strict):

@@ -39,3 +39,10 @@ class ToolDef(BaseModel):
     # Vendor extensions of the operation (`x-state-transition`, ...), plus the parameters'
     # `x-filter`s keyed by parameter name under "x-filter": {"max_price": {"property": "price", "op": "le"}}.
     extensions: dict[str, Any] = {}
+    # Parameters that steer paging or ordering, by name: "limit", "offset", "page", "cursor", "sort"
+    # (the field to order by) or "sort_direction" (asc/desc). Synthesis maps them onto a find's
+    # limit/offset/sort; they are never data (see synth.ingest.roles).
+    param_roles: dict[str, str] = {}
+    # Transport, auth and formatting parameters the source listed and ingest dropped, by name, with
+    # the reason ("auth", "signature", "formatting", "field_mask", ...; see synth.ingest.transport).
+    dropped_params: dict[str, str] = {}

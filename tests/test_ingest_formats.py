@@ -101,7 +101,10 @@ def test_openapi2_yaml_refs_body_auth_and_responses() -> None:
     assert "Authorization" not in props and "X-Store-Key" not in props
     assert props["limit"]["type"] == "integer"
     assert props["since"]["default"] == "2020-01-01"  # YAML dates stay strings
-    assert "X-Request-Id" in props  # path-level parameter merged in
+    # The path-level parameter is merged in, then dropped: a request id is tracing, not data.
+    assert "X-Request-Id" not in props and list_pets.dropped_params["X-Request-Id"] == "tracing"
+    assert list_pets.dropped_params["Authorization"] == "auth"
+    assert list_pets.param_roles == {"limit": "limit"}
     # Response 200 (an int key in YAML) resolved, with the Pet <-> Owner cycle cut.
     assert list_pets.returns["type"] == "array"
     owner = list_pets.returns["items"]["properties"]["owner"]

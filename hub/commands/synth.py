@@ -82,6 +82,9 @@ def run_synth(args: argparse.Namespace) -> int:
     table.add_row("inputs read", f"{data['inputs_read']}")
     table.add_row("files skipped", f"{len(data['files_skipped'])}")
     table.add_row("tools ingested", f"{data['tools_ingested']}")
+    if data.get("ingest"):
+        reasons = ", ".join(f"{k} {v['count']}" for k, v in list(data["ingest"]["dropped_by_reason"].items())[:4])
+        table.add_row("transport parameters dropped", f"{data['ingest']['parameters_dropped']} ({reasons or 'none'})")
     table.add_row("domains", f"{data['domains']}")
     table.add_row("environments built", f"{data['environments_built']}")
     table.add_row("environments passing", f"{data['environments_passing']}")

@@ -249,6 +249,9 @@ class ArgumentDrawer:
             return _MISSING if not required else (rng.choice([v for v in existing if v is not None] or [None]) if existing else _MISSING)
         if use.role == "limit":
             return 10 if required else _MISSING
+        if use.role == "paging":
+            # Sort and offset shape a listing; a task states them only when the API demands them.
+            return from_schema(schema, rng, arg) if required else _MISSING
         if use.role == "set":
             if column is None:
                 return _MISSING

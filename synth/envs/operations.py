@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 from synth.envs.names import identifier, split_words
+from synth.envs.paging import apply_paging_and_sort
 from synth.envs.schema import (
     ColumnDraft,
     DomainSchema,
@@ -170,14 +171,21 @@ def _find_op(shape: ToolShape, table: TableDraft, bound: dict[str, str], props: 
     filters: list[dict[str, Any]] = []
     limit: Any = DEFAULT_LIMIT
     label = table.label_column()
+    roles = shape.tool.param_roles
     for param in shape.properties:
         key = identifier(param)
         col_name = bound.get(param)
-        if key in LIMIT_PARAMS and props[param].get("type") in ("integer", "number", None) and col_name is None:
+        role = roles.get(param)
+        if role == "limit" or (
+            role is None and key in LIMIT_PARAMS and props[param].get("type") in ("integer", "number", None)
+            and col_name is None
+        ):
             props[param] = {**props[param], "type": "integer"}
             props[param].pop("default", None)
             limit = {"arg": param, "default": DEFAULT_LIMIT}
             continue
+        if role is not None:
+            continue  # offset, page, cursor and sort are read below; none of them filters
         if key in SEARCH_PARAMS and col_name is None and label is not None:
             props[param] = {**props[param], "type": "string"}
             props[param].pop("enum", None)
@@ -196,7 +204,10 @@ def _find_op(shape: ToolShape, table: TableDraft, bound: dict[str, str], props: 
             continue
         text = col.type == "string" and col_name != table.primary_key and col_name not in table.foreign_keys
         filters.append({"column": col_name, "op": "contains" if text else "eq", "value": {"arg": param}})
-    return {"kind": "find", "table": table.name, "filters": filters, "limit": limit}
+    op: dict[str, Any] = {"kind": "find", "table": table.name, "filters": filters, "limit": limit}
+    if roles:
+        apply_paging_and_sort(op, shape, table, props)
+    return op
 
 
 def _status_op(shape: ToolShape, table: TableDraft, bound: dict[str, str]) -> dict[str, Any]:

@@ -283,7 +283,8 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
         for param in shape.value_params:
             sub = shape.properties[param]
             typed = column_type(sub)
-            if typed is None or is_control_param(param):
+            # Paging and ordering parameters (roles from ingest) steer a find; they are never data.
+            if typed is None or is_control_param(param) or param in shape.tool.param_roles:
                 continue
             name = _param_column(table, param, entities)
             stated = declared_filter(shape, param) if shape.action == "find" else None

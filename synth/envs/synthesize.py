@@ -303,6 +303,8 @@ def run_domains(jobs: list[tuple[str, str, list[ToolDef]]], settings: SynthSetti
 def _report(paths: list[Path], ingested: Any, graph: Any, domains: list[Any], results: list[DomainResult],
             timings: dict[str, float], settings: SynthSettings) -> dict[str, Any]:
     llm = settings.llm
+    from synth.ingest.summary import ingest_summary
+
     tool_reasons: list[tuple[str, dict[str, Any]]] = []
     env_reasons: list[tuple[str, dict[str, Any]]] = []
     for r in results:
@@ -337,6 +339,8 @@ def _report(paths: list[Path], ingested: Any, graph: Any, domains: list[Any], re
         "inputs_read": ingested.files_read,
         "files_skipped": [{"source": s, "reason": why} for s, why in ingested.skipped],
         "tools_ingested": ingested_n,
+        # Transport/auth/formatting parameters ingest dropped (per reason) and paging/ordering roles.
+        "ingest": ingest_summary(ingested.tools),
         "domains": len(domains),
         "environments_built": sum(1 for r in results if r.drafted),
         "environments_passing": len(passing),

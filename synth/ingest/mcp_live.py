@@ -10,6 +10,8 @@ from typing import Any
 import anyio
 
 from synth.ingest.common import IngestError, clip_description, normalize_schema, object_schema, sanitize_name
+from synth.ingest.roles import parameter_roles
+from synth.ingest.transport import drop_transport_properties
 from synth.tooldef import ToolDef
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -59,6 +61,7 @@ async def ingest_mcp_async(target: str, timeout: float = DEFAULT_TIMEOUT_S) -> l
             parameters = object_schema(normalize_schema(wire.get("inputSchema"), f"{tool.name}.inputSchema"))
         except IngestError as err:
             raise IngestError(f"{target}: {err}") from None
+        parameters, dropped = drop_transport_properties(parameters)
         output = wire.get("outputSchema")
         tools.append(
             ToolDef(
@@ -71,6 +74,8 @@ async def ingest_mcp_async(target: str, timeout: float = DEFAULT_TIMEOUT_S) -> l
                 api=api or target,
                 annotations=wire.get("annotations") or None,
                 format="mcp",
+                param_roles=parameter_roles(parameters.get("properties") or {}),
+                dropped_params=dropped,
             )
         )
     return tools

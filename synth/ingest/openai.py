@@ -12,6 +12,8 @@ from synth.ingest.common import (
     object_schema,
     sanitize_name,
 )
+from synth.ingest.roles import parameter_roles
+from synth.ingest.transport import drop_transport_properties
 from synth.tooldef import ToolDef
 
 
@@ -48,6 +50,7 @@ def function_tool(
         raise IngestError(f"{where}: missing 'name'")
     raw_schema = function.get("parameters", function.get("inputSchema", function.get("input_schema")))
     parameters = object_schema(normalize_schema(raw_schema, f"{where} ({name}).parameters"))
+    parameters, dropped = drop_transport_properties(parameters)
     raw_returns = function.get("returns", function.get("outputSchema", function.get("output_schema")))
     returns = None
     if isinstance(raw_returns, dict):
@@ -65,6 +68,8 @@ def function_tool(
         original_name=name,
         api=api,
         format=fmt,
+        param_roles=parameter_roles(parameters.get("properties") or {}),
+        dropped_params=dropped,
     )
 
 

@@ -17,27 +17,11 @@ from synth.ingest.common import (
     schema_as_is,
 )
 from synth.ingest.refs import RefResolver
+from synth.ingest.roles import parameter_roles
+from synth.ingest.transport import ParamFacts, SpecFacts, spec_facts, transport_reason
 from synth.tooldef import ToolDef
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-# Credentials and transport details are the client's business, not the tool's arguments.
-_SKIPPED_HEADERS = {
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-api-key",
-    "api-key",
-    "apikey",
-    "x-auth-token",
-    "x-access-token",
-    "ocp-apim-subscription-key",
-    "accept",
-    "accept-language",
-    "accept-encoding",
-    "content-type",
-    "content-length",
-    "user-agent",
-}
 # Keys of a Swagger 2 non-body parameter that are schema keywords.
 _V2_SCHEMA_KEYS = (
     "type",
@@ -94,7 +78,7 @@ def load_openapi(doc: dict[str, Any], source: str) -> LoadResult:
         normalize = functools.partial(normalize_schema, memo=memo)
     else:
         normalize = schema_as_is
-    credential_params = _credential_parameter_names(doc, is_v2)
+    transport = _spec_transport_facts(doc, paths, is_v2, resolver)
     result = LoadResult()
     for path, path_item in paths.items():
         where_path = f"paths.{path}"
@@ -124,7 +108,7 @@ def load_openapi(doc: dict[str, Any], source: str) -> LoadResult:
                     is_v2=is_v2,
                     api=api,
                     source=source,
-                    credential_params=credential_params,
+                    transport=transport,
                     normalize=normalize,
                 )
             except IngestError as err:
@@ -153,6 +137,66 @@ def _credential_parameter_names(doc: dict[str, Any], is_v2: bool) -> set[str]:
     return names
 
 
+def _shallow(node: Any, resolver: RefResolver) -> Any:
+    """`node` with its own `$ref` chain followed (not its children's): enough to read a
+    parameter's name, location and type without spending an operation's resolution budget."""
+    for _ in range(8):
+        if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
+            return node
+        try:
+            node = resolver.lookup(node["$ref"])
+        except IngestError:
+            return None
+    return None
+
+
+def _facts(param: dict[str, Any], is_v2: bool, resolver: RefResolver) -> ParamFacts:
+    """What transport detection needs of one (resolved or shallow) parameter object."""
+    if is_v2 or "schema" not in param:
+        schema: dict[str, Any] = {key: param[key] for key in ("type", "format", "enum", "default") if key in param}
+        items = param.get("items")
+        if isinstance(items, dict):
+            schema["items"] = _shallow(items, resolver) or {}
+    else:
+        raw = _shallow(param.get("schema"), resolver)
+        schema = raw if isinstance(raw, dict) else {}
+    description = param.get("description")
+    if not isinstance(description, str) or not description.strip():
+        description = schema.get("description") if isinstance(schema.get("description"), str) else ""
+    return ParamFacts(str(param.get("name")), str(param.get("in")), description, schema)
+
+
+def _spec_transport_facts(
+    doc: dict[str, Any], paths: dict[str, Any], is_v2: bool, resolver: RefResolver
+) -> SpecFacts:
+    """Credential names and the parameters (nearly) every operation repeats, from a cheap walk
+    over the parameter lists: `$ref`s are followed one object deep, nothing is inlined."""
+    operations: list[list[ParamFacts]] = []
+    declared: set[tuple[str, str]] = set()
+    global_prefix = "#/parameters/" if is_v2 else "#/components/parameters/"
+    for path_item in paths.values():
+        path_item = _shallow(path_item, resolver)
+        if not isinstance(path_item, dict):
+            continue
+        shared = path_item.get("parameters") if isinstance(path_item.get("parameters"), list) else []
+        for method in HTTP_METHODS:
+            operation = path_item.get(method)
+            if not isinstance(operation, dict):
+                continue
+            own = operation.get("parameters") if isinstance(operation.get("parameters"), list) else []
+            merged: dict[tuple[str, str], ParamFacts] = {}
+            for raw in [*shared, *own]:
+                param = _shallow(raw, resolver)
+                if not isinstance(param, dict) or not isinstance(param.get("name"), str):
+                    continue
+                facts = _facts(param, is_v2, resolver)
+                merged[(facts.name, facts.location)] = facts
+                if isinstance(raw, dict) and str(raw.get("$ref", "")).startswith(global_prefix):
+                    declared.add((facts.name, facts.location))
+            operations.append(list(merged.values()))
+    return spec_facts(operations, _credential_parameter_names(doc, is_v2), declared)
+
+
 def _operation_tool(
     operation: Any,
     method: str,
@@ -163,7 +207,7 @@ def _operation_tool(
     is_v2: bool,
     api: str,
     source: str,
-    credential_params: set[str],
+    transport: SpecFacts,
     normalize: Normalizer,
 ) -> ToolDef:
     if not isinstance(operation, dict):
@@ -172,6 +216,8 @@ def _operation_tool(
     properties: dict[str, Any] = {}
     required: list[str] = []
     param_filters: dict[str, Any] = {}
+    dropped: dict[str, str] = {}
+    path_params: set[str] = set()
     for index, param in enumerate(parameters):
         where = f"parameters[{index}]"
         name, location = param.get("name"), param.get("in")
@@ -179,11 +225,9 @@ def _operation_tool(
             raise IngestError(f"{where}: missing 'name'")
         if location not in ("path", "query", "header", "cookie", "body", "formData"):
             raise IngestError(f"{where} ({name}): bad or missing 'in': {location!r}")
-        if location in ("header", "cookie", "query") and (
-            name.lower() in credential_params or (location != "query" and name.lower() in _SKIPPED_HEADERS)
-        ):
-            continue
-        if location == "cookie":
+        reason = transport_reason(_facts(param, is_v2, resolver), transport)
+        if reason is not None:
+            dropped[name] = reason
             continue
         if location == "body":
             _add_body(
@@ -192,6 +236,8 @@ def _operation_tool(
             continue
         schema = _parameter_schema(param, is_v2, where, normalize)
         key = name if name not in properties else f"{location}_{name}"
+        if location == "path":
+            path_params.add(key)
         properties[key] = schema
         if isinstance(param.get("x-filter"), dict):
             param_filters[key] = param["x-filter"]
@@ -222,6 +268,8 @@ def _operation_tool(
     }
     if param_filters:
         extensions["x-filter"] = param_filters
+    # A path parameter names a resource; paging and ordering come in the query or the body.
+    roles = parameter_roles(properties, candidates=set(properties) - path_params)
     return ToolDef(
         name=sanitize_name(raw_name, fallback=_method_path_name(method, path)),
         description=clip_description(_text(operation.get("summary")), _text(operation.get("description"))),
@@ -236,6 +284,8 @@ def _operation_tool(
         path=path,
         tags=tags,
         format="openapi",
+        param_roles=roles,
+        dropped_params=dropped,
     )
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from synth.ingest.common import IngestError, LoadResult, clip_description, json_type_for, sanitize_name
+from synth.ingest.roles import parameter_roles
+from synth.ingest.transport import ParamFacts, SpecFacts, drop_transport_properties, spec_facts
 from synth.tooldef import ToolDef
+
+_URL_PARAM = re.compile(r"\{([^}]+)\}")
 
 
 def is_toolbench(doc: Any) -> bool:
@@ -22,18 +27,44 @@ def load_toolbench(doc: dict[str, Any], source: str) -> LoadResult:
         raise IngestError("ToolBench tool has no 'tool_name'")
     tool_description = doc.get("tool_description") or doc.get("description") or ""
     tags = [str(doc["category_name"])] if doc.get("category_name") else []
+    transport = _transport_facts(api_list)
     result = LoadResult()
     for index, entry in enumerate(api_list):
         label = f"{source} api_list[{index}]"
         try:
-            result.tools.append(_api_tool(entry, tool_name, str(tool_description), tags, source, index))
+            result.tools.append(_api_tool(entry, tool_name, str(tool_description), tags, source, transport))
         except IngestError as err:
             result.skipped.append((label, str(err)))
     return result
 
 
+def _locations(entry: dict[str, Any]) -> dict[str, str]:
+    """RapidAPI parameters travel in the query unless the URL template names them (`/users/{id}`)."""
+    url = entry.get("url") if isinstance(entry.get("url"), str) else ""
+    return dict.fromkeys(_URL_PARAM.findall(url), "path")
+
+
+def _transport_facts(api_list: list[Any]) -> SpecFacts:
+    """What the tool's endpoints repeat (an `api_key` on each of them), for transport detection."""
+    operations: list[list[ParamFacts]] = []
+    for entry in api_list:
+        if not isinstance(entry, dict):
+            continue
+        locations = _locations(entry)
+        facts: list[ParamFacts] = []
+        for group in ("required_parameters", "optional_parameters"):
+            params = entry.get(group)
+            for param in params if isinstance(params, list) else []:
+                if isinstance(param, dict) and isinstance(param.get("name"), str):
+                    description = param.get("description") if isinstance(param.get("description"), str) else ""
+                    schema = json_type_for(str(param.get("type") or "string")) or {"type": "string"}
+                    facts.append(ParamFacts(param["name"], locations.get(param["name"], "query"), description, schema))
+        operations.append(facts)
+    return spec_facts(operations)
+
+
 def _api_tool(
-    entry: Any, tool_name: str, tool_description: str, tags: list[str], source: str, index: int
+    entry: Any, tool_name: str, tool_description: str, tags: list[str], source: str, transport: SpecFacts
 ) -> ToolDef:
     if not isinstance(entry, dict):
         raise IngestError(f"expected an object, got {type(entry).__name__}")
@@ -56,6 +87,9 @@ def _api_tool(
     parameters: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         parameters["required"] = required
+    parameters, dropped = drop_transport_properties(
+        parameters, _locations(entry), transport, default_location="query"
+    )
     method = entry.get("method")
     description = entry.get("description") if isinstance(entry.get("description"), str) else ""
     return ToolDef(
@@ -70,6 +104,8 @@ def _api_tool(
         path=entry.get("url") if isinstance(entry.get("url"), str) else None,
         tags=tags,
         format="toolbench",
+        param_roles=parameter_roles(parameters.get("properties") or {}),
+        dropped_params=dropped,
     )
 
 
