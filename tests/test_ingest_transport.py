@@ -15,7 +15,7 @@ from servers.sorting import parse_sort_value
 from servers.spec import FindOp, SortKey, dump_envspec, load_envspec
 from servers.state import EnvRuntime, EpisodeStore
 from synth.envs.draft import draft_envspec
-from synth.envs.synthesize import synthesize
+from synth.envs.synthesize import SynthSettings, synthesize
 from synth.ingest import ingest_paths
 from synth.ingest.openapi import load_openapi
 from synth.ingest.roles import parameter_role
@@ -339,7 +339,7 @@ def test_report_counts_dropped_parameters_per_reason(tmp_path: Path) -> None:
     inputs.mkdir()
     (inputs / "books.json").write_text(json.dumps(_google_spec()))
     (inputs / "answers.json").write_text(json.dumps(ANSWERS))
-    synthesize([inputs], tmp_path / "build", progress=False, workers=1, draw=False, min_tools=1, min_domain=1)
+    synthesize([inputs], tmp_path / "build", SynthSettings(progress=False, workers=1, draw=False, min_tools=1, min_domain=1))
     ingest = json.loads((tmp_path / "build" / "report.json").read_text())["ingest"]
     books_ops = 5
     assert ingest["dropped_by_reason"]["auth"]["count"] == 2 * books_ops  # key, oauth_token
