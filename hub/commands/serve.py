@@ -38,6 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="largest request body accepted; larger ones get 413 (default 1 MiB)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"], help="log level (default info)")
+    durable = serve.add_argument_group("durable episodes (docs/durability.md)")
+    durable.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                         help="keep episodes and snapshots in DIR so a restart loses none (default: memory only)")
+    durable.add_argument("--state-url", default=None, metavar="URL",
+                         help="SQLAlchemy URL of the episode registry, e.g. to share one between hubs "
+                              "(default: sqlite file DIR/registry.sqlite)")
+    durable.add_argument("--state-fsync", action="store_true",
+                         help="fsync every saved episode file: survives power loss, costs a disk flush per write call")
     serve.set_defaults(handler=run_serve)
 
     stdio = subparsers.add_parser(
@@ -69,6 +77,9 @@ def run_serve(args: argparse.Namespace) -> int:
             episode_ttl_seconds=args.ttl,
             max_live_episodes=args.max_episodes,
             max_body_bytes=args.max_body_bytes,
+            state_dir=args.state_dir,
+            state_url=args.state_url,
+            state_fsync=args.state_fsync,
         )
         environments = _load_with_progress(console, config.build_dir)
     except (HubConfigError, BuildError) as err:
@@ -79,7 +90,14 @@ def run_serve(args: argparse.Namespace) -> int:
         _print_skipped(console, environments.skipped)
         return 2
     _print_summary(console, config, environments, args.port)
-    app = create_app(config, environments=environments)
+    from servers.durable import DurableStateError
+
+    try:
+        app = create_app(config, environments=environments)
+    except DurableStateError as err:
+        console.print(f"[red]envhub serve: {err}[/red]")
+        return 2
+    _print_durable(console, app.state.store)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug",
                 timeout_graceful_shutdown=5)
     return 0
@@ -135,6 +153,13 @@ def _print_summary(console, config, environments, port: int) -> None:
         f"token: {'required' if config.token else 'none (loopback only)'}   "
         f"tasks: {len(environments.tasks)}   episode TTL: {config.episode_ttl_seconds:g} s"
     )
+
+
+def _print_durable(console, store) -> None:
+    journal = store.journal
+    if journal is not None:
+        console.print(f"episodes: durable in {journal.describe()}; recovered {journal.recovered}, "
+                      f"{journal.expired_on_start} expired while the hub was down")
 
 
 def _print_skipped(console, skipped) -> None:
