@@ -279,6 +279,7 @@ class DurableEpisodes:
         now = self._wall()
         episodes: list[Episode] = []
         starts: dict[str, bytes] = {}
+        kept: dict[str, str] = {}  # episode id -> start key of every record left in the registry
         for record in records:
             path = self.episode_path(record.episode_id)
             last_used = record.last_used
@@ -288,10 +289,12 @@ class DurableEpisodes:
                 self._delete(record.episode_id, record.start_key, snapshots_of.get(record.episode_id, []))
                 self.expired_on_start += 1
                 continue
+            kept[record.episode_id] = record.start_key
             runtime = store.runtimes.get(record.env)
             if runtime is None:
                 logger.warning("episode %s of environment '%s' kept on disk but not served: this hub does not "
                                "serve that environment", record.episode_id, record.env)
+                self._start_refs[record.start_key] += 1  # its start file must stay too
                 continue
             try:
                 data = path.read_bytes()
@@ -302,12 +305,14 @@ class DurableEpisodes:
                 logger.error("episode %s cannot be recovered: %s is missing; dropping its registry entry",
                              record.episode_id, err.filename)
                 self._delete(record.episode_id, record.start_key, snapshots_of.get(record.episode_id, []))
+                del kept[record.episode_id]
                 continue
             conn = connection_from_bytes(data)
             problem = schema_problem(runtime, conn)
             if problem is not None:
                 conn.close()
                 logger.warning("episode %s kept on disk but not served: %s", record.episode_id, problem)
+                self._start_refs[record.start_key] += 1
                 continue
             episode = Episode(record.episode_id, runtime, conn, start, store.clock, record.seed)
             episode.created_at = self._from_wall(record.created_at)
@@ -325,15 +330,16 @@ class DurableEpisodes:
             self._start_keys[episode.id] = record.start_key
             self._start_refs[record.start_key] += 1
             episodes.append(episode)
-        self._sweep_orphans({r.episode_id for r in records})
+        self._sweep_orphans(kept)
         self.recovered = len(episodes)
         if episodes or self.expired_on_start:
             logger.info("recovered %d episode(s) from %s; %d had expired while the hub was down",
                         len(episodes), self.state_dir, self.expired_on_start)
         return episodes
 
-    def _sweep_orphans(self, registered: set[str]) -> None:
+    def _sweep_orphans(self, registered: dict[str, str]) -> None:
         """Files no registry row names: a crash between writing a file and its row, or the reverse."""
+        used_starts = set(registered.values())
         for path in (self.state_dir / "episodes").iterdir():
             episode_id = path.name.removesuffix(_SUFFIX)
             if _TEMP_MARK in path.name or episode_id not in registered:
@@ -347,7 +353,7 @@ class DurableEpisodes:
                         _remove(path)
         for path in (self.state_dir / "starts").iterdir():
             key = path.name.removesuffix(_SUFFIX)
-            if _TEMP_MARK in path.name or key not in self._start_refs:
+            if _TEMP_MARK in path.name or key not in used_starts:
                 _remove(path)
 
     # -- EpisodeJournal: changes ----------------------------------------------------------------
@@ -516,3 +522,107 @@ def _reason(err: BaseException) -> str:
     if isinstance(err, OSError) and err.strerror:
         return f"{err.strerror} ({err.filename})" if err.filename else err.strerror
     return f"{type(err).__name__}: {err}"
+
+
+# ---------------------------------------------------------------------------------------------
+# One episode in one file (stdio servers)
+# ---------------------------------------------------------------------------------------------
+
+
+class EpisodeFileError(EpisodeError):
+    """An episode file that cannot be used; the message names the file and the reason."""
+
+    status = 409
+
+
+class EpisodeFile:
+    """The journal of a stdio server's one episode: its database lives in `path`.
+
+    A process started with an existing file continues its episode; a missing file is created
+    from the initial state. Before each use the file is re-read if another process replaced it
+    (a client that starts one process per call), and after each call that changed rows it is
+    written atomically. Calls of processes running at the same time are not merged: the last
+    write wins, so give concurrent clients their own files.
+    """
+
+    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self._signature: tuple[int, int, int] | None = None
+        self._saved_changes: int | None = None
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def recover(self, store: EpisodeStore) -> list[Episode]:
+        return []
+
+    def created(self, episode: Episode, source: Episode | None) -> None:
+        episode.journal = self
+        if self.path.exists():
+            self._load(episode)
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._write(episode)
+        except OSError as err:
+            raise EpisodeFileError(f"episode file {self.path}: cannot be created: {_reason(err)}") from None
+
+    def refresh(self, episode: Episode) -> None:
+        """Re-read the file when another process wrote it since this one last read or wrote it."""
+        signature = self._stat()
+        if signature is not None and signature != self._signature:
+            self._load(episode)
+
+    def _load(self, episode: Episode) -> None:
+        try:
+            data = self.path.read_bytes()
+        except OSError as err:
+            raise EpisodeFileError(f"episode file {self.path}: cannot be read: {_reason(err)}") from None
+        probe = connection_from_bytes(data)
+        try:
+            problem = schema_problem(episode.runtime, probe)
+        except sqlite3.DatabaseError as err:
+            problem = f"not an episode database ({err})"
+        finally:
+            probe.close()
+        if problem is not None:
+            raise EpisodeFileError(f"episode file {self.path}: {problem}; use another file for this environment")
+        episode.conn.deserialize(data)
+        episode.forget_hash()
+        self._saved_changes = episode.conn.total_changes
+        self._signature = self._stat()
+
+    def _write(self, episode: Episode) -> None:
+        changes = episode.conn.total_changes
+        write_atomically(self.path, episode.conn.serialize(), fsync=self.fsync)
+        self._saved_changes = changes
+        self._signature = self._stat()
+
+    def touched(self, episode: Episode) -> None:
+        if episode.conn.total_changes != self._saved_changes:
+            self.replaced(episode)
+
+    def replaced(self, episode: Episode) -> None:
+        try:
+            self._write(episode)
+        except OSError as err:
+            logger.error("episode file %s could not be written: %s (will retry after the next call)",
+                         self.path, _reason(err))
+
+    def snapshot_taken(self, episode: Episode, snapshot_id: str) -> None:
+        return None  # a stdio episode's snapshots live as long as its process
+
+    def dropped(self, episode: Episode, reason: str) -> None:
+        return None  # the file outlives the process: that is its purpose
+
+    def sweep(self, episodes: Iterable[Episode]) -> None:
+        return None
+
+    def close(self, episodes: Iterable[Episode]) -> None:
+        for episode in episodes:
+            self.touched(episode)

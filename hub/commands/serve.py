@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stdio.add_argument("build_dir", type=Path, metavar="BUILD_DIR", help="build folder with envs/*.json")
     stdio.add_argument("env", metavar="ENV", help="environment name (see `GET /envs` or BUILD_DIR/envs/)")
     stdio.add_argument("--seed", type=int, default=None, help="seed of the initial state (default: the spec's own)")
+    stdio.add_argument("--episode-file", type=Path, default=None, metavar="FILE",
+                       help="keep the episode's database in FILE (created if missing): every process started "
+                            "with it continues the same episode (docs/desktop-clients.md)")
     stdio.set_defaults(handler=run_stdio_command)
 
 
@@ -168,21 +171,29 @@ def _print_skipped(console, skipped) -> None:
 
 
 def run_stdio_command(args: argparse.Namespace) -> int:
-    from servers.stdio import run_stdio
+    """Serve one environment over stdio; a build or environment that is missing is explained to the
+    client as a JSON-RPC error (MCP clients show that, and hide stderr), and on stderr."""
+    from servers.stdio import answer_with_startup_error, serve_or_explain
 
+    build_dir = args.build_dir.expanduser()
     try:
-        spec = find_env_spec(args.build_dir, args.env)
+        spec = find_env_spec(build_dir.absolute(), args.env)
     except LookupError as err:
-        print(f"envhub stdio: {err}", file=sys.stderr)
+        hint = "" if build_dir.is_absolute() else (
+            f" (the relative path '{build_dir}' was resolved against the working directory {Path.cwd()}; "
+            "MCP clients start servers in a folder of their choosing: use an absolute path, "
+            "or print a ready configuration with `envhub mcp-config BUILD_DIR`)")
+        answer_with_startup_error(f"envhub stdio: {err}{hint}")
         return 2
-    run_stdio(spec, seed=args.seed)
-    return 0
+    return serve_or_explain(spec, seed=args.seed, episode_file=args.episode_file, prog="envhub stdio")
 
 
 def find_env_spec(build_dir: Path, env: str):
     """The EnvSpec named `env` in `build_dir/envs/`: `<env>.json` first, else any file declaring that name."""
     from servers.spec import SpecError, load_envspec
 
+    if not build_dir.is_dir():
+        raise LookupError(f"{build_dir}: no such build folder (make one with `envhub synth --out {build_dir}`)")
     envs_dir = build_dir / "envs"
     if not envs_dir.is_dir():
         raise LookupError(f"{envs_dir}: no such folder; is {build_dir} a build folder (output of `envhub synth`)?")
