@@ -71,9 +71,9 @@ def state(base: str, episode_id: str) -> dict:
 
 async def call(url: str, tool: str, arguments: dict, headers: dict | None = None) -> dict:
     """One tool call on a connection of its own (as a client that opens a session per call does)."""
-    async with httpx2.AsyncClient(headers=headers or {}, timeout=30) as http:
-        async with Client(streamable_http_client(url, http_client=http)) as client:
-            result = await client.call_tool(tool, arguments)
+    async with (httpx2.AsyncClient(headers=headers or {}, timeout=30) as http,
+                Client(streamable_http_client(url, http_client=http)) as client):
+        result = await client.call_tool(tool, arguments)
     assert not result.is_error, result.content[0].text
     return result.structured_content or {}
 

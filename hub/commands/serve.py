@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 TOKEN_ENV_VAR = "ENVHUB_TOKEN"
