@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import math
 import os
 import re
 import sqlite3
@@ -85,6 +86,9 @@ class EpisodeRecord(SQLModel, table=True):
     start_key: str = Field(max_length=64)
     created_at: float
     last_used: float
+    # last_used + the TTL of the hub that wrote the row, for whoever queries the registry; a
+    # restarted hub judges expiry from last_used with its own (possibly changed) --ttl.
+    expires_at: float | None = Field(default=None, index=True)
     # Size of the last episode file written at creation; the file itself is the truth.
     size_bytes: int = 0
 
@@ -100,21 +104,25 @@ class SnapshotRecord(SQLModel, table=True):
     size_bytes: int
 
 
-def registry_engine(url: str) -> Engine:
-    """An engine for the registry at `url` with the tables created (idempotent, shared by hubs)."""
+def registry_engine(url: str, *, fsync: bool = False) -> Engine:
+    """An engine for the registry at `url` with the tables created (idempotent, shared by hubs).
+
+    A SQLite registry syncs at checkpoints only (WAL, synchronous=NORMAL) unless `fsync`, like the
+    episode files: a process crash loses nothing either way, a power cut may lose the last rows.
+    """
     try:
         engine = create_engine(url)
     except Exception as err:  # a malformed URL or a driver that is not installed
         raise DurableStateError(f"state-url {url!r}: cannot open the registry: {err}") from None
     if engine.dialect.name == "sqlite":
-        # WAL lets a reader (another hub, sqlite3 on the command line) look while this hub
-        # writes; NORMAL syncs at checkpoints only, enough for a registry whose rows are
-        # rebuilt-safe (see recover: files without rows and rows without files are swept).
+        # WAL lets a reader (another hub, sqlite3 on the command line) look while this hub writes.
+        synchronous = "FULL" if fsync else "NORMAL"
+
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ARG001
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -197,8 +205,9 @@ class DurableEpisodes:
         self._lock_handle = self._lock_folder()
         self.owner = self._owner_id()
         self.registry_url = registry_url or f"sqlite:///{self.state_dir / REGISTRY_FILE}"
-        self.engine = registry_engine(self.registry_url)
+        self.engine = registry_engine(self.registry_url, fsync=fsync)
         self._clock: Callable[[], float] = time.monotonic
+        self._ttl = float("inf")
         # total_changes of each episode's connection when its file was last written.
         self._saved_changes: dict[str, int] = {}
         self._start_keys: dict[str, str] = {}
@@ -261,6 +270,9 @@ class DurableEpisodes:
     def _from_wall(self, moment: float) -> float:
         return self._clock() - (self._wall() - moment)
 
+    def _expiry(self, last_used: float) -> float | None:
+        return last_used + self._ttl if math.isfinite(self._ttl) else None
+
     # -- EpisodeJournal: recovery ---------------------------------------------------------------
 
     def recover(self, store: EpisodeStore) -> list[Episode]:
@@ -268,6 +280,7 @@ class DurableEpisodes:
         from servers.state import Episode
 
         self._clock = store.clock
+        self._ttl = store.ttl_seconds
         with Session(self.engine) as session:
             records = session.exec(select(EpisodeRecord).where(EpisodeRecord.owner == self.owner)).all()
             snapshot_rows = session.exec(
@@ -372,7 +385,7 @@ class DurableEpisodes:
             with Session(self.engine) as session:
                 session.add(EpisodeRecord(
                     episode_id=episode.id, owner=self.owner, env=episode.env, seed=episode.seed,
-                    start_key=key, created_at=now, last_used=now,
+                    start_key=key, created_at=now, last_used=now, expires_at=self._expiry(now),
                     size_bytes=self.episode_path(episode.id).stat().st_size,
                 ))
                 session.commit()
@@ -471,7 +484,7 @@ class DurableEpisodes:
             with Session(self.engine) as session:
                 for episode_id, moment in moments:
                     session.exec(update(EpisodeRecord).where(col(EpisodeRecord.episode_id) == episode_id)
-                                 .values(last_used=moment))
+                                 .values(last_used=moment, expires_at=self._expiry(moment)))
                 session.commit()
         except SQLAlchemyError as err:
             self._used |= used

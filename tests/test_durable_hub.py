@@ -169,3 +169,13 @@ def test_state_url_without_state_dir_is_refused(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert other.returncode == 2 and "needs --state-dir" in " ".join(other.stderr.split())
+
+
+def test_state_flags_parse():
+    from hub.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "build", "--state-dir", "st", "--state-url", "sqlite:///r.db",
+                                      "--state-fsync"])
+    assert args.state_dir == Path("st") and args.state_url == "sqlite:///r.db" and args.state_fsync
+    plain = build_parser().parse_args(["serve"])
+    assert plain.state_dir is None and plain.state_url is None and not plain.state_fsync

@@ -138,6 +138,7 @@ def test_closed_and_expired_episodes_leave_disk_and_registry(runtimes, tmp_path)
     assert [r.episode_id for r in episodes] == [busy.id] and snapshots == []
     # The idle clock of the episode that was used went to the registry with the sweep.
     assert episodes[0].last_used == pytest.approx(clock.now - 30)
+    assert episodes[0].expires_at == pytest.approx(clock.now - 30 + 60)
     store.close(busy.id)
     assert list((tmp_path / "starts").iterdir()) == []  # no episode left that started there
     store.close_all()
