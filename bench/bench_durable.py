@@ -225,7 +225,7 @@ def table(store_results: list[dict], hub_results: dict) -> str:
     lat, cpu = hub_results["latency"], hub_results["cpu"]
     lines += [
         "",
-        f"Part 2, real hubs (examples, order-desk ~{'40'} KiB), {hub_results['calls']:,} sequential calls each "
+        f"Part 2, real hubs (examples, order-desk 40 KiB), {hub_results['calls']:,} sequential calls each "
         "(p50 latency ms / hub CPU ms per call)",
         "",
         "| call | memory | durable | ratio | durable+fsync | ratio |",

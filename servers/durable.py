@@ -30,7 +30,6 @@ See docs/durability.md for what survives what.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import math
 import os
@@ -223,8 +222,8 @@ class DurableEpisodes:
     def _lock_folder(self):
         handle = open(self.state_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the hub's lifetime
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            _lock_exclusively(handle)
+        except OSError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
@@ -505,6 +504,22 @@ class DurableEpisodes:
 
     def describe(self) -> str:
         return f"{self.state_dir} (registry {_safe_url(self.engine)})"
+
+
+def _lock_exclusively(handle) -> None:
+    """Lock an open file for this process, or raise OSError at once if another process holds it.
+
+    The lock goes with the process: a killed hub leaves no stale lock behind.
+    """
+    if os.name == "nt":
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    import fcntl
+
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _start_key(episode: Episode) -> str:
