@@ -202,9 +202,13 @@ class DurableEpisodes:
         except OSError as err:
             raise DurableStateError(f"state-dir {self.state_dir}: cannot create it: {err.strerror}") from None
         self._lock_handle = self._lock_folder()
-        self.owner = self._owner_id()
-        self.registry_url = registry_url or f"sqlite:///{self.state_dir / REGISTRY_FILE}"
-        self.engine = registry_engine(self.registry_url, fsync=fsync)
+        try:
+            self.owner = self._owner_id()
+            self.registry_url = registry_url or f"sqlite:///{self.state_dir / REGISTRY_FILE}"
+            self.engine = registry_engine(self.registry_url, fsync=fsync)
+        except BaseException:
+            self._lock_handle.close()
+            raise
         self._clock: Callable[[], float] = time.monotonic
         self._ttl = float("inf")
         # total_changes of each episode's connection when its file was last written.
@@ -220,10 +224,16 @@ class DurableEpisodes:
     # -- folder identity ------------------------------------------------------------------------
 
     def _lock_folder(self):
-        handle = open(self.state_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the hub's lifetime
+        try:
+            handle = open(self.state_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the hub's lifetime
+        except OSError as err:
+            raise DurableStateError(f"state-dir {self.state_dir}: cannot use it: {_reason(err)}") from None
         try:
             _lock_exclusively(handle)
-        except OSError:
+        except OSError as err:
+            if not isinstance(err, BlockingIOError) and os.name != "nt":
+                handle.close()
+                raise DurableStateError(f"state-dir {self.state_dir}: cannot lock it: {_reason(err)}") from None
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
@@ -244,7 +254,10 @@ class DurableEpisodes:
             if owner:
                 return owner
         owner = uuid.uuid4().hex
-        write_atomically(path, owner.encode() + b"\n", fsync=True)
+        try:
+            write_atomically(path, owner.encode() + b"\n", fsync=True)
+        except OSError as err:
+            raise DurableStateError(f"state-dir {self.state_dir}: cannot write {OWNER_FILE}: {_reason(err)}") from None
         return owner
 
     # -- paths ----------------------------------------------------------------------------------

@@ -299,3 +299,10 @@ def test_episode_files_are_plain_sqlite(runtimes, tmp_path):
     store.close_all()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT status FROM orders WHERE order_id = 'O-1002'").fetchone() == ("cancelled",)
+
+
+def test_a_state_dir_that_cannot_be_used_is_named(runtimes, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DurableStateError, match="a-file"):
+        DurableEpisodes(blocker / "state")
