@@ -91,14 +91,12 @@ def run_serve(args: argparse.Namespace) -> int:
         console.print("[red]envhub serve: no environment could be loaded[/red]")
         _print_skipped(console, environments.skipped)
         return 2
-    _print_summary(console, config, environments, args.port)
-    from servers.durable import DurableStateError
-
     try:
         app = create_app(config, environments=environments)
-    except DurableStateError as err:
+    except HubConfigError as err:
         console.print(f"[red]envhub serve: {err}[/red]")
         return 2
+    _print_summary(console, config, environments, args.port)
     _print_durable(console, app.state.store)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug",
                 timeout_graceful_shutdown=5)

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hub.hosting.config import HubConfig
+from hub.hosting.config import HubConfig, HubConfigError
 from hub.hosting.gate import HubGate
 from hub.hosting.mcp_endpoints import McpEndpoints
 from hub.hosting.metrics import HubMetrics
@@ -124,9 +124,12 @@ def open_journal(config: HubConfig) -> EpisodeJournal | None:
     """The persistence layer of a hub with `state_dir` (docs/durability.md); None = memory only."""
     if config.state_dir is None:
         return None
-    from servers.durable import DurableEpisodes
+    from servers.durable import DurableEpisodes, DurableStateError
 
-    return DurableEpisodes(config.state_dir, config.state_url, fsync=config.state_fsync)
+    try:
+        return DurableEpisodes(config.state_dir, config.state_url, fsync=config.state_fsync)
+    except DurableStateError as err:
+        raise HubConfigError(str(err)) from None
 
 
 async def _expire_idle_episodes(
