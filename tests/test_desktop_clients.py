@@ -160,15 +160,16 @@ async def test_episode_file_keeps_one_episode_across_processes(default_build, tm
         assert structured(await client.call_tool("get_order", {"order_id": "ORD-1003"}))["status"] == "confirmed"
 
 
-async def call_on_new_connection(url: str, tool: str, arguments: dict, *, headers: dict | None = None,
+async def call_on_new_connection(url: str, tool: str, arguments: dict, *, mode: str, headers: dict | None = None,
                                  meta: dict | None = None) -> dict:
     async with (httpx2.AsyncClient(headers=headers or {}, timeout=30) as http,
-                Client(streamable_http_client(url, http_client=http)) as client):
+                Client(streamable_http_client(url, http_client=http), mode=mode) as client):
         return structured(await client.call_tool(tool, arguments, meta=meta))
 
 
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
 @pytest.mark.parametrize("way", ["episode-url", "header", "meta"])
-async def test_a_client_that_reconnects_per_call_keeps_its_episode(hub_url, way):
+async def test_a_client_that_reconnects_per_call_keeps_its_episode(hub_url, way, mode):
     episode = httpx2.post(f"{hub_url}/envs/{ENV}/episodes", json={}).json()
     env_url = f"{hub_url}/envs/{ENV}/mcp"
     address = {
@@ -177,9 +178,19 @@ async def test_a_client_that_reconnects_per_call_keeps_its_episode(hub_url, way)
         "meta": {"url": env_url, "meta": {"envhub/episode": episode["episode_id"]}},
     }[way]
     await call_on_new_connection(tool="update_customer", arguments={"customer_id": "CUS-1001", "phone": "+1-555-0199"},
-                                 **address)
-    customer = await call_on_new_connection(tool="get_customer", arguments={"customer_id": "CUS-1001"}, **address)
+                                 mode=mode, **address)
+    customer = await call_on_new_connection(tool="get_customer", arguments={"customer_id": "CUS-1001"},
+                                            mode=mode, **address)
     assert customer["phone"] == "+1-555-0199"
+
+
+async def test_without_a_selector_a_legacy_client_gets_a_new_episode_per_connection(hub_url):
+    """The behaviour the table in docs/desktop-clients.md exists for."""
+    env_url = f"{hub_url}/envs/{ENV}/mcp"
+    await call_on_new_connection(env_url, "update_customer", {"customer_id": "CUS-1001", "phone": "+1-555-0142"},
+                                 mode="legacy")
+    customer = await call_on_new_connection(env_url, "get_customer", {"customer_id": "CUS-1001"}, mode="legacy")
+    assert customer["phone"] != "+1-555-0142"
 
 
 # -- the documented example -----------------------------------------------------------------------
