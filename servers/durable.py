@@ -535,6 +535,23 @@ def _lock_exclusively(handle) -> None:
     fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+def _lock_waiting(handle) -> None:
+    """Lock an open file for this process, waiting while another process holds it."""
+    if os.name == "nt":
+        import msvcrt
+
+        handle.seek(0)
+        while True:
+            try:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # itself retries for ~10 s
+                return
+            except OSError:
+                continue
+    import fcntl
+
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+
+
 def _start_key(episode: Episode) -> str:
     """The hex state hash of the database `episode` started from (known for fresh episodes)."""
     known = episode.known_hash()
@@ -580,10 +597,11 @@ class EpisodeFile:
     """The journal of a stdio server's one episode: its database lives in `path`.
 
     A process started with an existing file continues its episode; a missing file is created
-    from the initial state. Before each use the file is re-read if another process replaced it
-    (a client that starts one process per call), and after each call that changed rows it is
-    written atomically. Calls of processes running at the same time are not merged: the last
-    write wins, so give concurrent clients their own files.
+    from the initial state. Clients that start one process per call may run several at once
+    (parallel tool calls), so a call holds a lock on `<path>.lock` from `begin_call` until
+    `touched` after it: in between, the file is re-read if another process wrote it, and after a
+    call that changed rows it is written atomically. Calls on one file are thereby serialized
+    across processes and none is lost.
     """
 
     def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
@@ -591,6 +609,38 @@ class EpisodeFile:
         self.fsync = fsync
         self._signature: tuple[int, int, int] | None = None
         self._saved_changes: int | None = None
+        self._lock_handle = None
+
+    # -- the cross-process lock of one call -----------------------------------------------------
+
+    def _lock(self) -> None:
+        if self._lock_handle is not None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path.with_name(self.path.name + ".lock"), "a+")  # noqa: SIM115 - closed by _unlock
+        except OSError as err:
+            raise EpisodeFileError(f"episode file {self.path}: cannot create its lock file: {_reason(err)}") from None
+        try:
+            _lock_waiting(handle)
+        except OSError as err:
+            handle.close()
+            raise EpisodeFileError(f"episode file {self.path}: cannot lock it: {_reason(err)}") from None
+        self._lock_handle = handle
+
+    def _unlock(self) -> None:
+        handle, self._lock_handle = self._lock_handle, None
+        if handle is not None:
+            handle.close()  # closing the file releases its lock
+
+    def begin_call(self, episode: Episode) -> None:
+        """Before a call: wait for other processes' calls on this file, then read what they wrote."""
+        self._lock()
+        try:
+            self.refresh(episode)
+        except BaseException:
+            self._unlock()
+            raise
 
     def _stat(self) -> tuple[int, int, int] | None:
         try:
@@ -604,14 +654,16 @@ class EpisodeFile:
 
     def created(self, episode: Episode, source: Episode | None) -> None:
         episode.journal = self
-        if self.path.exists():
-            self._load(episode)
-            return
+        self._lock()  # two processes starting at once must not both create the file
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists():
+                self._load(episode)
+                return
             self._write(episode)
         except OSError as err:
             raise EpisodeFileError(f"episode file {self.path}: cannot be created: {_reason(err)}") from None
+        finally:
+            self._unlock()
 
     def refresh(self, episode: Episode) -> None:
         """Re-read the file when another process wrote it since this one last read or wrote it."""
@@ -645,8 +697,12 @@ class EpisodeFile:
         self._signature = self._stat()
 
     def touched(self, episode: Episode) -> None:
-        if episode.conn.total_changes != self._saved_changes:
-            self.replaced(episode)
+        """After a call (and on every lookup): save changed rows, then let other processes in."""
+        try:
+            if episode.conn.total_changes != self._saved_changes:
+                self.replaced(episode)
+        finally:
+            self._unlock()
 
     def replaced(self, episode: Episode) -> None:
         try:

@@ -59,8 +59,9 @@ async def serve_stdio(spec: EnvSpec, seed: int | None = None, episode_file: Path
     def resolve(ctx: ServerRequestContext[Any, Any]) -> Episode:
         current = store.get(episode.id)
         if journal is not None:
-            # Another process (a client that launches one per call) may have changed the file.
-            journal.refresh(current)
+            # Other processes (a client that launches one per call) may be calling or have
+            # written the file: wait for them and read it. The call's touch() saves and releases.
+            journal.begin_call(current)
         return current
 
     server = build_server(runtime, resolve)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters, stdio_client
@@ -158,6 +159,26 @@ async def test_episode_file_keeps_one_episode_across_processes(default_build, tm
     fresh = envhub_stdio(elsewhere(tmp_path / "x"), str(default_build), ENV)
     async with stdio(fresh, tmp_path) as client:
         assert structured(await client.call_tool("get_order", {"order_id": "ORD-1003"}))["status"] == "confirmed"
+
+
+async def test_processes_calling_at_once_on_one_episode_file_lose_nothing(default_build, tmp_path):
+    """Parallel tool calls of a client that starts a process per call: each call sees the others' writes."""
+    episode_file = tmp_path / "orders.sqlite"
+    launch = envhub_stdio(elsewhere(tmp_path), str(default_build), ENV, "--episode-file", str(episode_file))
+
+    async def keep_updating(customer_id: str) -> None:
+        async with stdio(launch, tmp_path) as client:
+            for i in range(6):
+                structured(await client.call_tool("update_customer",
+                                                  {"customer_id": customer_id, "phone": f"+1-555-{i:04d}"}))
+
+    async with anyio.create_task_group() as group:
+        for customer_id in ("CUS-1001", "CUS-1002", "CUS-1003"):
+            group.start_soon(keep_updating, customer_id)
+    async with stdio(launch, tmp_path) as client:
+        for customer_id in ("CUS-1001", "CUS-1002", "CUS-1003"):
+            customer = structured(await client.call_tool("get_customer", {"customer_id": customer_id}))
+            assert customer["phone"] == "+1-555-0005", customer_id
 
 
 async def call_on_new_connection(url: str, tool: str, arguments: dict, *, mode: str, headers: dict | None = None,
