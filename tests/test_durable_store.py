@@ -306,3 +306,16 @@ def test_a_state_dir_that_cannot_be_used_is_named(runtimes, tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(DurableStateError, match="a-file"):
         DurableEpisodes(blocker / "state")
+
+
+def test_episodes_whose_tables_changed_stay_on_disk_unserved(runtimes, tmp_path, caplog):
+    store, journal = open_store(runtimes, tmp_path)
+    episode = store.create(ENV)
+    store.close_all()
+    spec = runtimes[ENV].spec.model_copy(deep=True)
+    spec.tables[0].columns.append(spec.tables[0].columns[-1].model_copy(update={"name": "loyalty_points"}))
+    changed = {ENV: EnvRuntime(spec)}
+    again, journal = open_store(changed, tmp_path)
+    assert episode.id not in again and journal.episode_path(episode.id).exists()
+    assert f"episode {episode.id} kept on disk but not served" in caplog.text and "tables differ" in caplog.text
+    again.close_all()
