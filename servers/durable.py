@@ -8,7 +8,7 @@ nothing. Two kinds of data are kept:
   keeps in memory for templates and snapshots:
 
       DIR/episodes/<episode_id>.sqlite           the episode's current state
-      DIR/snapshots/<episode_id>/<snapshot>.sqlite
+      DIR/snapshots/<episode_id>.snapshots/<snapshot>.sqlite
       DIR/starts/<state-hash hex>.sqlite         the state an episode started from (serves diff),
                                                  shared by every episode that started there
 
@@ -23,6 +23,9 @@ nothing. Two kinds of data are kept:
   one registry each recover only their own episodes. Last-use times of reads are flushed in one
   transaction per expiry sweep; a write refreshes the episode file's mtime, which recovery also
   counts as use.
+
+`EpisodeFile` is the journal of a stdio server's single episode (`--episode-file FILE`): the
+database in one file, calls of concurrent processes serialized by a lock on FILE.lock.
 
 See docs/durability.md for what survives what.
 """
@@ -59,6 +62,8 @@ OWNER_FILE = "hub-id"
 LOCK_FILE = "lock"
 _SUFFIX = ".sqlite"
 _TEMP_MARK = ".tmp-"
+# Snapshot folders get a suffix so that no episode id (ids may be "..") names a folder outside.
+_SNAPSHOTS_SUFFIX = ".snapshots"
 _START_KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -266,7 +271,7 @@ class DurableEpisodes:
         return self.state_dir / "episodes" / f"{episode_id}{_SUFFIX}"
 
     def snapshot_dir(self, episode_id: str) -> Path:
-        return self.state_dir / "snapshots" / episode_id
+        return self.state_dir / "snapshots" / f"{episode_id}{_SNAPSHOTS_SUFFIX}"
 
     def snapshot_path(self, episode_id: str, snapshot_id: str) -> Path:
         return self.snapshot_dir(episode_id) / f"{snapshot_id}{_SUFFIX}"
@@ -370,7 +375,9 @@ class DurableEpisodes:
             if _TEMP_MARK in path.name or episode_id not in registered:
                 _remove(path)
         for folder in (self.state_dir / "snapshots").iterdir():
-            if folder.name not in registered:
+            if not folder.is_dir():
+                _remove(folder)
+            elif folder.name.removesuffix(_SNAPSHOTS_SUFFIX) not in registered:
                 _remove_tree(folder)
             else:
                 for path in folder.iterdir():

@@ -319,3 +319,12 @@ def test_episodes_whose_tables_changed_stay_on_disk_unserved(runtimes, tmp_path,
     assert episode.id not in again and journal.episode_path(episode.id).exists()
     assert f"episode {episode.id} kept on disk but not served" in caplog.text and "tables differ" in caplog.text
     again.close_all()
+
+
+def test_an_episode_id_of_dots_stays_inside_the_state_folder(runtimes, tmp_path):
+    store, journal = open_store(runtimes, tmp_path)
+    episode = store.create(ENV, episode_id="..")
+    store.snapshot(episode.id)
+    store.close(episode.id)
+    assert {p.name for p in tmp_path.iterdir()} >= {"registry.sqlite", "hub-id", "lock", "episodes"}
+    store.close_all()
