@@ -16,6 +16,7 @@ import sys
 _COMMAND_MODULES = [
     "hub.commands.synth",
     "hub.commands.serve",
+    "hub.commands.mcp_config",
     "hub.commands.tasks",
     "agent.cli",
     "agent.evaluate",

@@ -19,8 +19,8 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from servers.seedgen import initial_rows
 from servers.spec import Column, EnvSpec, ForeignKey, Table, ToolSpec
@@ -274,6 +274,8 @@ class Episode:
         self.created_at = clock()
         self.last_used = self.created_at
         self.snapshots: dict[str, bytes] = {}
+        # Set by a store with a journal (durable episodes); None keeps the episode memory-only.
+        self.journal: EpisodeJournal | None = None
         # (conn.total_changes, hash) of the last hash computed: SQLite bumps total_changes on every
         # inserted, updated or deleted row, so an unchanged counter means unchanged rows and the
         # hash is reused instead of re-reading every table. Contents replaced any other way
@@ -281,7 +283,10 @@ class Episode:
         self._hash_memo: tuple[int, str] | None = None
 
     def touch(self) -> None:
+        """Called on every use, and after every tool call: a journal saves changed rows here."""
         self.last_used = self._clock()
+        if self.journal is not None:
+            self.journal.touched(self)
 
     def rows(self, table: str | None = None) -> dict[str, list[dict]]:
         if table is not None and table not in self.runtime.tables:
@@ -349,16 +354,40 @@ class Episode:
         return changes
 
 
+class EpisodeJournal(Protocol):
+    """What an `EpisodeStore` tells a persistence layer (servers.durable.DurableEpisodes).
+
+    A store without one keeps episodes in memory only and never calls any of this.
+    `dropped` gets the reason: "closed", "expired" or "shutdown" (the hub stops; keep the episode).
+    """
+
+    def recover(self, store: EpisodeStore) -> list[Episode]: ...
+    def created(self, episode: Episode, source: Episode | None) -> None: ...
+    def touched(self, episode: Episode) -> None: ...
+    def replaced(self, episode: Episode) -> None: ...
+    def snapshot_taken(self, episode: Episode, snapshot_id: str) -> None: ...
+    def dropped(self, episode: Episode, reason: str) -> None: ...
+    def sweep(self, episodes: Iterable[Episode]) -> None: ...
+    def close(self, episodes: Iterable[Episode]) -> None: ...
+
+
 class EpisodeStore:
     """Live episodes of many environments, with idle expiry and a cap on how many may live."""
 
     def __init__(self, runtimes: dict[str, EnvRuntime], ttl_seconds: float = 900, max_live: int = 20000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, journal: EpisodeJournal | None = None) -> None:
         self.runtimes = runtimes
         self.ttl_seconds = ttl_seconds
         self.max_live = max_live
         self._clock = clock
         self._episodes: dict[str, Episode] = {}
+        self.journal = journal
+        if journal is not None:
+            self._episodes.update((episode.id, episode) for episode in journal.recover(self))
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
 
     @property
     def live_count(self) -> int:
@@ -408,8 +437,18 @@ class EpisodeStore:
         template = runtime.template(seed)
         episode = Episode(episode_id, runtime, connection_from_bytes(template.data), template.data, self._clock, seed)
         episode.remember_hash(template.state_hash)
+        self._journal_created(episode, None)
         self._episodes[episode_id] = episode
         return episode
+
+    def _journal_created(self, episode: Episode, source: Episode | None) -> None:
+        if self.journal is None:
+            return
+        try:
+            self.journal.created(episode, source)
+        except BaseException:
+            episode.conn.close()
+            raise
 
     def _expired(self, episode: Episode) -> bool:
         return self._clock() - episode.last_used > self.ttl_seconds
@@ -417,7 +456,7 @@ class EpisodeStore:
     def get(self, episode_id: str) -> Episode:
         episode = self._episodes.get(episode_id)
         if episode is not None and self._expired(episode):
-            self._drop(episode_id)
+            self._drop(episode_id, "expired")
             episode = None
         if episode is None:
             raise EpisodeNotFound(
@@ -435,6 +474,7 @@ class EpisodeStore:
         known = source.known_hash()
         if known is not None:
             episode.remember_hash(known)
+        self._journal_created(episode, source)
         self._episodes[new_id] = episode
         return episode
 
@@ -447,6 +487,8 @@ class EpisodeStore:
             )
         snapshot_id = "snap-" + secrets.token_hex(6)
         episode.snapshots[snapshot_id] = episode.conn.serialize()
+        if self.journal is not None:
+            self.journal.snapshot_taken(episode, snapshot_id)
         return snapshot_id
 
     def restore(self, episode_id: str, snapshot_id: str) -> None:
@@ -459,26 +501,35 @@ class EpisodeStore:
             )
         episode.conn.deserialize(data)
         episode.forget_hash()
+        if self.journal is not None:
+            self.journal.replaced(episode)
 
     def close(self, episode_id: str) -> None:
         if episode_id not in self._episodes:
             raise EpisodeNotFound(
                 f"episode '{episode_id}' is unknown, closed, or expired after {self.ttl_seconds:g} s idle"
             )
-        self._drop(episode_id)
+        self._drop(episode_id, "closed")
 
-    def _drop(self, episode_id: str) -> None:
+    def _drop(self, episode_id: str, reason: str = "expired") -> None:
         episode = self._episodes.pop(episode_id, None)
         if episode is not None:
+            if self.journal is not None:
+                self.journal.dropped(episode, reason)
             episode.snapshots.clear()
             episode.conn.close()
 
     def expire_idle(self) -> int:
         expired = [eid for eid, ep in self._episodes.items() if self._expired(ep)]
         for eid in expired:
-            self._drop(eid)
+            self._drop(eid, "expired")
+        if self.journal is not None:
+            self.journal.sweep(self._episodes.values())
         return len(expired)
 
     def close_all(self) -> None:
+        """The store stops: every episode is released (a journal keeps them for the next start)."""
+        if self.journal is not None:
+            self.journal.close(list(self._episodes.values()))
         for eid in list(self._episodes):
-            self._drop(eid)
+            self._drop(eid, "shutdown")

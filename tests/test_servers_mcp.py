@@ -101,5 +101,7 @@ def test_stdio_rejects_a_bad_spec(tmp_path):
 
     bad = tmp_path / "bad.json"
     bad.write_text("{")
-    proc = subprocess.run([sys.executable, "-m", "servers.stdio", str(bad)], capture_output=True, text=True, timeout=60)
+    # stdin closed: a server that cannot start answers requests with errors until its client hangs up.
+    proc = subprocess.run([sys.executable, "-m", "servers.stdio", str(bad)], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
     assert proc.returncode == 2 and f"{bad}: not valid JSON" in proc.stderr

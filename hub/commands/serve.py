@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 TOKEN_ENV_VAR = "ENVHUB_TOKEN"
@@ -38,6 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="largest request body accepted; larger ones get 413 (default 1 MiB)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"], help="log level (default info)")
+    durable = serve.add_argument_group("durable episodes (docs/durability.md)")
+    durable.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                         help="keep episodes and snapshots in DIR so a restart loses none (default: memory only)")
+    durable.add_argument("--state-url", default=None, metavar="URL",
+                         help="SQLAlchemy URL of the episode registry, e.g. to share one between hubs "
+                              "(default: sqlite file DIR/registry.sqlite)")
+    durable.add_argument("--state-fsync", action="store_true",
+                         help="fsync every saved episode file: survives power loss, costs a disk flush per write call")
     serve.set_defaults(handler=run_serve)
 
     stdio = subparsers.add_parser(
@@ -48,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stdio.add_argument("build_dir", type=Path, metavar="BUILD_DIR", help="build folder with envs/*.json")
     stdio.add_argument("env", metavar="ENV", help="environment name (see `GET /envs` or BUILD_DIR/envs/)")
     stdio.add_argument("--seed", type=int, default=None, help="seed of the initial state (default: the spec's own)")
+    stdio.add_argument("--episode-file", type=Path, default=None, metavar="FILE",
+                       help="keep the episode's database in FILE (created if missing): every process started "
+                            "with it continues the same episode (docs/desktop-clients.md)")
     stdio.set_defaults(handler=run_stdio_command)
 
 
@@ -69,6 +79,9 @@ def run_serve(args: argparse.Namespace) -> int:
             episode_ttl_seconds=args.ttl,
             max_live_episodes=args.max_episodes,
             max_body_bytes=args.max_body_bytes,
+            state_dir=args.state_dir,
+            state_url=args.state_url,
+            state_fsync=args.state_fsync,
         )
         environments = _load_with_progress(console, config.build_dir)
     except (HubConfigError, BuildError) as err:
@@ -78,8 +91,13 @@ def run_serve(args: argparse.Namespace) -> int:
         console.print("[red]envhub serve: no environment could be loaded[/red]")
         _print_skipped(console, environments.skipped)
         return 2
+    try:
+        app = create_app(config, environments=environments)
+    except HubConfigError as err:
+        console.print(f"[red]envhub serve: {err}[/red]")
+        return 2
     _print_summary(console, config, environments, args.port)
-    app = create_app(config, environments=environments)
+    _print_durable(console, app.state.store)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug",
                 timeout_graceful_shutdown=5)
     return 0
@@ -137,27 +155,42 @@ def _print_summary(console, config, environments, port: int) -> None:
     )
 
 
+def _print_durable(console, store) -> None:
+    journal = store.journal
+    if journal is not None:
+        console.print(f"episodes: durable in {journal.describe()}; recovered {journal.recovered}, "
+                      f"{journal.expired_on_start} expired while the hub was down")
+
+
 def _print_skipped(console, skipped) -> None:
     for item in skipped:
         console.print(f"[yellow]skipped[/yellow] {item.reason}")
 
 
 def run_stdio_command(args: argparse.Namespace) -> int:
-    from servers.stdio import run_stdio
+    """Serve one environment over stdio; a build or environment that is missing is explained to the
+    client as a JSON-RPC error (MCP clients show that, and hide stderr), and on stderr."""
+    from servers.stdio import answer_with_startup_error, serve_or_explain
 
+    build_dir = args.build_dir.expanduser()
     try:
-        spec = find_env_spec(args.build_dir, args.env)
+        spec = find_env_spec(build_dir.absolute(), args.env)
     except LookupError as err:
-        print(f"envhub stdio: {err}", file=sys.stderr)
+        hint = "" if build_dir.is_absolute() else (
+            f" (the relative path '{build_dir}' was resolved against the working directory {Path.cwd()}; "
+            "MCP clients start servers in a folder of their choosing: use an absolute path, "
+            "or print a ready configuration with `envhub mcp-config BUILD_DIR`)")
+        answer_with_startup_error(f"envhub stdio: {err}{hint}")
         return 2
-    run_stdio(spec, seed=args.seed)
-    return 0
+    return serve_or_explain(spec, seed=args.seed, episode_file=args.episode_file, prog="envhub stdio")
 
 
 def find_env_spec(build_dir: Path, env: str):
     """The EnvSpec named `env` in `build_dir/envs/`: `<env>.json` first, else any file declaring that name."""
     from servers.spec import SpecError, load_envspec
 
+    if not build_dir.is_dir():
+        raise LookupError(f"{build_dir}: no such build folder (make one with `envhub synth --out {build_dir}`)")
     envs_dir = build_dir / "envs"
     if not envs_dir.is_dir():
         raise LookupError(f"{envs_dir}: no such folder; is {build_dir} a build folder (output of `envhub synth`)?")

@@ -18,13 +18,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hub.hosting.config import HubConfig
+from hub.hosting.config import HubConfig, HubConfigError
 from hub.hosting.gate import HubGate
 from hub.hosting.mcp_endpoints import McpEndpoints
 from hub.hosting.metrics import HubMetrics
 from hub.hosting.rest import RestApi, episode_error, error_response, http_error
 from servers.builddir import Progress, Skipped, TaskStart, load_build, load_spec_files, load_tasks
-from servers.state import EnvRuntime, EpisodeError, EpisodeStore
+from servers.state import EnvRuntime, EpisodeError, EpisodeJournal, EpisodeStore
 
 logger = logging.getLogger("envhub.hub")
 
@@ -83,7 +83,8 @@ def create_app(config: HubConfig | None = None, *, environments: HubEnvironments
     """The hub as an ASGI app; run it with uvicorn (its lifespan must run)."""
     config = config or HubConfig()
     envs = environments if environments is not None else load_environments(config.build_dir)
-    store = EpisodeStore(envs.runtimes, ttl_seconds=config.episode_ttl_seconds, max_live=config.max_live_episodes)
+    store = EpisodeStore(envs.runtimes, ttl_seconds=config.episode_ttl_seconds, max_live=config.max_live_episodes,
+                         journal=open_journal(config))
     metrics = HubMetrics(live_episodes=lambda: store.live_count)
     endpoints = McpEndpoints(
         store,
@@ -117,6 +118,18 @@ def create_app(config: HubConfig | None = None, *, environments: HubEnvironments
     # Handy for tests and embedding: reach the store and metrics from the outer app.
     app.state = starlette.state  # type: ignore[attr-defined]
     return app
+
+
+def open_journal(config: HubConfig) -> EpisodeJournal | None:
+    """The persistence layer of a hub with `state_dir` (docs/durability.md); None = memory only."""
+    if config.state_dir is None:
+        return None
+    from servers.durable import DurableEpisodes, DurableStateError
+
+    try:
+        return DurableEpisodes(config.state_dir, config.state_url, fsync=config.state_fsync)
+    except DurableStateError as err:
+        raise HubConfigError(str(err)) from None
 
 
 async def _expire_idle_episodes(

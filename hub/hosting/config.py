@@ -31,6 +31,11 @@ class HubConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # How often the background task drops idle episodes; None = a quarter of the TTL (max 30 s).
     expiry_interval_seconds: float | None = None
+    # Durable episodes (docs/durability.md): a folder for episode files, and the registry's
+    # SQLAlchemy URL (None = DIR/registry.sqlite). None = episodes live in memory only.
+    state_dir: Path | None = None
+    state_url: str | None = None
+    state_fsync: bool = False
 
     def __post_init__(self) -> None:
         if self.token is not None and not self.token.strip():
@@ -41,6 +46,9 @@ class HubConfig:
             raise HubConfigError(f"max-episodes: must be positive, got {self.max_live_episodes}")
         if self.max_body_bytes <= 0:
             raise HubConfigError(f"max-body-bytes: must be positive, got {self.max_body_bytes}")
+        if self.state_url is not None and self.state_dir is None:
+            raise HubConfigError("state-url: needs --state-dir too: the registry lists episodes, their "
+                                 "databases are files in the state folder")
         check_bind_security(self.bind_host, self.token)
 
     @property
