@@ -18,7 +18,7 @@ from mcp import Client, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from synth.envs.synthesize import synthesize
+from synth.envs.synthesize import SynthSettings, synthesize
 from tests.hubserver import running_hub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ ENV = "order-desk"
 def default_build(tmp_path_factory) -> Path:
     """The default build, as `envhub synth --out build/` makes it."""
     out = tmp_path_factory.mktemp("build")
-    synthesize(None, out, seed=0, progress=False, workers=1)
+    synthesize(None, out, SynthSettings(seed=0, progress=False, workers=1))
     return out
 
 

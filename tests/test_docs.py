@@ -27,8 +27,6 @@ EXPECTED_PAGES = [
     "docs/tau2.md",
     "docs/default-collection-rules.md",
     "docs/hosting-security.md",
-    "docs/durability.md",
-    "docs/desktop-clients.md",
     "BENCHMARKS.md",
 ]
 
@@ -40,8 +38,6 @@ AWAITING_MERGE = {
     "docs/tau2.md",
     "docs/default-collection-rules.md",
     "docs/hosting-security.md",
-    "docs/durability.md",
-    "docs/desktop-clients.md",
 }
 
 OUR_FOLDERS = ("contracts", "servers", "synth", "hub", "agent", "trainer", "tests", "bench", "docs")
