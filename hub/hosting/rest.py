@@ -25,8 +25,8 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 class RestApi:
@@ -205,7 +205,8 @@ def _absolute(request: Request, path: str) -> str:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, str(exc.detail))
+    # Keeps the headers the router set, such as `Allow` on 405 Method Not Allowed.
+    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
 async def episode_error(request: Request, exc: Exception) -> Response:
