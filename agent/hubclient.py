@@ -6,6 +6,7 @@ creation, the final state hash, and closing an episode.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,8 @@ class HubClient:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.call_timeout = call_timeout
         self.attempts = attempts
+        # Episodes created and not yet closed: what an interrupted run still has to close.
+        self.open_episodes: set[str] = set()
 
     async def _request(self, method: str, path: str, json: Any = None, params: dict | None = None,
                        episode_route: bool = False) -> Any:
@@ -54,6 +57,7 @@ class HubClient:
         body = {"seed": seed, "task_id": task_id}
         data = await retry_transient(lambda: self._request("POST", f"/envs/{env}/episodes", json=body),
                                      self.attempts)
+        self.open_episodes.add(data["episode_id"])
         mcp_url = data.get("mcp_url") or f"/envs/{env}/episodes/{data['episode_id']}/mcp"
         if mcp_url.startswith("/"):
             mcp_url = self.base_url + mcp_url
@@ -67,8 +71,18 @@ class HubClient:
 
     async def close_episode(self, episode_id: str) -> None:
         """Best effort: the hub also reaps idle episodes, so a failed close loses nothing."""
-        with contextlib.suppress(Exception):
-            await self._request("DELETE", f"/episodes/{episode_id}", episode_route=True)
+        try:
+            with contextlib.suppress(Exception):
+                await self._request("DELETE", f"/episodes/{episode_id}", episode_route=True)
+        finally:
+            self.open_episodes.discard(episode_id)
+
+    async def close_open_episodes(self, timeout: float = 5.0) -> None:
+        """Close every episode this client created and did not close yet (a run that is stopping)."""
+        pending = list(self.open_episodes)
+        if pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(self.close_episode(e) for e in pending)), timeout)
 
 
 def _error_text(response: httpx2.Response) -> str:

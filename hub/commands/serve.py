@@ -83,6 +83,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from servers.builddir import BuildError
 
     console = Console(stderr=True)
+    if args.exit_with_stdin:  # first, so that a parent dying while environments load is noticed too
+        _exit_when_stdin_closes()
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV_VAR) or None
     try:
         config = HubConfig(
@@ -108,8 +110,6 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     _print_summary(console, config, environments, args.port)
     app = create_app(config, environments=environments)
-    if args.exit_with_stdin:
-        _exit_when_stdin_closes()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug",
                 timeout_graceful_shutdown=5, http=h11_protocol_with_timeout(config.request_read_timeout_seconds))
     return 0
