@@ -75,6 +75,8 @@ def _in_sqlite_range(value: int, path: str, shown: str | None = None) -> int:
 
 
 def _text(value: str, what: str) -> str:
+    if value.isascii():  # the common case, and far cheaper than encoding
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as err:
