@@ -63,6 +63,8 @@ def register(subparsers: Any) -> None:
                      help="seconds per episode")
     run.add_argument("--retries", type=int, default=run_defaults["retries"],
                      help="retries of an episode after a transient failure")
+    run.add_argument("--max-outage", type=float, default=run_defaults["max_outage"], metavar="SECONDS",
+                     help="stop the run when the hub has not been reachable for this long (default 30; 0 = never)")
     run.add_argument("--mcp-client", choices=["sdk", "fast"], default=run_defaults["mcp_client"],
                      help="sdk: the official MCP client (any server); fast: minimal 2026-07-28 JSON-RPC client")
     run.add_argument("--token", help="bearer token of the hub")
@@ -116,7 +118,13 @@ def handle_collect(args: argparse.Namespace) -> int:
         elif not target.startswith(("http://", "https://")):
             console.print(f"[red]error:[/] TARGET {target!r} is neither a folder nor an http(s) URL")
             return 2
-        is_hub = False if args.mcp_url else asyncio.run(_probe(target, args.token))
+        from agent.retry import HubUnreachable
+
+        try:
+            is_hub = False if args.mcp_url else asyncio.run(_probe(target, args.token))
+        except HubUnreachable as err:
+            console.print(f"[red]error:[/] {err}")
+            return 3
         if not is_hub:
             console.print(f"{target} is not an envhub hub (no /health): plain MCP mode, state_match = null")
         return _run(args, tasks, settings, target, is_hub, console)
@@ -138,21 +146,31 @@ def _check_settings(args: argparse.Namespace, settings: PolicySettings) -> None:
 
 
 async def _probe(url: str, token: str | None) -> bool:
+    import httpx2
+
     from agent.engine import shared_http_client
     from agent.hubclient import probe_hub
+    from agent.retry import HubUnreachable, describe
 
     async with shared_http_client(4, 10.0, token) as http:
+        try:  # any answer, even 404, means something listens there
+            await http.get(url.rstrip("/") + "/health", timeout=10.0)
+        except httpx2.TransportError as err:
+            raise HubUnreachable(f"{url} cannot be reached ({describe(err)})") from None
         return await probe_hub(http, url, token)
 
 
 def _run(args: argparse.Namespace, tasks: list, settings: PolicySettings, url: str, is_hub: bool, console: Any,
          build_dir: str | None = None) -> int:
     from agent.report import ProgressDisplay, summary_tables
+    from agent.retry import HubUnreachable
+    from agent.run import CollectionTerminated
     from agent.store import OutputExistsError
 
     config = EngineConfig(url=url, is_hub=is_hub, token=args.token, concurrency=args.concurrency,
                           max_turns=args.max_turns, call_timeout=args.call_timeout,
-                          episode_timeout=args.episode_timeout, retries=args.retries, mcp_client=args.mcp_client)
+                          episode_timeout=args.episode_timeout, retries=args.retries, mcp_client=args.mcp_client,
+                          max_outage=args.max_outage)
     try:
         if args.ray:
             from agent.ray_runner import collect_with_ray
@@ -175,7 +193,11 @@ def _run(args: argparse.Namespace, tasks: list, settings: PolicySettings, url: s
     except OutputExistsError as err:
         console.print(f"[red]error:[/] {err}")
         return 2
-    except KeyboardInterrupt:
+    except HubUnreachable as err:
+        console.print(f"[red]error:[/] {err}. Finished episodes are in {args.out}; rerun with --resume once the "
+                      "hub is back")
+        return 3
+    except (KeyboardInterrupt, CollectionTerminated):
         console.print(f"[yellow]interrupted[/]: finished episodes are in {args.out}; rerun with --resume")
         return 130
     for table in summary_tables(summary):

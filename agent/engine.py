@@ -4,6 +4,11 @@ Each worker pulls the next task, runs its episode under a per-episode timeout, r
 scratch on a new episode when it failed for a transient reason (transport error, 5xx, timeout,
 the hub lost the episode in a restart), and hands the trajectory to the single store writer.
 An episode that still fails after `retries` is written with `error` set and counted.
+
+Every HTTP request goes through one `OutageWatch`: when nothing has answered for `max_outage`
+seconds the run stops with `HubUnreachable` (the tasks not done stay out of the output, so
+`--resume` runs them later). However the run ends (done, error, Ctrl-C, SIGTERM via
+agent.run), episodes still open on the hub are closed before the HTTP clients are.
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ import httpx2
 from agent.filters import FILTER_NAMES
 from agent.hubclient import HubClient
 from agent.policies.base import Policy
-from agent.retry import backoff_delay, describe, is_transient
+from agent.retry import (
+    UNREACHABLE_ERRORS,
+    UNREACHABLE_STATUSES,
+    OutageWatch,
+    backoff_delay,
+    describe,
+    is_transient,
+)
 from agent.rollout import EpisodeTools, Limits, Target, error_trajectory, run_episode
 from agent.settings import EngineConfig
 from agent.store import TrajectoryStore
@@ -95,7 +107,31 @@ class Summary:
         return summary
 
 
-def shared_http_client(concurrency: int, call_timeout: float, token: str | None = None) -> httpx2.AsyncClient:
+class WatchedTransport(httpx2.AsyncBaseTransport):
+    """Reports every request's fate to an OutageWatch: any answer means the server is reachable."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, watch: OutageWatch):
+        self._inner = inner
+        self._watch = watch
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            response = await self._inner.handle_async_request(request)
+        except UNREACHABLE_ERRORS as err:
+            self._watch.failed(err)
+            raise
+        if response.status_code in UNREACHABLE_STATUSES:
+            self._watch.failed(f"HTTP {response.status_code} from {request.url.host}")
+        else:
+            self._watch.reached()
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def shared_http_client(concurrency: int, call_timeout: float, token: str | None = None,
+                       watch: OutageWatch | None = None) -> httpx2.AsyncClient:
     """One pool for every episode; verify=False skips the per-client SSL context build (loopback/HTTP).
 
     The pool grows with the concurrency up to MAX_POOL connections: beyond that, extra sockets only
@@ -107,7 +143,10 @@ def shared_http_client(concurrency: int, call_timeout: float, token: str | None 
     limits = httpx2.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=4.0)
     # The pool timeout must cover waiting behind every other in-flight request at full load.
     timeout = httpx2.Timeout(call_timeout, pool=max(60.0, call_timeout))
-    return httpx2.AsyncClient(verify=False, limits=limits, timeout=timeout, headers=headers)
+    if watch is None:
+        return httpx2.AsyncClient(verify=False, limits=limits, timeout=timeout, headers=headers)
+    transport = WatchedTransport(httpx2.AsyncHTTPTransport(verify=False, limits=limits), watch)
+    return httpx2.AsyncClient(transport=transport, timeout=timeout, headers=headers)
 
 
 async def collect(
@@ -130,12 +169,13 @@ async def collect(
     pool = min(max(1, config.concurrency), MAX_POOL)
     per_client = config.connections_per_client or pool
     n_clients = max(1, -(-pool // per_client))
+    watch = OutageWatch(config.url, config.max_outage)
     async with contextlib.AsyncExitStack() as stack:
         targets = []
         tool_lists: dict[str, EpisodeTools] = {}  # shared by every client's episodes
         for _ in range(n_clients):
             http = await stack.enter_async_context(
-                shared_http_client(min(per_client, pool), config.call_timeout, config.token))
+                shared_http_client(min(per_client, pool), config.call_timeout, config.token, watch))
             hub = HubClient(http, config.url, config.token, config.call_timeout) if config.is_hub else None
             targets.append(Target(http=http, hub=hub, mcp_url=None if config.is_hub else config.url,
                                   mcp_client=config.mcp_client, tool_lists=tool_lists))
@@ -144,6 +184,7 @@ async def collect(
             task_started = time.perf_counter()
             error = "no attempt made"
             for attempt in range(1, config.retries + 2):
+                watch.check()  # a hub gone for good ends the run, not each episode's retries
                 user = make_user()
                 try:
                     return await asyncio.wait_for(run_episode(task, policy, user, target, limits, attempt),
@@ -157,6 +198,7 @@ async def collect(
                 finally:
                     await user.aclose()
                 if not retryable or attempt > config.retries:
+                    watch.check()  # the error above may be the outage itself: not a result to record
                     break
                 summary.retries += 1
                 await asyncio.sleep(backoff_delay(attempt - 1, base=0.5, cap=8.0))
@@ -179,5 +221,9 @@ async def collect(
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            # Episodes whose own close was cut short (Ctrl-C, SIGTERM, an outage, a crash): close
+            # them now rather than leave them to the hub's TTL. Bounded, as the hub may be gone.
+            await asyncio.gather(*(t.hub.close_open_episodes() for t in targets if t.hub is not None),
+                                 return_exceptions=True)
             summary.seconds = time.perf_counter() - started
     return summary

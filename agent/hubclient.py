@@ -6,7 +6,9 @@ creation, the final state hash, and closing an episode.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,8 @@ class HubClient:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.call_timeout = call_timeout
         self.attempts = attempts
+        # Episodes created and not yet closed: what an interrupted run still has to close.
+        self.open_episodes: set[str] = set()
 
     async def _request(self, method: str, path: str, json: Any = None, params: dict | None = None,
                        episode_route: bool = False) -> Any:
@@ -51,9 +55,23 @@ class HubClient:
         return await retry_transient(lambda: self._request("GET", "/health"), self.attempts)
 
     async def create_episode(self, env: str, seed: int | None, task_id: str | None) -> Episode:
-        body = {"seed": seed, "task_id": task_id}
-        data = await retry_transient(lambda: self._request("POST", f"/envs/{env}/episodes", json=body),
-                                     self.attempts)
+        # The id is chosen here and remembered before the request: a run stopped while the hub is
+        # creating the episode (Ctrl-C, SIGTERM) still knows what to close.
+        episode_id = "ep-" + secrets.token_hex(12)
+        body = {"seed": seed, "task_id": task_id, "episode_id": episode_id}
+        self.open_episodes.add(episode_id)
+        try:
+            data = await retry_transient(lambda: self._request("POST", f"/envs/{env}/episodes", json=body),
+                                         self.attempts)
+        except HubRequestError as err:
+            if "HTTP 409" not in str(err):
+                self.open_episodes.discard(episode_id)
+                raise
+            # A retry after a lost response: the first attempt created it (the id is ours alone).
+            data = {"episode_id": episode_id, "env": env}
+        except Exception:
+            self.open_episodes.discard(episode_id)
+            raise
         mcp_url = data.get("mcp_url") or f"/envs/{env}/episodes/{data['episode_id']}/mcp"
         if mcp_url.startswith("/"):
             mcp_url = self.base_url + mcp_url
@@ -66,9 +84,20 @@ class HubClient:
         return data["state_hash"]
 
     async def close_episode(self, episode_id: str) -> None:
-        """Best effort: the hub also reaps idle episodes, so a failed close loses nothing."""
+        """Best effort: the hub also reaps idle episodes, so a failed close loses nothing.
+
+        A close cut short by cancellation (Ctrl-C, SIGTERM) keeps the id in `open_episodes`, so the
+        engine's final `close_open_episodes` sends the DELETE again instead of forgetting it."""
         with contextlib.suppress(Exception):
             await self._request("DELETE", f"/episodes/{episode_id}", episode_route=True)
+        self.open_episodes.discard(episode_id)
+
+    async def close_open_episodes(self, timeout: float = 5.0) -> None:
+        """Close every episode this client created and did not close yet (a run that is stopping)."""
+        pending = list(self.open_episodes)
+        if pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(self.close_episode(e) for e in pending)), timeout)
 
 
 def _error_text(response: httpx2.Response) -> str:

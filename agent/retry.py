@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -26,6 +27,55 @@ class EpisodeGoneError(TransientError):
 
 class HubRequestError(RuntimeError):
     """The hub rejected a request for a reason retrying will not fix (4xx)."""
+
+
+class HubUnreachable(RuntimeError):
+    """The hub has answered nothing for longer than the allowed outage: the run stops."""
+
+
+# Failures that mean "nothing answered", as opposed to a slow or unhappy server.
+UNREACHABLE_ERRORS = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.ReadError, httpx2.WriteError,
+                      httpx2.RemoteProtocolError)
+# What a proxy in front of a stopped hub answers.
+UNREACHABLE_STATUSES = frozenset({502, 503, 504})
+
+
+class OutageWatch:
+    """Consecutive failures to reach one server; once they have lasted `limit` seconds, `check` raises.
+
+    A restart that comes back within the limit costs a few retries; a hub gone for good ends the
+    run after `limit` seconds with one clear error, instead of every remaining episode burning
+    its retries. Any answer from the server ends the outage. `limit` None or <= 0 never gives up.
+    """
+
+    def __init__(self, url: str, limit: float | None, clock: Callable[[], float] = time.monotonic):
+        self.url = url
+        self.limit = limit if limit is not None and limit > 0 else None
+        self._clock = clock
+        self._since: float | None = None
+        self.failures = 0
+        self.last_error = ""
+
+    def reached(self) -> None:
+        self._since = None
+        self.failures = 0
+
+    def failed(self, err: BaseException | str) -> None:
+        if self._since is None:
+            self._since = self._clock()
+        self.failures += 1
+        self.last_error = err if isinstance(err, str) else describe(err)
+
+    def check(self) -> None:
+        if self.limit is None or self._since is None:
+            return
+        lasted = self._clock() - self._since
+        if lasted >= self.limit:
+            raise HubUnreachable(
+                f"{self.url} has not been reachable for {lasted:.0f} s ({self.failures} failed attempt(s) in a "
+                f"row; last: {self.last_error}); giving up after the allowed outage of {self.limit:g} s "
+                "(--max-outage)"
+            )
 
 
 def leaf_errors(err: BaseException) -> list[BaseException]:

@@ -25,6 +25,8 @@ class EngineConfig:
     # scans every connection on each request (O(pool) per request, see BENCHMARKS.md, "agent: collection throughput").
     # 0 = one client for the whole pool.
     connections_per_client: int = 16
+    # Seconds of nothing but connection failures after which the run stops (None/0: never).
+    max_outage: float | None = 30.0
 
 
 @dataclass(frozen=True)

@@ -337,7 +337,7 @@ class DurableEpisodes:
                 self._delete(record.episode_id, record.start_key, snapshots_of.get(record.episode_id, []))
                 del kept[record.episode_id]
                 continue
-            conn = connection_from_bytes(data)
+            conn = connection_from_bytes(data, store.max_episode_bytes)
             problem = schema_problem(runtime, conn)
             if problem is not None:
                 conn.close()

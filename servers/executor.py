@@ -12,10 +12,12 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import math
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from servers.jsonvalues import SQLITE_INT_MAX, SQLITE_INT_MIN, check_argument_values, finite_json_data
 from servers.seedgen import default_prefix, next_key
 from servers.semantics import compare
 from servers.sorting import column_named, parse_sort_value, sort_direction
@@ -75,7 +77,10 @@ class ToolOutcome:
     def to_text(self) -> str:
         if not self.ok:
             return self.error or "error"
-        text = json.dumps(self.data, ensure_ascii=False, separators=(", ", ": "), default=str)
+        try:
+            text = json.dumps(self.data, ensure_ascii=False, separators=(", ", ": "), default=str, allow_nan=False)
+        except ValueError:  # a non-finite number in the state: the text must stay JSON all the same
+            text = json.dumps(finite_json_data(self.data), ensure_ascii=False, separators=(", ", ": "), default=str)
         if len(text) > MAX_RESULT_CHARS:
             text = (text[:MAX_RESULT_CHARS] + f" … [result truncated: {len(text)} characters, "
                     f"limit {MAX_RESULT_CHARS}; ask for fewer rows or fields]")
@@ -164,6 +169,11 @@ class _Call:
                         "both must be numbers"
                     )
             result = {"add": left + right, "sub": left - right, "mul": left * right}[v.op]
+            if (isinstance(result, float) and not math.isfinite(result)) or (
+                isinstance(result, int) and not SQLITE_INT_MIN <= result <= SQLITE_INT_MAX
+            ):
+                raise ToolError(f"cannot {v.op} {_describe(v.left, left)} and {_describe(v.right, right)}: "
+                                "the result is too large to store")
             # Money arithmetic in binary floats leaves noise (80.04999999999998); cut it off.
             return round(result, 9) if isinstance(result, float) else result
         raise ToolError(f"unsupported value {v!r}")
@@ -343,6 +353,8 @@ def _run_find(call: _Call, op: FindOp) -> dict:
     limit = op.limit if isinstance(op.limit, int) else call.value(op.limit)
     if limit is MISSING or limit is None:
         limit = DEFAULT_FIND_LIMIT
+    if isinstance(limit, float) and limit.is_integer():
+        limit = int(limit)  # JSON Schema counts 2.0 as an integer; so does the executor
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise ToolError(f"limit must be an integer, got {limit!r}")
     limit = max(1, min(limit, MAX_FIND_LIMIT))
@@ -511,6 +523,9 @@ def execute_tool(runtime: EnvRuntime, conn: sqlite3.Connection, name: str, argum
         return ToolOutcome(ok=False, data=None,
                            error=f"arguments for tool '{name}' must be a JSON object, got {type(arguments).__name__}")
     arguments = drop_null_optionals(tool, arguments)
+    arguments, problem = check_argument_values(tool.input_schema, arguments)
+    if problem:
+        return ToolOutcome(ok=False, data=None, error=problem)
     try:
         problem = validate_arguments(runtime, tool, arguments)
     except Exception as err:  # a schema that even jsonschema cannot use
@@ -524,6 +539,12 @@ def execute_tool(runtime: EnvRuntime, conn: sqlite3.Connection, name: str, argum
         release_page_cache(conn)
 
 
+def _size_budget_message(conn: sqlite3.Connection, name: str) -> str:
+    pages, page_size = (conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("max_page_count", "page_size"))
+    return (f"'{name}' would grow this episode's data beyond its size budget of {pages * page_size} bytes; "
+            "nothing was changed. Write smaller values or delete rows you no longer need")
+
+
 def _execute_in_transaction(call: _Call) -> ToolOutcome:
     conn, name = call.conn, call.tool.name
     try:
@@ -535,6 +556,13 @@ def _execute_in_transaction(call: _Call) -> ToolOutcome:
     except ToolError as err:
         _rollback(conn)
         return ToolOutcome(ok=False, data=None, error=str(err))
+    except sqlite3.OperationalError as err:
+        _rollback(conn)  # SQLITE_FULL has rolled the transaction back already
+        if err.sqlite_errorcode != sqlite3.SQLITE_FULL:
+            log.exception("tool %s failed unexpectedly", name)
+            return ToolOutcome(ok=False, data=None,
+                               error=f"internal error while running tool '{name}' (OperationalError); nothing was changed")
+        return ToolOutcome(ok=False, data=None, error=_size_budget_message(conn, name))
     except Exception as err:
         _rollback(conn)
         log.exception("tool %s failed unexpectedly", name)

@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 _SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "boolean": "INTEGER",
               "enum": "TEXT", "date": "TEXT"}
 EPISODE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
-MAX_SNAPSHOTS_PER_EPISODE = 64
+MAX_SNAPSHOTS_PER_EPISODE = 16
+# How many ids of closed or expired episodes are remembered, so that a request for one can say
+# what happened to it rather than guess (about 100 bytes each).
+GONE_EPISODES_REMEMBERED = 50_000
 
 
 def quote(identifier: str) -> str:
@@ -248,10 +251,20 @@ def release_page_cache(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA shrink_memory")
 
 
-def connection_from_bytes(data: bytes) -> sqlite3.Connection:
+def connection_from_bytes(data: bytes, max_bytes: int | None = None) -> sqlite3.Connection:
     conn = open_connection()
     conn.deserialize(data)
+    limit_database_size(conn, max_bytes)
     return conn
+
+
+def limit_database_size(conn: sqlite3.Connection, max_bytes: int | None) -> None:
+    """Cap the database at `max_bytes`: a write that would grow it further fails with SQLITE_FULL
+    and SQLite rolls the whole transaction back. `deserialize` resets the cap, so call it after."""
+    if max_bytes is None:
+        return
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {max(1, max_bytes // page_size)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,12 +388,21 @@ class EpisodeStore:
     """Live episodes of many environments, with idle expiry and a cap on how many may live."""
 
     def __init__(self, runtimes: dict[str, EnvRuntime], ttl_seconds: float = 900, max_live: int = 20000,
-                 clock: Callable[[], float] = time.monotonic, journal: EpisodeJournal | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, journal: EpisodeJournal | None = None, *,
+                 max_episode_bytes: int | None = None, max_snapshots: int = MAX_SNAPSHOTS_PER_EPISODE,
+                 max_snapshot_bytes: int | None = None) -> None:
         self.runtimes = runtimes
         self.ttl_seconds = ttl_seconds
         self.max_live = max_live
+        self.max_episode_bytes = max_episode_bytes
+        self.max_snapshots = max_snapshots
+        self.max_snapshot_bytes = max_snapshot_bytes
+        # Slots promised to something that will become an episode (the hub's MCP sessions that
+        # have none yet); they count against `max_live` like live episodes.
+        self.reserved_slots: Callable[[], int] = lambda: 0
         self._clock = clock
         self._episodes: dict[str, Episode] = {}
+        self._gone: OrderedDict[str, str] = OrderedDict()  # episode id -> why it is gone
         self.journal = journal
         if journal is not None:
             self._episodes.update((episode.id, episode) for episode in journal.recover(self))
@@ -418,14 +440,18 @@ class EpisodeStore:
             raise EpisodeError(f"episode '{episode_id}' already exists", status=409)
         return episode_id
 
+    def has_room(self) -> bool:
+        return len(self._episodes) + self.reserved_slots() < self.max_live
+
     def _make_room(self) -> None:
-        if len(self._episodes) < self.max_live:
+        if self.has_room():
             return
         self.expire_idle()
-        if len(self._episodes) >= self.max_live:
+        if not self.has_room():
             raise EpisodeLimitReached(
-                f"live episode cap of {self.max_live} reached; close finished episodes "
-                f"(DELETE /episodes/{{id}}) or wait for idle ones to expire after {self.ttl_seconds:g} s"
+                f"live episode cap of {self.max_live} reached (open MCP sessions count too); close "
+                f"finished episodes (DELETE /episodes/{{id}}) or wait for idle ones to expire after "
+                f"{self.ttl_seconds:g} s"
             )
 
     def create(self, env: str, seed: int | None = None, episode_id: str | None = None) -> Episode:
@@ -435,10 +461,12 @@ class EpisodeStore:
         episode_id = self._new_id(episode_id)
         self._make_room()
         template = runtime.template(seed)
-        episode = Episode(episode_id, runtime, connection_from_bytes(template.data), template.data, self._clock, seed)
+        conn = connection_from_bytes(template.data, self.max_episode_bytes)
+        episode = Episode(episode_id, runtime, conn, template.data, self._clock, seed)
         episode.remember_hash(template.state_hash)
         self._journal_created(episode, None)
         self._episodes[episode_id] = episode
+        self._gone.pop(episode_id, None)  # a caller-chosen id may be reused
         return episode
 
     def _journal_created(self, episode: Episode, source: Episode | None) -> None:
@@ -459,17 +487,27 @@ class EpisodeStore:
             self._drop(episode_id, "expired")
             episode = None
         if episode is None:
-            raise EpisodeNotFound(
-                f"episode '{episode_id}' is unknown, closed, or expired after {self.ttl_seconds:g} s idle"
-            )
+            raise EpisodeNotFound(self.missing_message(episode_id))
         episode.touch()
         return episode
+
+    def missing_message(self, episode_id: str, advice: str = "create a new episode") -> str:
+        """Why `episode_id` is not live (closed, expired, or never seen by this hub process), then `advice`."""
+        why = self._gone.get(episode_id)
+        if why == "expired":
+            reason = f"episode '{episode_id}' expired after {self.ttl_seconds:g} s idle and its state is gone"
+        elif why == "closed":
+            reason = f"episode '{episode_id}' was closed"
+        else:
+            reason = (f"episode '{episode_id}' is unknown to this hub: it never existed here, or it was lost "
+                      "when the hub restarted")
+        return f"{reason}; {advice}"
 
     def fork(self, episode_id: str) -> Episode:
         source = self.get(episode_id)
         self._make_room()
         new_id = self._new_id(None)
-        conn = connection_from_bytes(source.conn.serialize())
+        conn = connection_from_bytes(source.conn.serialize(), self.max_episode_bytes)
         episode = Episode(new_id, source.runtime, conn, source._start, self._clock, source.seed)
         known = source.known_hash()
         if known is not None:
@@ -480,13 +518,23 @@ class EpisodeStore:
 
     def snapshot(self, episode_id: str) -> str:
         episode = self.get(episode_id)
-        if len(episode.snapshots) >= MAX_SNAPSHOTS_PER_EPISODE:
+        if len(episode.snapshots) >= self.max_snapshots:
             raise EpisodeError(
-                f"episode '{episode_id}' already holds {MAX_SNAPSHOTS_PER_EPISODE} snapshots (the limit)",
+                f"episode '{episode_id}' already holds {self.max_snapshots} snapshots (the limit); "
+                "restore or fork from one of them, or start a new episode",
                 status=409,
             )
+        data = episode.conn.serialize()
+        if self.max_snapshot_bytes is not None:
+            held = sum(len(kept) for kept in episode.snapshots.values())
+            if held + len(data) > self.max_snapshot_bytes:
+                raise EpisodeError(
+                    f"episode '{episode_id}': a snapshot of {len(data)} bytes would bring its snapshots to "
+                    f"{held + len(data)} bytes, over the limit of {self.max_snapshot_bytes} bytes",
+                    status=409,
+                )
         snapshot_id = "snap-" + secrets.token_hex(6)
-        episode.snapshots[snapshot_id] = episode.conn.serialize()
+        episode.snapshots[snapshot_id] = data
         if self.journal is not None:
             self.journal.snapshot_taken(episode, snapshot_id)
         return snapshot_id
@@ -500,24 +548,26 @@ class EpisodeStore:
                 + (f"; its snapshots: {sorted(episode.snapshots)}" if episode.snapshots else "")
             )
         episode.conn.deserialize(data)
+        limit_database_size(episode.conn, self.max_episode_bytes)
         episode.forget_hash()
         if self.journal is not None:
             self.journal.replaced(episode)
 
     def close(self, episode_id: str) -> None:
         if episode_id not in self._episodes:
-            raise EpisodeNotFound(
-                f"episode '{episode_id}' is unknown, closed, or expired after {self.ttl_seconds:g} s idle"
-            )
+            raise EpisodeNotFound(self.missing_message(episode_id))
         self._drop(episode_id, "closed")
 
-    def _drop(self, episode_id: str, reason: str = "expired") -> None:
+    def _drop(self, episode_id: str, why: str) -> None:
         episode = self._episodes.pop(episode_id, None)
         if episode is not None:
             if self.journal is not None:
-                self.journal.dropped(episode, reason)
+                self.journal.dropped(episode, why)
             episode.snapshots.clear()
             episode.conn.close()
+            self._gone[episode_id] = why
+            if len(self._gone) > GONE_EPISODES_REMEMBERED:
+                self._gone.popitem(last=False)
 
     def expire_idle(self) -> int:
         expired = [eid for eid, ep in self._episodes.items() if self._expired(ep)]

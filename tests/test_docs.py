@@ -26,7 +26,6 @@ EXPECTED_PAGES = [
     "docs/operation-language.md",
     "docs/tau2.md",
     "docs/default-collection-rules.md",
-    "docs/hosting-security.md",
     "BENCHMARKS.md",
 ]
 
@@ -37,7 +36,6 @@ AWAITING_MERGE = {
     "docs/operation-language.md",
     "docs/tau2.md",
     "docs/default-collection-rules.md",
-    "docs/hosting-security.md",
 }
 
 OUR_FOLDERS = ("contracts", "servers", "synth", "hub", "agent", "trainer", "tests", "bench", "docs")

@@ -182,7 +182,7 @@ async def test_unknown_closed_and_foreign_episodes_are_clear_errors(hub_url):
     assert "ep-does-not-exist" in await call_error(f"{hub_url}/envs/{ENV}/episodes/ep-does-not-exist/mcp")
     episode = new_episode(hub_url)
     assert httpx2.delete(f"{hub_url}/episodes/{episode['episode_id']}").status_code == 204
-    assert "unknown, closed, or expired" in await call_error(episode["mcp_url"], mode="legacy")
+    assert f"episode '{episode['episode_id']}' was closed" in await call_error(episode["mcp_url"], mode="legacy")
     other_env = next(e["name"] for e in httpx2.get(f"{hub_url}/envs").json()["envs"] if e["name"] != ENV)
     foreign = new_episode(hub_url, other_env)
     message = await call_error(f"{hub_url}/envs/{ENV}/episodes/{foreign['episode_id']}/mcp")

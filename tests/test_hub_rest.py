@@ -79,7 +79,8 @@ def test_env_detail_has_mcp_tools_and_tables(hub_url):
     missing = httpx2.get(f"{hub_url}/envs/no-such-env")
     assert missing.status_code == 404 and "no-such-env" in missing.json()["error"]
     missing_mcp = httpx2.post(f"{hub_url}/envs/no-such-env/mcp", json={})
-    assert missing_mcp.status_code == 404 and "no-such-env" in missing_mcp.json()["error"]
+    # MCP routes answer with a JSON-RPC error object, so MCP clients can show its message.
+    assert missing_mcp.status_code == 404 and "no-such-env" in missing_mcp.json()["error"]["message"]
 
 
 def test_build_folder_skips_bad_files_with_reasons(build_dir):

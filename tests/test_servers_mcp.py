@@ -73,8 +73,8 @@ async def test_closed_episode_is_a_readable_error_not_a_crash(hosted):
     async with Client(server) as client:
         store.close(episode.id)
         result = await client.call_tool("get_order", {"order_id": "O-1001"})
-        assert result.is_error and "unknown, closed, or expired" in result.content[0].text
-        with pytest.raises(Exception, match="unknown, closed, or expired"):
+        assert result.is_error and f"episode '{episode.id}' was closed" in result.content[0].text
+        with pytest.raises(Exception, match="was closed"):
             await client.read_resource(STATE_HASH_URI)
 
 

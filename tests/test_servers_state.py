@@ -188,8 +188,10 @@ def test_snapshot_and_restore(store):
 def test_close_and_unknown(store):
     episode = store.create("order-desk")
     store.close(episode.id)
-    with pytest.raises(EpisodeNotFound, match="unknown, closed, or expired after 900 s idle"):
+    with pytest.raises(EpisodeNotFound, match="was closed"):
         store.get(episode.id)
+    with pytest.raises(EpisodeNotFound, match="unknown to this hub: it never existed here, or it was lost when the hub restarted"):
+        store.get("ep-never-made")
     with pytest.raises(EpisodeNotFound) as err:
         store.close(episode.id)
     assert err.value.status == 404

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sys
 from pathlib import Path
 
-TOKEN_ENV_VAR = "ENVHUB_TOKEN"
+from hub.hosting.config import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_EPISODE_BYTES,
+    DEFAULT_MAX_SNAPSHOT_BYTES,
+    DEFAULT_MAX_SNAPSHOTS,
+    DEFAULT_REQUEST_READ_TIMEOUT,
+    TOKEN_ENV_VAR,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,8 +42,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="idle seconds after which an episode expires (default 900)")
     serve.add_argument("--max-episodes", type=int, default=20_000, metavar="N",
                        help="live episodes allowed at once; beyond it creation answers 429 (default 20000)")
-    serve.add_argument("--max-body-bytes", type=int, default=1024 * 1024, metavar="BYTES",
-                       help="largest request body accepted; larger ones get 413 (default 1 MiB)")
+    serve.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, metavar="BYTES",
+                       help="largest request body accepted, counted as it is read; larger ones get 413 "
+                            "(default 1 MiB)")
+    serve.add_argument("--max-episode-bytes", type=int, default=DEFAULT_MAX_EPISODE_BYTES, metavar="BYTES",
+                       help="size budget of one episode's database; a tool call that would exceed it fails "
+                            "and changes nothing (default 16 MiB)")
+    serve.add_argument("--max-snapshots", type=int, default=DEFAULT_MAX_SNAPSHOTS, metavar="N",
+                       help=f"snapshots one episode may hold (default {DEFAULT_MAX_SNAPSHOTS})")
+    serve.add_argument("--max-snapshot-bytes", type=int, default=DEFAULT_MAX_SNAPSHOT_BYTES, metavar="BYTES",
+                       help="bytes one episode's snapshots may hold together (default 64 MiB)")
+    serve.add_argument("--request-read-timeout", type=float, default=DEFAULT_REQUEST_READ_TIMEOUT,
+                       metavar="SECONDS",
+                       help="seconds a client may take to send a request's headers, and again its body; "
+                            f"slower connections are dropped (default {DEFAULT_REQUEST_READ_TIMEOUT:g})")
+    serve.add_argument("--exit-with-stdin", action="store_true",
+                       help="shut down when stdin is closed (for a parent process that starts the hub "
+                            "for itself: the hub then never outlives it)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"], help="log level (default info)")
     durable = serve.add_argument_group("durable episodes (docs/durability.md)")
@@ -66,9 +90,12 @@ def run_serve(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from hub.hosting import HubConfig, HubConfigError, create_app
+    from hub.hosting.protocol import h11_protocol_with_timeout
     from servers.builddir import BuildError
 
     console = Console(stderr=True)
+    if args.exit_with_stdin:  # first, so that a parent dying while environments load is noticed too
+        _exit_when_stdin_closes()
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV_VAR) or None
     try:
         config = HubConfig(
@@ -82,6 +109,10 @@ def run_serve(args: argparse.Namespace) -> int:
             state_dir=args.state_dir,
             state_url=args.state_url,
             state_fsync=args.state_fsync,
+            max_episode_bytes=args.max_episode_bytes,
+            max_snapshots_per_episode=args.max_snapshots,
+            max_snapshot_bytes=args.max_snapshot_bytes,
+            request_read_timeout_seconds=args.request_read_timeout,
         )
         environments = _load_with_progress(console, config.build_dir)
     except (HubConfigError, BuildError) as err:
@@ -99,8 +130,26 @@ def run_serve(args: argparse.Namespace) -> int:
     _print_summary(console, config, environments, args.port)
     _print_durable(console, app.state.store)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug",
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, http=h11_protocol_with_timeout(config.request_read_timeout_seconds))
     return 0
+
+
+def _exit_when_stdin_closes() -> None:
+    """Shut down (as on SIGTERM) once stdin reaches end of file.
+
+    A process that starts the hub for its own use keeps the write end of a pipe to our stdin;
+    the kernel closes it when that process dies, even by SIGKILL, so the hub never outlives it.
+    """
+    import signal
+    import threading
+
+    def watch() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(65536):
+                pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stdin-watchdog", daemon=True).start()
 
 
 def _load_with_progress(console, build_dir):

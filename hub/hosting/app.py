@@ -1,6 +1,6 @@
 """The hub: one Starlette app that hosts every environment of a build over MCP and REST.
 
-    HubGate (Host allow-list, bearer token, body limit)
+    HubGate (arrival socket, Host allow-list, bearer token, body limit and read timeout)
       └─ McpRouter: /envs/{env}/mcp and /envs/{env}/episodes/{id}/mcp -> the env's MCP server
            └─ Starlette: REST routes (rest.py), JSON errors, lifespan (MCP servers, TTL expiry)
 """
@@ -19,10 +19,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.hosting.config import HubConfig, HubConfigError
-from hub.hosting.gate import HubGate
+from hub.hosting.gate import HubGate, send_error
 from hub.hosting.mcp_endpoints import McpEndpoints
 from hub.hosting.metrics import HubMetrics
-from hub.hosting.rest import RestApi, episode_error, error_response, http_error
+from hub.hosting.rest import RestApi, episode_error, http_error
 from servers.builddir import Progress, Skipped, TaskStart, load_build, load_spec_files, load_tasks
 from servers.state import EnvRuntime, EpisodeError, EpisodeJournal, EpisodeStore
 
@@ -71,8 +71,8 @@ class McpRouter:
                 if len(parts) == 4 or (len(parts) == 6 and parts[3] == "episodes"):
                     env = parts[2]
                     if env not in self.runtimes:
-                        await error_response(404, f"unknown environment '{env}' (GET /envs lists the "
-                                             f"{len(self.runtimes)} served)")(scope, receive, send)
+                        await send_error(send, 404, f"unknown environment '{env}' (GET /envs lists the "
+                                         f"{len(self.runtimes)} served)", mcp=True)
                         return
                     await self.endpoints.handle(scope, receive, send, env, parts[4] if len(parts) == 6 else None)
                     return
@@ -83,9 +83,16 @@ def create_app(config: HubConfig | None = None, *, environments: HubEnvironments
     """The hub as an ASGI app; run it with uvicorn (its lifespan must run)."""
     config = config or HubConfig()
     envs = environments if environments is not None else load_environments(config.build_dir)
-    store = EpisodeStore(envs.runtimes, ttl_seconds=config.episode_ttl_seconds, max_live=config.max_live_episodes,
-                         journal=open_journal(config))
-    metrics = HubMetrics(live_episodes=lambda: store.live_count)
+    store = EpisodeStore(
+        envs.runtimes,
+        ttl_seconds=config.episode_ttl_seconds,
+        max_live=config.max_live_episodes,
+        max_episode_bytes=config.max_episode_bytes,
+        max_snapshots=config.max_snapshots_per_episode,
+        max_snapshot_bytes=config.max_snapshot_bytes,
+        journal=open_journal(config),
+    )
+    metrics = HubMetrics(live_episodes=lambda: store.live_count, mcp_sessions=lambda: endpoints.legacy_sessions)
     endpoints = McpEndpoints(
         store,
         session_idle_timeout=config.episode_ttl_seconds,
@@ -145,6 +152,6 @@ async def _expire_idle_episodes(
         metrics.episodes_expired(expired)
         if expired:
             logger.info("expired %d idle episode(s)", expired)
-        # Episodes also go when closed over REST or evicted to make room: check every round.
+        # Episodes also go when closed over REST: sessions bound to a gone episode reserve a slot again.
         if endpoints.legacy_sessions:
-            endpoints.prune_sessions(lambda episode_id: episode_id in store)
+            endpoints.sweep_sessions()

@@ -7,8 +7,13 @@ never spoken to). Episodes are selected per request, never per server:
 1. the URL path `/envs/{env}/episodes/{episode_id}/mcp` (works with any client),
 2. the `X-Episode-Id` header, or `_meta["envhub/episode"]` on the request, on `/envs/{env}/mcp`,
 3. a legacy (2025-11-25 handshake) client on `/envs/{env}/mcp` that selected nothing gets an
-   episode of its own, keyed by its `Mcp-Session-Id`; it is closed when the client ends the
-   session with DELETE, and otherwise expires with the episode TTL.
+   episode of its own, keyed by its `Mcp-Session-Id`. The episode is closed when the session
+   ends (the client's DELETE, or the SDK reaping it after the idle timeout). When the episode
+   expires first, the session stays bound to it: its next call gets a JSON-RPC error saying the
+   episode expired, never a fresh episode that would silently reset the client's state.
+
+Every open legacy session counts against the hub's live-episode cap until it has an episode of
+its own (then the episode counts): sessions cost memory whether or not they ever call a tool.
 
 A 2026-07-28 client has no session, so a tool call without a selector is refused with an error
 that says how to address an episode: creating one on demand would lose its state right after.
@@ -22,18 +27,22 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup, TaskStatus
 from mcp.server import Server, ServerRequestContext
+from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import X_MCP_HEADER_KEY
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
+from hub.hosting.gate import send_error
 from servers.mcp_server import build_server
 from servers.state import EnvRuntime, Episode, EpisodeError, EpisodeStore
 
@@ -50,6 +59,42 @@ NO_EPISODE_MESSAGE = (
 )
 
 OnToolCall = Callable[[str, str, bool, float], None]
+
+
+@dataclass
+class _LegacySession:
+    env: str
+    episode_id: str | None = None  # its own episode, once a call needed one
+    spent: bool = False  # its episode is gone (expired or closed); the session is told so
+
+
+class _SessionManager(StreamableHTTPSessionManager):
+    """The SDK's session manager, telling the hub when a stateful session opens and ends.
+
+    The SDK ends a session on the client's DELETE, on its idle timeout, and when it crashes; all
+    three go through `_discard_session`, so that is where the hub releases what it holds for the
+    session. `_admit_session` runs under the SDK's creation lock, so the cap check there cannot
+    be raced by concurrent handshakes.
+    """
+
+    def __init__(self, *args: Any, may_open: Callable[[], bool], opened: Callable[[str, str], None],
+                 ended: Callable[[str], None], env: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._may_open, self._opened, self._ended, self._env = may_open, opened, ended, env
+
+    def _admit_session(self, requestor: Any) -> StreamableHTTPServerTransport | None:
+        if not self._may_open():
+            return None  # the SDK answers 503 "Too many open sessions"
+        transport = super()._admit_session(requestor)
+        if transport is not None and transport.mcp_session_id is not None:
+            self._opened(transport.mcp_session_id, self._env)
+        return transport
+
+    async def _discard_session(self, session_id: str, transport: StreamableHTTPServerTransport) -> None:
+        known = session_id in self._server_instances  # discarding runs twice for a DELETEd session
+        await super()._discard_session(session_id, transport)
+        if known:
+            self._ended(session_id)
 
 
 class McpEndpoints:
@@ -72,8 +117,11 @@ class McpEndpoints:
         self._managers: dict[str, StreamableHTTPSessionManager] = {}
         self._creating = anyio.Lock()
         self._task_group: TaskGroup | None = None
-        # (env, Mcp-Session-Id) -> episode id of the legacy sessions that got their own episode.
-        self._session_episodes: dict[tuple[str, str], str] = {}
+        # Mcp-Session-Id -> the open legacy session (ids are random UUIDs, unique across envs).
+        self._sessions: dict[str, _LegacySession] = {}
+        # Open sessions holding no live episode of their own: the slots they reserve in the store.
+        self._unbound = 0
+        store.reserved_slots = lambda: self._unbound
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -95,7 +143,39 @@ class McpEndpoints:
 
     @property
     def legacy_sessions(self) -> int:
-        return len(self._session_episodes)
+        return len(self._sessions)
+
+    def _may_open_session(self) -> bool:
+        if self._store.has_room():
+            return True
+        self._store.expire_idle()
+        self.sweep_sessions()
+        return self._store.has_room()
+
+    def _session_opened(self, session_id: str, env: str) -> None:
+        self._sessions[session_id] = _LegacySession(env)
+        self._unbound += 1
+
+    def _session_ended(self, session_id: str) -> None:
+        session = self._sessions.pop(session_id, None)
+        if session is None:
+            return
+        if session.episode_id is None or session.spent:
+            self._unbound -= 1
+            return
+        with contextlib.suppress(EpisodeError):  # closed or expired meanwhile
+            self._store.close(session.episode_id)
+        logger.info("legacy session %s ended; closed its episode %s", session_id[:12], session.episode_id)
+
+    def sweep_sessions(self) -> int:
+        """Mark sessions whose episode is gone (expired, closed over REST) as holding none; returns how many."""
+        marked = 0
+        for session in self._sessions.values():
+            if session.episode_id is not None and not session.spent and session.episode_id not in self._store:
+                session.spent = True
+                self._unbound += 1
+                marked += 1
+        return marked
 
     async def _manager(self, env: str) -> StreamableHTTPSessionManager:
         manager = self._managers.get(env)
@@ -112,7 +192,7 @@ class McpEndpoints:
         if self._task_group is None:
             raise RuntimeError("the hub's lifespan is not running; serve the app with uvicorn")
         server = self.build_env_server(self._store.runtimes[env])
-        manager = StreamableHTTPSessionManager(
+        manager = _SessionManager(
             server,
             json_response=True,
             stateless=False,
@@ -121,6 +201,11 @@ class McpEndpoints:
             session_idle_timeout=self._session_idle_timeout,
             # The gate enforces the hub's limit with a JSON error first; this is a backstop.
             max_request_body_size=self._max_body_bytes + 1,
+            max_sessions=self._store.max_live,
+            may_open=self._may_open_session,
+            opened=self._session_opened,
+            ended=self._session_ended,
+            env=env,
         )
         await self._task_group.start(_run_manager, manager)
         logger.debug("started MCP server for environment %s", env)
@@ -149,27 +234,14 @@ class McpEndpoints:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, env: str, episode_id: str | None) -> None:
         scope["path_params"] = {"env": env, "episode_id": episode_id} if episode_id else {"env": env}
+        if _opens_legacy_session(scope) and not self._may_open_session():
+            # Checked again under the SDK's lock (_SessionManager); here for a message that says why.
+            await send_error(send, 429, f"live episode cap of {self._store.max_live} reached (open MCP sessions "
+                             "count too); close finished sessions or episodes, or wait for idle ones to expire",
+                             mcp=True)
+            return
         manager = await self._manager(env)
         await manager.handle_request(scope, receive, send)
-        if scope["method"] == "DELETE" and episode_id is None:
-            self._end_legacy_session(env, scope)
-
-    def _end_legacy_session(self, env: str, scope: Scope) -> None:
-        session_id = _header(scope, b"mcp-session-id")
-        if session_id is None:
-            return
-        episode_id = self._session_episodes.pop((env, session_id), None)
-        if episode_id is None:
-            return
-        with contextlib.suppress(EpisodeError):  # already closed or expired
-            self._store.close(episode_id)
-
-    def prune_sessions(self, live: Callable[[str], bool]) -> int:
-        """Forget legacy sessions whose episode is gone (expired or closed); returns how many."""
-        gone = [key for key, episode_id in self._session_episodes.items() if not live(episode_id)]
-        for key in gone:
-            del self._session_episodes[key]
-        return len(gone)
 
     def _resolver(self, env: str) -> Callable[[ServerRequestContext[Any, Any]], Episode]:
         store = self._store
@@ -205,25 +277,32 @@ class McpEndpoints:
         return resolve_episode
 
     def _session_episode(self, env: str, session_id: str) -> Episode:
-        key = (env, session_id)
-        episode_id = self._session_episodes.get(key)
-        if episode_id is None:
+        session = self._sessions.get(session_id)
+        if session is None or session.env != env:
+            raise MCPError(code=types.INVALID_PARAMS,
+                           message=f"unknown MCP session for environment '{env}'; start a new MCP session")
+        if session.episode_id is None:
+            self._unbound -= 1  # the reservation becomes the episode itself
             try:
                 episode = self._store.create(env)
             except EpisodeError as err:
+                self._unbound += 1
                 raise MCPError(code=types.INVALID_PARAMS, message=str(err)) from None
-            self._session_episodes[key] = episode.id
+            session.episode_id = episode.id
             if self._on_episode_created is not None:
                 self._on_episode_created(env)
             logger.info("legacy session %s of %s got episode %s", session_id[:12], env, episode.id)
             return episode
         try:
-            return self._store.get(episode_id)
-        except EpisodeError as err:
-            raise MCPError(
-                code=types.INVALID_PARAMS,
-                message=f"this session's episode '{episode_id}' is gone ({err}); start a new MCP session",
-            ) from None
+            return self._store.get(session.episode_id)
+        except EpisodeError:
+            if not session.spent:
+                session.spent = True
+                self._unbound += 1
+            advice = (f"this MCP session is bound to it, so start a new MCP session for a fresh episode, or "
+                      f"create one with POST /envs/{env}/episodes and use its mcp_url")
+            raise MCPError(code=types.INVALID_PARAMS,
+                           message=self._store.missing_message(session.episode_id, advice)) from None
 
 
 def _declares_mcp_param_headers(runtime: EnvRuntime) -> bool:
@@ -245,3 +324,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def _opens_legacy_session(scope: Scope) -> bool:
+    """A POST without Mcp-Session-Id in the handshake era: the SDK would open a stateful session."""
+    if scope["method"] != "POST" or _header(scope, b"mcp-session-id") is not None:
+        return False
+    version = _header(scope, b"mcp-protocol-version")
+    return version is None or version in HANDSHAKE_PROTOCOL_VERSIONS

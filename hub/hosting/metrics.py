@@ -16,10 +16,12 @@ class HubMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, live_episodes: Callable[[], int]):
+    def __init__(self, live_episodes: Callable[[], int], mcp_sessions: Callable[[], int] | None = None):
         self.registry = CollectorRegistry()
         gauge = Gauge("envhub_live_episodes", "Episodes currently alive", registry=self.registry)
         gauge.set_function(live_episodes)
+        sessions = Gauge("envhub_mcp_sessions", "Open stateful (2025-11-25) MCP sessions", registry=self.registry)
+        sessions.set_function(mcp_sessions or (lambda: 0))
         self._tool_calls = Counter(
             "envhub_tool_calls", "MCP tool calls served", ["env"], registry=self.registry
         )

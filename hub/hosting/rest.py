@@ -25,8 +25,8 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 class RestApi:
@@ -107,8 +107,10 @@ class RestApi:
     async def create_episode(self, request: Request) -> Response:
         env = request.path_params["env"]
         self._runtime(env)
-        body = await _json_body(request, allowed={"seed", "task_id"})
-        seed, task_id = body.get("seed"), body.get("task_id")
+        body = await _json_body(request, allowed={"seed", "task_id", "episode_id"})
+        seed, task_id, episode_id = body.get("seed"), body.get("task_id"), body.get("episode_id")
+        if episode_id is not None and not isinstance(episode_id, str):
+            raise HTTPException(400, f"episode_id: must be a string or null, got {episode_id!r}")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise HTTPException(400, f"seed: must be an integer or null, got {seed!r}")
         if task_id is not None:
@@ -123,7 +125,8 @@ class RestApi:
             if task.env != env:
                 raise HTTPException(400, f"task '{task_id}' is a task of environment '{task.env}', not '{env}'")
             seed = task.seed
-        episode = self.store.create(env, seed=seed)
+        # A caller-chosen id lets a client that is stopped mid-request still close what it created.
+        episode = self.store.create(env, seed=seed, episode_id=episode_id)
         self.metrics.episode_created(env)
         return self._created(request, episode)
 
@@ -205,7 +208,8 @@ def _absolute(request: Request, path: str) -> str:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, str(exc.detail))
+    # Keeps the headers the router set, such as `Allow` on 405 Method Not Allowed.
+    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
 async def episode_error(request: Request, exc: Exception) -> Response:
