@@ -22,11 +22,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from servers import sqlfunctions
 from servers.seedgen import initial_rows
 from servers.spec import Column, EnvSpec, ForeignKey, Table, ToolSpec
 
 _SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "boolean": "INTEGER",
-              "enum": "TEXT", "date": "TEXT"}
+              "enum": "TEXT", "date": "TEXT", "json": "TEXT"}
+# Program statements are prepared once per connection and reused from this cache.
+CACHED_STATEMENTS = 512
 EPISODE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 MAX_SNAPSHOTS_PER_EPISODE = 64
 
@@ -42,10 +45,24 @@ def quote(identifier: str) -> str:
 
 
 def to_sql(column: Column, value: Any) -> Any:
-    """The value as stored: booleans as 0/1 (SQLite has no boolean type)."""
+    """The value as stored: booleans as 0/1 (SQLite has no boolean type), json as canonical text."""
     if column.type == "boolean" and isinstance(value, bool):
         return int(value)
+    if column.type == "json" and value is not None:
+        return canonical_json(value)
     return value
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sql_literal(column: Column, value: Any) -> str:
+    """A column default as an SQL literal for the DDL."""
+    value = to_sql(column, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def from_sql(column: Column, value: Any) -> Any:
@@ -56,6 +73,11 @@ def from_sql(column: Column, value: Any) -> Any:
         return bool(value)
     if column.type == "integer" and isinstance(value, float) and value.is_integer():
         return int(value)
+    if column.type == "json" and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:  # text a program wrote without json(): keep it as the string it is
+            return value
     return value
 
 
@@ -167,7 +189,11 @@ class EnvRuntime:
     def ddl(self) -> list[str]:
         statements = []
         for t in self.spec.tables:
-            parts = [f"{quote(c.name)} {_SQL_TYPES[c.type]}" for c in t.columns]
+            parts = [
+                f"{quote(c.name)} {_SQL_TYPES[c.type]}"
+                + (f" DEFAULT {sql_literal(c, c.default)}" if c.default is not None else "")
+                for c in t.columns
+            ]
             parts.append(f"PRIMARY KEY ({quote(t.primary_key)})")
             for fk in t.foreign_keys:
                 # Declared for readers of the schema; the executor enforces them with clear messages.
@@ -188,7 +214,8 @@ class EnvRuntime:
             cols = [c.name for c in table.columns]
             sql = (f"INSERT INTO {quote(name)} ({', '.join(quote(c) for c in cols)}) "
                    f"VALUES ({', '.join('?' for _ in cols)})")
-            conn.executemany(sql, ([to_sql(c, r.get(c.name)) for c in table.columns] for r in rows))
+            # A column left out of a row takes its declared default, as an insert would give it.
+            conn.executemany(sql, ([to_sql(c, r.get(c.name, c.default)) for c in table.columns] for r in rows))
         conn.execute("COMMIT")
         return conn
 
@@ -228,7 +255,10 @@ class EnvRuntime:
 
 def open_connection() -> sqlite3.Connection:
     # Autocommit mode: the executor opens and ends its own transactions explicitly.
-    return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None,
+                           cached_statements=CACHED_STATEMENTS)
+    sqlfunctions.install(conn)
+    return conn
 
 
 def release_page_cache(conn: sqlite3.Connection) -> None:

@@ -23,11 +23,11 @@ from servers.spec import (
     GetOp,
     InsertOp,
     Precondition,
-    SequenceOp,
     Table,
     ToolSpec,
     UpdateOp,
     Value,
+    simple_ops,
 )
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -53,7 +53,7 @@ def _arg(value: Value | int) -> str | None:
 def _roles(tool: ToolSpec) -> _Roles:
     roles = _Roles()
     op = tool.operation
-    ops = [s.op for s in op.steps] if isinstance(op, SequenceOp) else [op]
+    ops = simple_ops(op)  # none for a program
     for sop in ops:
         if isinstance(sop, (GetOp, UpdateOp, DeleteOp)) and (a := _arg(sop.key)):
             roles.keys.setdefault(a, (sop.table, sop.kind))

@@ -22,6 +22,7 @@ from servers.spec import (
     ToolDependency,
     ToolSpec,
     UpdateOp,
+    simple_ops,
 )
 
 
@@ -36,7 +37,7 @@ def _result_op(tool: ToolSpec) -> Any:
 def key_arguments(spec: EnvSpec, tool: ToolSpec) -> dict[str, tuple[str, str]]:
     """Argument -> (table, key column) for every argument that carries some table's key."""
     out: dict[str, tuple[str, str]] = {}
-    ops = [s.op for s in tool.operation.steps] if isinstance(tool.operation, SequenceOp) else [tool.operation]
+    ops = simple_ops(tool.operation)  # none for a program
     for op in ops:
         table = spec.table(op.table)
         fks = {fk.column: fk for fk in table.foreign_keys}

@@ -22,7 +22,6 @@ from servers.spec import (
     WRITE_KINDS,
     ArgValue,
     EnvSpec,
-    SequenceOp,
     SpecError,
     ToolSpec,
     parse_envspec,
@@ -153,7 +152,7 @@ def _retyped(spec: EnvSpec, tool: ToolSpec) -> ToolSpec | None:
     props = dict(tool.input_schema.get("properties", {}))
     changed = False
     op = tool.operation
-    ops = [s.op for s in op.steps] if isinstance(op, SequenceOp) else [op]
+    ops = simple_ops(op)  # none for a program
     for sop in ops:
         table = spec.table(sop.table)
         pairs: list[tuple[str, Any]] = []
