@@ -23,6 +23,7 @@ from servers.spec import (
     GetOp,
     InsertOp,
     Precondition,
+    ProgramOp,
     Table,
     ToolSpec,
     UpdateOp,
@@ -164,6 +165,11 @@ def fresh_value(column: Column, current: Any, attempt: int, schema: dict[str, An
 
 def plan_arguments(spec: EnvSpec, tool: ToolSpec, rows: Rows, attempt: int) -> dict[str, Any] | None:
     """Arguments for one call of `tool`, or None when the state has no row to call it on."""
+    if isinstance(tool.operation, ProgramOp):
+        # A program's rules are SQL checks: find a call it accepts by trying candidates on a copy.
+        from synth.envs.program_calls import plan_program_arguments
+
+        return plan_program_arguments(spec, tool, rows, attempt)
     roles = _roles(tool)
     props: dict[str, Any] = tool.input_schema.get("properties", {})
     required = set(tool.input_schema.get("required", []))
