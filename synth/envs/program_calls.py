@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 from typing import Any
 
 from servers.executor import execute_tool
@@ -21,9 +22,10 @@ from servers.state import EnvRuntime
 
 Rows = dict[str, list[dict[str, Any]]]
 # Candidate calls tried per plan; each is one rolled-back transaction on a small in-memory copy.
-MAX_TRIES = 96
-# Rows per key argument considered when several keys are combined.
-MAX_ROWS_PER_KEY = 12
+MAX_TRIES = 160
+# Rows per key argument considered when several keys are combined, and key combinations drawn from.
+MAX_ROWS_PER_KEY = 24
+MAX_COMBINATIONS = 4096
 _FIRST_DATE = dt.date(2026, 3, 2)
 _RUNTIMES: dict[int, tuple[EnvSpec, EnvRuntime]] = {}
 
@@ -104,7 +106,11 @@ def _key_choices(keys: dict[str, Table], rows: Rows, attempt: int) -> list[dict[
     out: list[dict[str, Any]] = []
     seen: set[tuple] = set()
     for free in ([a for a in keys if a not in derived], list(keys)):
-        for combo in itertools.product(*[pools[a] or [None] for a in free]):
+        combos = list(itertools.islice(itertools.product(*[pools[a] or [None] for a in free]), MAX_COMBINATIONS))
+        # Several keys vary together: a seeded shuffle, so the first tries are not all one row.
+        if len(free) > 1:
+            random.Random(attempt).shuffle(combos)
+        for combo in combos:
             chosen = {arg: row for arg, row in zip(free, combo, strict=True)}
             values = {arg: row[keys[arg].primary_key] for arg, row in chosen.items() if row is not None}
             for arg, (source, column) in derived.items():
