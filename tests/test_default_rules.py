@@ -878,3 +878,28 @@ def test_support_comments_and_contacts(world):
     email = w.val("SELECT email FROM contacts ORDER BY contact_id")
     w.refused("create_contact", {"name": "Dup", "email": email}, "already belongs to an existing contact")
     assert w.accepted("create_contact", {"name": "New", "email": "new.contact@example.com"})["plan"] == "free"
+
+
+# ---------------------------------------------------------------------------------------------
+# Gold calls
+# ---------------------------------------------------------------------------------------------
+
+
+def test_generated_gold_calls_respect_the_rules(worlds):
+    """Tasks of the default build replay on a fresh episode: every gold call meets the rules
+    (the runtime enforces them; a drawn call a program refuses is never emitted) and the final
+    state is the task's gold state."""
+    from synth.tasks.generate import generate_tasks
+
+    specs = [runtime.spec for runtime, _ in worlds.values()]
+    tasks = generate_tasks(specs, 4, seed=11)
+    assert len(tasks) >= 4 * len(specs) - 4
+    programs = {t.name for s in specs for t in s.tools if t.operation.kind == "program"}
+    assert any(call["name"] in programs for task in tasks for call in task["gold_calls"])
+    for task in tasks:
+        runtime, store = worlds[task["env"]]
+        episode = store.create(task["env"], seed=task["initial_state"]["seed"])
+        for call in task["gold_calls"]:
+            outcome = execute_tool(runtime, episode.conn, call["name"], call["arguments"])
+            assert outcome.ok, (task["task_id"], call, outcome.error)
+        assert episode.state_hash() == task["gold_state_hash"], task["task_id"]

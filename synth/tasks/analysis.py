@@ -21,6 +21,7 @@ from servers.spec import (
     GetOp,
     InsertOp,
     Precondition,
+    ProgramOp,
     SequenceOp,
     SimpleOp,
     Table,
@@ -133,6 +134,10 @@ def _op_uses(sop: SimpleOp) -> list[tuple[str, ArgTarget]]:
 
 def analyse_tool(spec: EnvSpec, tool: ToolSpec) -> ToolShape:
     op = tool.operation
+    if isinstance(op, ProgramOp):
+        from synth.tasks.program_analysis import program_shape
+
+        return program_shape(spec, tool)
     steps: list[tuple[str | None, SimpleOp]] = (
         [(s.bind, s.op) for s in op.steps] if isinstance(op, SequenceOp) else [(None, op)]
     )
