@@ -903,3 +903,43 @@ def test_generated_gold_calls_respect_the_rules(worlds):
             outcome = execute_tool(runtime, episode.conn, call["name"], call["arguments"])
             assert outcome.ok, (task["task_id"], call, outcome.error)
         assert episode.state_hash() == task["gold_state_hash"], task["task_id"]
+
+
+# ---------------------------------------------------------------------------------------------
+# What synthesis derives without a stated program
+# ---------------------------------------------------------------------------------------------
+
+
+def test_without_stated_programs_synthesis_still_checks_path_parents_and_defaults(tmp_path):
+    """An API that states no program still gets two rules from its shape: a write on a nested
+    record (`DELETE /orders/{order_id}/items/{order_item_id}`) checks the record belongs to the
+    parent in its path, and inserts store the schema's declared defaults (`status: pending`)."""
+    import yaml
+
+    from synth.data.default_apis import default_api_dir
+
+    doc = yaml.safe_load((default_api_dir() / "orders.yaml").read_text(encoding="utf-8"))
+    for item in doc["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict):
+                op.pop("x-envhub-operation", None)
+                op.pop("x-envhub-seed", None)
+    src = tmp_path / "orders.yaml"
+    src.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    report = synthesize([src], tmp_path / "out", seed=0, progress=False, workers=1, draw=False)
+    assert report.tools_kept == report.tools_ingested
+    spec = load_envspec(tmp_path / "out" / "envs" / "order-desk.json")
+    remove = spec.tool("remove_order_item").operation
+    assert remove.kind == "delete" and [(p.column, p.value.arg) for p in remove.preconditions] == [("order_id", "order_id")]
+    runtime = EnvRuntime(spec)
+    w = World(runtime, EpisodeStore({spec.name: runtime}))
+    item, owner = w.episode.conn.execute(
+        "SELECT order_item_id, order_id FROM order_items i WHERE NOT EXISTS "
+        "(SELECT 1 FROM returns r WHERE r.order_item_id = i.order_item_id) ORDER BY order_item_id").fetchone()
+    other = w.val("SELECT MIN(order_id) FROM orders WHERE order_id != ?", owner)
+    w.refused("remove_order_item", {"order_id": other, "order_item_id": item}, f"does not belong to order {other}")
+    w.accepted("remove_order_item", {"order_id": owner, "order_item_id": item})
+    customer = w.val("SELECT MIN(customer_id) FROM customers")
+    created = w.accepted("create_order", {"customer_id": customer, "shipping_address": "1 Main St"})
+    assert created["status"] == "pending" and created["total"] == 0
+    assert w.accepted("cancel_order", {"order_id": created["order_id"], "cancel_reason": "test"})["status"] == "cancelled"

@@ -183,6 +183,12 @@ def plan_arguments(spec: EnvSpec, tool: ToolSpec, rows: Rows, attempt: int) -> d
         row = pool[attempt % len(pool)]
         chosen[table] = row
         args[arg] = row[spec.table(table).primary_key]
+    # A nested record's parent in the path (`order_id` of an order item) is the chosen row's own.
+    for table, checks in roles.preconditions.items():
+        row = chosen.get(table)
+        for p in checks:
+            if row is not None and p.op == "eq" and isinstance(p.value, ArgValue) and p.value.arg not in args:
+                args[p.value.arg] = row.get(p.column)
     for arg, (table, column, _op) in roles.filters.items():
         pool = rows.get(table, [])
         row = chosen.get(table) or (pool[attempt % len(pool)] if pool else None)

@@ -182,6 +182,7 @@ def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema, *, derive
         op = _counted_action(shape, table)
     else:
         op = {"kind": "delete", "table": table.name, "key": {"arg": shape.key_param}}
+    _require_parents(op, shape, table, bound, schema)
 
     writes = action != "get" and action != "find"
     stated = None if derived_only else stated_operation(shape)
@@ -266,6 +267,27 @@ def _status_op(shape: ToolShape, table: TableDraft, bound: dict[str, str]) -> di
                             "message": f"{thing} {{key}} is {value} and can no longer be {target}"})
     return {"kind": "update", "table": table.name, "key": {"arg": shape.key_param}, "set": sets,
             "preconditions": pre}
+
+
+def _require_parents(op: dict[str, Any], shape: ToolShape, table: TableDraft, bound: dict[str, str],
+                     schema: DomainSchema) -> None:
+    """`DELETE /orders/{order_id}/items/{order_item_id}` acts on an item of that order: a write on
+    a nested record checks that the record belongs to the parent the path names, so that
+    `order_id` is not silently ignored."""
+    checks = []
+    for param, parent in shape.parents:
+        column = bound.get(param)
+        if column is None or table.foreign_keys.get(column) != parent:
+            continue
+        thing, owner = table.entity.replace("_", " "), schema.tables[parent].entity.replace("_", " ")
+        checks.append({"column": column, "op": "eq", "value": {"arg": param},
+                       "message": f"{thing} {{key}} does not belong to {owner} {{expected}}"})
+    if not checks:
+        return
+    writes = [s["op"] for s in op["steps"]] if op["kind"] == "sequence" else [op]
+    for write in writes:
+        if write["kind"] in ("update", "delete"):
+            write["preconditions"] = checks + list(write.get("preconditions") or [])
 
 
 def _counted_action(shape: ToolShape, table: TableDraft) -> dict[str, Any]:
