@@ -943,3 +943,27 @@ def test_without_stated_programs_synthesis_still_checks_path_parents_and_default
     created = w.accepted("create_order", {"customer_id": customer, "shipping_address": "1 Main St"})
     assert created["status"] == "pending" and created["total"] == 0
     assert w.accepted("cancel_order", {"order_id": created["order_id"], "cancel_reason": "test"})["status"] == "cancelled"
+
+
+def test_a_bad_stated_program_or_seed_rule_is_reported_with_its_path(tmp_path):
+    import yaml
+
+    from synth.data.default_apis import default_api_dir
+
+    doc = yaml.safe_load((default_api_dir() / "orders.yaml").read_text(encoding="utf-8"))
+    ops = {op["operationId"]: op for item in doc["paths"].values() for op in item.values() if isinstance(op, dict)}
+    ops["update_order"]["x-envhub-operation"]["steps"][2]["require"] = "SELECT colour FROM orders WHERE order_id = :order_id"
+    src = tmp_path / "orders.yaml"
+    src.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    report = synthesize([src], tmp_path / "a", seed=0, progress=False, workers=1, draw=False)
+    detail = report.data["dropped_tools"]["invalid operation"]["examples"][0]
+    assert detail["tool"] == "update_order"
+    assert "('update_order').operation.steps.2.require" in detail["detail"] and "colour" in detail["detail"]
+    assert report.tools_kept == report.tools_ingested - 1
+
+    ops["update_order"]["x-envhub-operation"]["steps"][2]["require"] = "SELECT 1"
+    ops["create_return"]["x-envhub-seed"].append("DELETE FROM sqlite_master")
+    src.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    report = synthesize([src], tmp_path / "b", seed=0, progress=False, workers=1, draw=False)
+    reason = report.data["environments"][0]["reason"]
+    assert report.environments_passing == 0 and "invalid seed rules" in reason and "x-envhub-seed of" in reason

@@ -159,6 +159,22 @@ def apply_seed_rules(spec: EnvSpec, rows: dict[str, list[dict[str, Any]]],
         store.close(episode.id)
 
 
+def _planning_spec(base: dict[str, Any], derived: list[dict[str, Any]], name: str) -> EnvSpec:
+    """The environment with each kept tool's derived shorthand (a tool whose stated operation is
+    valid but whose derived one is not is left out: it then has no derived dependencies)."""
+    try:
+        return parse_envspec({**base, "tools": derived}, origin=f"env '{name}' (derived shorthand)")
+    except SpecError:
+        valid = []
+        for data in derived:
+            try:
+                parse_envspec({**base, "tools": [data]}, origin=f"tool '{data['name']}'")
+                valid.append(data)
+            except SpecError:
+                continue
+        return parse_envspec({**base, "tools": valid}, origin=f"env '{name}' (derived shorthand)")
+
+
 def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0) -> Draft:
     shapes = reconcile_shapes([shape_tool(t) for t in tools])
     schema = infer_schema(shapes)
@@ -203,9 +219,7 @@ def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0
         except SpecError as err:
             return Draft(None, origins, rejected, f"invalid tables: {err}")
     kept = {t.name for t in spec.tools}
-    # Validated with the tables: the shorthand of every kept tool (they parsed before, as drafts).
-    planning = parse_envspec({**base, "tools": [derived_json[t.name] for t in spec.tools]},
-                             origin=f"env '{name}' (derived shorthand)")
+    planning = _planning_spec(base, [derived_json[t.name] for t in spec.tools], name)
     counts = {
         t.name: CHILD_ROWS if t.foreign_keys else PARENT_ROWS for t in spec.tables
     }
