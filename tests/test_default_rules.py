@@ -967,3 +967,57 @@ def test_a_bad_stated_program_or_seed_rule_is_reported_with_its_path(tmp_path):
     report = synthesize([src], tmp_path / "b", seed=0, progress=False, workers=1, draw=False)
     reason = report.data["environments"][0]["reason"]
     assert report.environments_passing == 0 and "invalid seed rules" in reason and "x-envhub-seed of" in reason
+
+
+SEED_VIOLATIONS = {
+    "retail-banking": [
+        "SELECT COUNT(*) FROM transactions WHERE (status = 'disputed') != (dispute_reason IS NOT NULL)",
+        "SELECT COUNT(*) FROM transactions WHERE status = 'disputed' AND direction != 'debit'",
+    ],
+    "flight-booking": [
+        "SELECT COUNT(*) FROM bookings WHERE status = 'cancelled' AND seat IS NOT NULL",
+        "SELECT COUNT(*) FROM bookings b JOIN flights f ON f.flight_id = b.flight_id WHERE b.status = 'checked_in' AND f.status = 'cancelled'",
+    ],
+    "telecom-plans": [
+        "SELECT COUNT(*) FROM bill_payments p JOIN bills b ON b.bill_id = p.bill_id WHERE p.amount != b.amount_due OR b.status != 'paid'",
+        "SELECT COUNT(*) FROM bills WHERE (status = 'disputed') != (dispute_reason IS NOT NULL)",
+    ],
+    "hotel-reservations": [
+        "SELECT COUNT(*) FROM reservations r JOIN room_types t ON t.room_type_id = r.room_type_id WHERE r.hotel_id != t.hotel_id "
+        "OR julianday(r.check_out_date) <= julianday(r.check_in_date) OR r.guests > t.max_occupancy "
+        "OR abs(r.total_price - t.nightly_rate * (julianday(r.check_out_date) - julianday(r.check_in_date))) > 0.01",
+    ],
+    "calendar": ["SELECT COUNT(*) FROM events WHERE time(end_time) <= time(start_time)"],
+    "car-rental": [
+        "SELECT COUNT(*) FROM rentals r JOIN vehicles v ON v.vehicle_id = r.vehicle_id WHERE julianday(r.return_date) <= "
+        "julianday(r.pickup_date) OR r.rental_location_id != v.rental_location_id",
+        "SELECT COUNT(*) FROM rentals r JOIN vehicles v ON v.vehicle_id = r.vehicle_id WHERE r.status = 'active' AND v.status != 'rented'",
+        "SELECT COUNT(*) FROM damage_reports d JOIN rentals r ON r.rental_id = d.rental_id WHERE r.status NOT IN ('active', 'returned')",
+    ],
+    "clinic-appointments": [
+        "SELECT COUNT(*) FROM appointments a JOIN slots s ON s.slot_id = a.slot_id WHERE a.doctor_id != s.doctor_id",
+        "SELECT COUNT(*) FROM appointments a JOIN slots s ON s.slot_id = a.slot_id WHERE a.status = 'scheduled' AND s.status != 'booked'",
+        "SELECT COUNT(*) FROM appointments WHERE (status = 'cancelled') != (cancel_reason IS NOT NULL)",
+    ],
+    "event-tickets": [
+        "SELECT COUNT(*) FROM ticket_purchases p JOIN price_tiers t ON t.price_tier_id = p.price_tier_id WHERE p.show_id != t.show_id "
+        "OR p.quantity NOT BETWEEN 1 AND 8 OR abs(p.total_price - t.price * p.quantity) > 0.01",
+    ],
+    "food-delivery": [
+        "SELECT COUNT(*) FROM delivery_items i JOIN menu_items m ON m.menu_item_id = i.menu_item_id JOIN delivery_orders o "
+        "ON o.delivery_order_id = i.delivery_order_id WHERE m.restaurant_id != o.restaurant_id",
+        "SELECT COUNT(*) FROM delivery_orders WHERE rating IS NOT NULL AND status != 'delivered'",
+    ],
+    "library-loans": [
+        "SELECT COUNT(*) FROM loans WHERE renewals NOT BETWEEN 0 AND 2 OR (status = 'returned') != (returned_date IS NOT NULL)",
+        "SELECT COUNT(*) FROM loans l JOIN copies c ON c.copy_id = l.copy_id WHERE l.status IN ('active', 'overdue') AND c.status != 'on_loan'",
+    ],
+    "support-ticket": ["SELECT COUNT(*) FROM tickets WHERE status = 'escalated' OR (status = 'new' AND support_agent_id IS NOT NULL)"],
+}
+
+
+@pytest.mark.parametrize("env", sorted(SEED_VIOLATIONS))
+def test_seed_rows_respect_the_rules(world, env):
+    w = world(env)
+    for query in SEED_VIOLATIONS[env]:
+        assert w.val(query) == 0, query
