@@ -17,6 +17,7 @@ _COMMAND_MODULES = [
     "hub.commands.synth",
     "hub.commands.serve",
     "hub.commands.tasks",
+    "hub.commands.importer",
     "agent.cli",
     "agent.evaluate",
     "trainer.cli",

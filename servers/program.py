@@ -175,6 +175,7 @@ class _Checker:
     writes: set[str] = field(default_factory=set)
     write_kinds: set[str] = field(default_factory=set)
     bound: set[str] = field(default_factory=set)
+    lets: set[str] = field(default_factory=set)
 
     def prepare(self, sql: str, known: set[str], where: str, *, write: bool, run: bool = False) -> list[str]:
         """Prepare `sql` under the authorizer; the result column names when `run`."""
@@ -216,18 +217,22 @@ class _Checker:
         if unknown:
             raise ValueError(f"{where}: message names unknown value(s) {', '.join('{' + u + '}' for u in unknown)}")
 
-    def bind(self, name: str, known: set[str], where: str) -> None:
-        if name in known:
-            raise ValueError(f"{where}: '{name}' is already an argument, a reserved name or bound earlier")
+    def bind(self, name: str, known: set[str], where: str, *, rebind: bool = False) -> None:
+        """A `let` may bind a name an earlier `let` bound (an accumulator in a loop); arguments,
+        reserved names and loop variables are never rebound."""
+        if name in known and not (rebind and name in self.lets):
+            raise ValueError(f"{where}: '{name}' is already an argument, a reserved name or a loop variable")
         known.add(name)
         self.bound.add(name)
+        if rebind:
+            self.lets.add(name)
 
     def steps(self, steps: list, known: set[str], where: str) -> None:
         for i, step in enumerate(steps):
             at = f"{where}.{i}"
             if isinstance(step, LetStep):
                 self.prepare(step.query, known, f"{at}.query", write=False)
-                self.bind(step.let, known, f"{at}.let")
+                self.bind(step.let, known, f"{at}.let", rebind=True)
             elif isinstance(step, RequireStep):
                 self.prepare(step.require, known, f"{at}.require", write=False)
                 self.message(step.message, known, f"{at}.message")

@@ -6,7 +6,9 @@ outside world), so a program that calls them stays a replayable function of the 
 
 from __future__ import annotations
 
+import ast
 import json
+import operator
 import sqlite3
 
 from servers.seedgen import next_key_number
@@ -28,8 +30,56 @@ def next_id(prefix: str | None, existing_keys_json: str | None) -> str | None:
     return f"{prefix}{next_key_number(keys, str(prefix))}"
 
 
+def python_round(value: float | int | None, digits: int | None = 0) -> float | int | None:
+    """envhub_round(x, 2): Python's round() (correctly rounded, ties to even), where SQLite's
+    round() can differ in the last digit; ported APIs written in Python round this way."""
+    if value is None or digits is None:
+        return None
+    return round(value, int(digits))
+
+
+_ARITH_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def _arith(node: ast.AST) -> float:
+    if isinstance(node, ast.Expression):
+        return _arith(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _ARITH_OPS:
+        return _ARITH_OPS[type(node.op)](_arith(node.left), _arith(node.right))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
+        value = _arith(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    raise ValueError("not arithmetic")
+
+
+def calculate(expression: str | None) -> str | None:
+    """envhub_calculate('2 * (3 + 4.5)') -> '15.0': numbers, + - * / and parentheses only, the
+    result rounded to 2 digits as text; NULL for anything else (division by zero included)."""
+    if not isinstance(expression, str) or len(expression) > 500:
+        return None
+    if not all(ch in "0123456789+-*/(). " for ch in expression):
+        return None
+    try:
+        return str(round(float(_arith(ast.parse(expression, mode="eval"))), 2))
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, RecursionError):
+        return None
+
+
+def json_number(value: float | int | None) -> str | None:
+    """json(envhub_json_number(x)): x as a JSON number with every digit, where SQLite's JSON
+    functions print a REAL with 15 significant digits (0.04999999999999716 -> 0.0499999999999972)."""
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return json.dumps(value)
+    return None
+
+
 # name -> (number of arguments, implementation)
-FUNCTIONS = {NEXT_ID_FUNCTION: (2, next_id)}
+FUNCTIONS = {NEXT_ID_FUNCTION: (2, next_id), "envhub_round": (2, python_round), "envhub_calculate": (1, calculate),
+             "envhub_json_number": (1, json_number)}
 
 
 def install(conn: sqlite3.Connection) -> None:

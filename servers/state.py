@@ -91,6 +91,17 @@ def _canonical_value(value: Any) -> Any:
     return value
 
 
+def _integral_float(text: str) -> Any:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _canonical_rows_fast(rows: list[dict]) -> list[dict]:
+    """`_canonical_value` of every row, through one C-speed JSON round trip: the same result
+    (integral floats become ints, at any depth), much faster on nested json columns."""
+    return json.loads(json.dumps(rows, ensure_ascii=False), parse_float=_integral_float)
+
+
 def _key_order(value: Any) -> tuple:
     """Sort key of primary keys: numbers numerically, strings lexically, nulls last."""
     if value is None:
@@ -110,11 +121,13 @@ def canonical_rows(rows_by_table: dict[str, list[dict]], spec: EnvSpec) -> dict[
         if table is None:
             out[name] = sorted((_canonical_value(dict(r)) for r in rows), key=lambda r: json.dumps(r, sort_keys=True))
             continue
-        canon = []
+        full_rows = []
+        names = {c.name for c in table.columns}
         for row in rows:
             full = {c.name: from_sql(c, row.get(c.name)) for c in table.columns}
-            full.update({k: v for k, v in row.items() if table.column(k) is None})
-            canon.append(_canonical_value(full))
+            full.update({k: v for k, v in row.items() if k not in names})
+            full_rows.append(full)
+        canon = _canonical_rows_fast(full_rows)
         canon.sort(key=lambda r: _key_order(r.get(table.primary_key)))
         out[name] = canon
     return out

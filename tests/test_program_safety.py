@@ -69,7 +69,7 @@ PROBE = "shop.json: tools.4 ('probe').operation"
           {"require": "SELECT :x = 'pending'", "message": "order {order_id} is {state}"}], "steps.1.message",
          "message names unknown value(s) {state}"),
         ([{"let": "order_id", "query": "SELECT 1"}], "steps.0.let",
-         "'order_id' is already an argument, a reserved name or bound earlier"),
+         "'order_id' is already an argument, a reserved name or a loop variable"),
         ([{"if": "SELECT 1", "then": [{"exec": "UPDATE orders SET nope = 1"}]}], "steps.0.then.0.exec",
          "no such column: nope"),
         ([{"for_each": "SELECT value FROM json_each(:order_id)", "as": "v",
