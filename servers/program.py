@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from servers import sqlfunctions
+from servers.sqlguard import PROGRAM_MARK
 from servers.spec import (
     ExecStep,
     FailStep,
@@ -398,7 +399,7 @@ class _Run:
 
     def execute(self, sql: str) -> sqlite3.Cursor:
         try:
-            return self.conn.execute(sql, self.params)
+            return self.conn.execute(sql + PROGRAM_MARK, self.params)
         except sqlite3.Error as err:
             if self.auth.denied:
                 raise ProgramError(f"tool '{self.tool}' was refused: its statement {self.auth.denied}; "
@@ -502,14 +503,21 @@ def run_program(runtime: EnvRuntime, conn: sqlite3.Connection, tool: ToolSpec, a
             params[name] = None
     params["now"], params["today"] = clock_params(runtime)
     auth = _runtime_authorizer(runtime)
-    conn.set_authorizer(auth)
+    guard = getattr(conn, "guard", None)
+    if guard is not None:
+        guard.policy = auth
+    else:  # a connection envhub did not open: install the policy for this call (re-prepares)
+        conn.set_authorizer(auth)
     conn.set_progress_handler(_budget_handler(), PROGRESS_INTERVAL)
     try:
         run = _Run(conn, params, arguments, auth, tool.name)
         run.steps(op.steps)
         return run.result(op.result)
     finally:
-        conn.set_authorizer(None)
+        if guard is not None:
+            guard.policy = None
+        else:
+            conn.set_authorizer(None)
         conn.set_progress_handler(None, PROGRESS_INTERVAL)
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from servers import sqlfunctions
+from servers.sqlguard import GuardedConnection
 from servers.seedgen import initial_rows
 from servers.spec import Column, EnvSpec, ForeignKey, Table, ToolSpec
 
@@ -295,7 +296,7 @@ class EnvRuntime:
 def open_connection() -> sqlite3.Connection:
     # Autocommit mode: the executor opens and ends its own transactions explicitly.
     conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None,
-                           cached_statements=CACHED_STATEMENTS)
+                           cached_statements=CACHED_STATEMENTS, factory=GuardedConnection)
     sqlfunctions.install(conn)
     return conn
 
