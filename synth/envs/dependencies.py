@@ -18,6 +18,7 @@ from servers.spec import (
     FindOp,
     GetOp,
     InsertOp,
+    ProgramOp,
     SequenceOp,
     ToolDependency,
     ToolSpec,
@@ -69,7 +70,7 @@ def key_arguments(spec: EnvSpec, tool: ToolSpec) -> dict[str, tuple[str, str]]:
 def _provided(spec: EnvSpec, tool: ToolSpec) -> dict[tuple[str, str], str]:
     """(table, key column) -> the column of this tool's output that carries that key."""
     op = _result_op(tool)
-    if isinstance(op, DeleteOp):
+    if isinstance(op, (DeleteOp, ProgramOp)):  # a program's result shape is its own SQL: not derived
         return {}
     table = spec.table(op.table)
     fields = set(getattr(op, "fields", []) or [])
