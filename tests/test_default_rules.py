@@ -482,8 +482,22 @@ def test_hotel_cancel_and_modify_only_confirmed_reservations(world):
     w.refused("modify_reservation", {"reservation_id": reservation, "guests": 4}, "fits at most 3 guests")
     changed = w.accepted("modify_reservation", {"reservation_id": reservation, "check_out_date": "2025-05-06"})
     assert changed["total_price"] == 400  # 5 nights at 80.00: the price is recalculated
-    assert w.accepted("cancel_reservation", {"reservation_id": reservation})["status"] == "cancelled"
+    w.sql("UPDATE room_types SET refundable = 0 WHERE room_type_id = ?", room_type)
+    cancelled = w.accepted("cancel_reservation", {"reservation_id": reservation})
+    assert cancelled["status"] == "cancelled" and cancelled["refund_amount"] == 0  # non-refundable: no refund
     assert w.val("SELECT rooms_available FROM room_types WHERE room_type_id = ?", room_type) == 2
+
+
+def test_hotel_refundable_rates_are_refunded_in_full(world):
+    w = world("hotel-reservations")
+    room_type, hotel = _room_type(w)
+    w.sql("UPDATE room_types SET refundable = 1 WHERE room_type_id = ?", room_type)
+    guest = w.val("SELECT MIN(guest_id) FROM guests")
+    made = w.accepted("create_reservation", {"guest_id": guest, "hotel_id": hotel, "room_type_id": room_type,
+                                             "check_in_date": "2025-03-01", "check_out_date": "2025-03-03", "guests": 1})
+    assert made["refund_amount"] is None
+    cancelled = w.accepted("cancel_reservation", {"reservation_id": made["reservation_id"]})
+    assert cancelled["refund_amount"] == made["total_price"] == 200
 
 
 def test_hotel_guests_and_service_requests(world):
@@ -813,8 +827,12 @@ def test_library_renew_return_and_lose_loans(world):
     w.refused("return_loan", {"loan_id": loan}, "only active or overdue loans")
     w.refused("report_loan_lost", {"loan_id": loan}, "only active or overdue loans")
     w.sql("UPDATE loans SET status = 'overdue' WHERE loan_id = ?", loan)
+    w.sql("UPDATE books SET replacement_cost = 24.5 WHERE book_id = ?", book)
+    fines = w.val("SELECT fines_due FROM members WHERE member_id = ?", member)
     assert w.accepted("report_loan_lost", {"loan_id": loan})["status"] == "lost"
     assert w.val("SELECT status FROM copies WHERE copy_id = ?", copy) == "lost"
+    # "the replacement cost is added to the member's fines"
+    assert w.val("SELECT fines_due FROM members WHERE member_id = ?", member) == pytest.approx(round(fines + 24.5, 2))
 
 
 def test_library_pay_fines_and_holds(world):
@@ -983,6 +1001,7 @@ SEED_VIOLATIONS = {
         "SELECT COUNT(*) FROM bills WHERE (status = 'disputed') != (dispute_reason IS NOT NULL)",
     ],
     "hotel-reservations": [
+        "SELECT COUNT(*) FROM reservations WHERE (status = 'cancelled') != (refund_amount IS NOT NULL)",
         "SELECT COUNT(*) FROM reservations r JOIN room_types t ON t.room_type_id = r.room_type_id WHERE r.hotel_id != t.hotel_id "
         "OR julianday(r.check_out_date) <= julianday(r.check_in_date) OR r.guests > t.max_occupancy "
         "OR abs(r.total_price - t.nightly_rate * (julianday(r.check_out_date) - julianday(r.check_in_date))) > 0.01",
