@@ -20,7 +20,8 @@ from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from servers.executor import ToolOutcome, execute_tool, unknown_tool_message
-from servers.spec import DeleteOp, ToolSpec, simple_ops
+from servers.program import program_deletes
+from servers.spec import DeleteOp, ProgramOp, ToolSpec, simple_ops
 from servers.state import EnvRuntime, Episode, EpisodeError
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ def _annotations(tool: ToolSpec) -> types.ToolAnnotations:
     read_only = tool.read_only if a.readOnlyHint is None else a.readOnlyHint
     destructive = a.destructiveHint
     if destructive is None and not read_only:
-        destructive = any(isinstance(op, DeleteOp) for op in simple_ops(tool.operation))
+        destructive = any(isinstance(op, DeleteOp) for op in simple_ops(tool.operation)) or (
+            isinstance(tool.operation, ProgramOp) and program_deletes(tool.operation))
     idempotent = read_only if a.idempotentHint is None else a.idempotentHint
     return types.ToolAnnotations(
         title=a.title,

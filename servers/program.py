@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from servers import sqlfunctions
-from servers.sqlguard import PROGRAM_MARK
 from servers.spec import (
     ExecStep,
     FailStep,
@@ -41,6 +40,7 @@ from servers.spec import (
     Table,
     ToolSpec,
 )
+from servers.sqlguard import PROGRAM_MARK
 from servers.state import CACHED_STATEMENTS, canonical_json, quote, sql_literal
 
 if TYPE_CHECKING:

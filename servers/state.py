@@ -23,9 +23,9 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from servers import sqlfunctions
-from servers.sqlguard import GuardedConnection
 from servers.seedgen import initial_rows
 from servers.spec import Column, EnvSpec, ForeignKey, Table, ToolSpec
+from servers.sqlguard import GuardedConnection
 
 _SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "boolean": "INTEGER",
               "enum": "TEXT", "date": "TEXT", "json": "TEXT"}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from servers.executor import execute_tool
+from servers.mcp_server import _annotations
 from servers.program import program_reads, program_writes
 from servers.spec import parse_envspec
 from servers.state import EnvRuntime, EpisodeStore
@@ -232,6 +233,9 @@ def test_reads_writes_and_read_only_flag_are_derived_at_load():
     assert program_writes(create) == {"orders", "order_items", "products"}
     assert program_writes(spec.tool("order_lines").operation) == set()
     assert spec.tool("order_lines").read_only and not spec.tool("cancel_order").read_only
+    hints = {t.name: _annotations(t) for t in spec.tools}
+    assert hints["remove_order_item"].destructive_hint is True  # its program DELETEs
+    assert hints["cancel_order"].destructive_hint is False and hints["order_lines"].read_only_hint is True
 
 
 def test_column_default_applies_to_simple_inserts_and_seed_rows():
