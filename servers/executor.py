@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from servers.jsonvalues import SQLITE_INT_MAX, SQLITE_INT_MIN, check_argument_values, finite_json_data
+from servers.program import ProgramError, run_program
 from servers.seedgen import default_prefix, next_key
 from servers.semantics import compare
 from servers.sorting import column_named, parse_sort_value, sort_direction
@@ -31,6 +32,7 @@ from servers.spec import (
     GetOp,
     InsertOp,
     Precondition,
+    ProgramOp,
     RefValue,
     SequenceOp,
     SortKey,
@@ -418,7 +420,7 @@ def _run_insert(call: _Call, op: InsertOp) -> dict:
     for column in table.columns:
         if column.name in values:
             values[column.name] = _fit(column, values[column.name])
-        elif not column.nullable:
+        elif not column.nullable and column.default is None:
             raise ToolError(f"missing value for '{column.name}': {table.name} rows need one")
     _check_parents(call, table, values)
     cols = list(values)
@@ -471,6 +473,8 @@ _RUNNERS = {"get": _run_get, "find": _run_find, "insert": _run_insert, "update":
 
 def _run(call: _Call) -> Any:
     op = call.tool.operation
+    if isinstance(op, ProgramOp):
+        return run_program(call.runtime, call.conn, call.tool, call.arguments)
     if isinstance(op, SequenceOp):
         for step in op.steps:
             call.bindings[step.bind] = _RUNNERS[step.op.kind](call, step.op)
@@ -553,7 +557,7 @@ def _execute_in_transaction(call: _Call) -> ToolOutcome:
         return ToolOutcome(ok=False, data=None, error=f"the episode's database is not usable ({err})")
     try:
         data = _run(call)
-    except ToolError as err:
+    except (ToolError, ProgramError) as err:
         _rollback(conn)
         return ToolOutcome(ok=False, data=None, error=str(err))
     except sqlite3.OperationalError as err:

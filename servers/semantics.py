@@ -14,6 +14,7 @@ into its `Step`s (`_STEPS`). Everything else is worked out from the steps.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -23,11 +24,15 @@ from servers.spec import (
     ArithValue,
     DeleteOp,
     EnvSpec,
+    ExecStep,
     FindOp,
+    ForEachStep,
     GetOp,
+    IfStep,
     InsertOp,
     Operation,
     Precondition,
+    ProgramOp,
     SequenceOp,
     SimpleOp,
     ToolSpec,
@@ -148,6 +153,9 @@ class Step:
     # Every value the step reads, in the order it reads them.
     reads: tuple[Read, ...] = ()
     preconditions: tuple[Precondition, ...] = ()
+    # A write a program makes besides the one that characterises the call (the stock a cancelled
+    # order releases, the payment row a refund records): it does not make the tool a "sequence".
+    side_effect: bool = False
 
     def uses(self) -> list[tuple[str, ArgUse]]:
         """(argument, use) for every argument the step reads, in the order the step reads them."""
@@ -223,10 +231,131 @@ def _sequence(op: SequenceOp) -> list[Step]:
     return [_SIMPLE_STEPS[s.op.kind](s.op, s.bind) for s in op.steps]
 
 
+# ---------------------------------------------------------------------------------------------
+# Programs: what walks, argument planning and the gate need, read from the SQL
+# ---------------------------------------------------------------------------------------------
+# A program's arguments are `:name` parameters of SQL statements, and its rules are SQL checks the
+# runtime enforces (a call they refuse is redrawn or dropped), so what is read here is coarser than
+# what the program does: the table it acts on (the row its exec steps address by key), whether it
+# inserts, updates or deletes there, which arguments name a row by its key, which are values stored
+# in a column of that table, and which table the result rows come from. The tables a program
+# touches are exact (the authorizer saw them when the spec loaded: servers.program).
+
+_EXEC = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)\"?", re.I)
+_KEYED = re.compile(r"\bWHERE\s+\"?(\w+)\"?\s*=\s*:(\w+)", re.I)
+_FROM = re.compile(r"\bFROM\s+\"?(\w+)\"?", re.I)
+_INSERT_COLUMNS = re.compile(r"^\s*INSERT\s+INTO\s+\"?\w+\"?\s*\(([^)]*)\)", re.I)
+_SET_COLUMN = re.compile(r"\b(\w+)\s*=\s*(?:COALESCE\s*\(\s*)?:(\w+)", re.I)
+
+
+def _program_execs(steps_: list) -> list[str]:
+    out: list[str] = []
+    for step in steps_:
+        if isinstance(step, ExecStep):
+            out.append(step.exec)
+        elif isinstance(step, IfStep):
+            out += _program_execs(step.then) + _program_execs(step.else_)
+        elif isinstance(step, ForEachStep):
+            out += _program_execs(step.steps)
+    return out
+
+
+def _exec_targets(execs: list[str]) -> list[tuple[str, str, str]]:
+    """(kind, table, sql) of every exec statement, in program order."""
+    out = []
+    for sql in execs:
+        m = _EXEC.match(sql)
+        if m is not None:
+            out.append((m.group(1).split()[0].lower(), m.group(2), sql))
+    return out
+
+
+def _program(op: ProgramOp) -> list[Step]:
+    """Without the spec's tables: one write step per exec statement's table (enough for read_only,
+    deletes and the tables written); `tool_semantics` reads the arguments too."""
+    seen: dict[str, Step] = {}
+    for kind, table, _ in _exec_targets(_program_execs(op.steps)):
+        step = seen.get(table)
+        if step is None:
+            seen[table] = Step(kind, table, writes=True, deletes=kind == "delete")
+        elif kind == "delete":
+            step.deletes = True
+    return list(seen.values())
+
+
+def _main_write(spec: EnvSpec, args: set[str], targets: list[tuple[str, str, str]]) -> tuple[str, str] | None:
+    """(kind, table) of the write that characterises the call: a delete, else an insert, else the
+    update of the row an argument names by its key (`cancel_booking` updates the booking, not
+    the flight whose seats it releases)."""
+    for wanted in ("delete", "insert"):
+        for kind, table, _ in targets:
+            if kind == wanted:
+                return kind, table
+    for kind, table, sql in targets:
+        if any(col == spec.table(table).primary_key and arg in args for col, arg in _KEYED.findall(sql)):
+            return kind, table
+    return (targets[0][0], targets[0][1]) if targets else None
+
+
+def _program_steps(spec: EnvSpec, tool: ToolSpec) -> tuple[list[Step], Step]:
+    """The steps of a program tool as walks and planners see them, and its result step."""
+    from servers.program import program_writes
+
+    op = tool.operation
+    assert isinstance(op, ProgramOp)
+    props = dict(tool.input_schema.get("properties", {}))
+    targets = _exec_targets(_program_execs(op.steps))
+    main = _main_write(spec, set(props), targets)
+    table_names = {t.name for t in spec.tables}
+    result_sql = op.result.query if op.result is not None else ""
+    result_tables = [t for t in _FROM.findall(result_sql) if t in table_names]
+    written = sorted(program_writes(op))
+    output_table = result_tables[0] if result_tables else (main[1] if main else (written[0] if written else spec.tables[0].name))
+    returns_list = op.result is not None and op.result.shape == "rows"
+    kind, table = main if main else ("find" if returns_list else "get", output_table)
+    by_key = {t.primary_key: t.name for t in spec.tables}
+    stored: dict[str, str] = {}  # argument -> column of the main table it is written to
+    for _, target, sql in targets:
+        if target != table:
+            continue
+        columns = _INSERT_COLUMNS.match(sql)
+        if columns is not None:
+            for column in (c.strip().strip('"') for c in columns.group(1).split(",")):
+                if column in props:
+                    stored.setdefault(column, column)
+        for column, arg in _SET_COLUMN.findall(sql):
+            if arg in props and spec.table(table).column(column) is not None:
+                stored.setdefault(arg, column)
+    lookups: list[Step] = []
+    main_reads: list[Read] = []
+    for arg in props:
+        keyed = by_key.get(arg)
+        if keyed is not None and not (kind == "insert" and keyed == table):
+            read = Read("key", None, "eq", ArgValue(arg=arg))
+            if keyed == table:
+                main_reads.append(read)
+            else:
+                lookups.append(Step("get", keyed, reads=(read,)))
+        elif arg in stored:
+            main_reads.append(Read("values" if kind == "insert" else "set", stored[arg], "eq", ArgValue(arg=arg)))
+    result = Step("find" if returns_list else "get", output_table, bind="result", returns_list=returns_list)
+    if main is None:
+        return [*lookups, result], result
+    main_step = Step(kind, table, writes=True, deletes=kind == "delete", reads=tuple(main_reads),
+                     updated_columns=tuple(r.column for r in main_reads if r.clause == "set" and r.column))
+    others = [Step("update", t, writes=True, side_effect=True) for t in written if t != table]
+    return [*lookups, main_step, *others, result], result
+
+
+def is_program(op: Operation) -> bool:
+    """Whether the operation's rules are SQL checks (a program) rather than shorthand preconditions."""
+    return op.kind == "program"
+
+
 # Operation kind -> its steps. A new kind of operation plugs in here.
 _STEPS: dict[str, Callable[[Any], list[Step]]] = {
     "get": _simple, "find": _simple, "insert": _simple, "update": _simple, "delete": _simple,
-    "sequence": _sequence,
+    "sequence": _sequence, "program": _program,
 }
 
 
@@ -242,7 +371,7 @@ def result_step(op: Operation) -> Step:
     """The step whose result the tool returns (a sequence's `result`, else its last step)."""
     all_steps = steps(op)
     wanted = getattr(op, "result", None)
-    if wanted is not None:
+    if isinstance(wanted, str):  # a sequence's named result (a program's result is its own query)
         return next(s for s in all_steps if s.bind == wanted)
     return all_steps[-1]
 
@@ -387,14 +516,16 @@ class ToolSemantics:
 
 
 def tool_semantics(spec: EnvSpec, tool: ToolSpec) -> ToolSemantics:
-    all_steps = steps(tool.operation)
-    result = result_step(tool.operation)
-    writing = [s for s in all_steps if s.writes]
+    if is_program(tool.operation):
+        all_steps, result = _program_steps(spec, tool)
+    else:
+        all_steps, result = steps(tool.operation), result_step(tool.operation)
+    writing = [s for s in all_steps if s.writes and not s.side_effect]
     main = writing[0] if writing else result
     result_table = spec.table(result.table)
     sem = ToolSemantics(
         tool=tool,
-        read_only=not writing,
+        read_only=not any(s.writes for s in all_steps),
         kind="sequence" if len(writing) > 1 else main.kind,
         table=main.table,
         output_table=result.table,

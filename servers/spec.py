@@ -21,8 +21,11 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
+    Tag,
     ValidationError,
     model_serializer,
     model_validator,
@@ -35,7 +38,8 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$"
 ENV_NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 
-ColumnType = Literal["string", "integer", "number", "boolean", "enum", "date"]
+# `json`: any JSON value (an address, a list of items), stored as canonical JSON text.
+ColumnType = Literal["string", "integer", "number", "boolean", "enum", "date", "json"]
 CompareOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "contains"]
 
 
@@ -58,6 +62,8 @@ class Column(_Strict):
     enum: list[str] | None = None
     nullable: bool = True
     description: str = ""
+    # The value an insert of any kind stores when it does not give one (e.g. status "pending").
+    default: Any = None
 
     @model_validator(mode="after")
     def _enum_has_values(self) -> Column:
@@ -65,6 +71,10 @@ class Column(_Strict):
             raise ValueError(f"column '{self.name}' has type enum but no enum values")
         if self.type != "enum" and self.enum:
             raise ValueError(f"column '{self.name}' lists enum values but has type {self.type}")
+        if self.default is not None:
+            problem = check_value(self, self.default)
+            if problem:
+                raise ValueError(f"column '{self.name}': default {self.default!r} does not fit: {problem}")
         return self
 
 
@@ -282,8 +292,125 @@ class SequenceOp(_Strict):
     result: str | None = None
 
 
+# ---------------------------------------------------------------------------------------------
+# Programs: parameterised SQL steps over the episode's own tables (docs/operation-language.md)
+# ---------------------------------------------------------------------------------------------
+
+
+class LetStep(_Strict):
+    """Bind `:let` to the first column of the query's first row (NULL when it returns no row)."""
+
+    let: Annotated[str, Field(pattern=NAME_PATTERN)]
+    query: str
+
+
+class RequireStep(_Strict):
+    """The query's first value must be truthy, else the call fails with `message` and changes nothing."""
+
+    require: str
+    message: str
+
+
+class ExecStep(_Strict):
+    """One INSERT, UPDATE or DELETE; optionally a bound on how many rows it must change."""
+
+    exec: str
+    expect_changes: int | None = Field(default=None, ge=0)
+    min_changes: int | None = Field(default=None, ge=0)
+    message: str | None = None
+
+
+class FailStep(_Strict):
+    fail: str
+
+
+class IfStep(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    if_: str = Field(alias="if")
+    then: list[ProgramStep] = []
+    else_: list[ProgramStep] = Field(default=[], alias="else")
+
+
+class ForEachStep(_Strict):
+    """Run `steps` once per row of the query, each column `c` bound as `:<as>_<c>`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    for_each: str
+    as_: Annotated[str, Field(pattern=NAME_PATTERN, alias="as")]
+    steps: list[ProgramStep] = Field(min_length=1)
+
+
+_STEP_KEYS = {"let": "let", "require": "require", "exec": "exec", "fail": "fail", "if": "if",
+              "if_": "if", "for_each": "for_each"}
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return {LetStep: "let", RequireStep: "require", ExecStep: "exec", FailStep: "fail",
+                IfStep: "if", ForEachStep: "for_each"}.get(type(value))
+    if isinstance(value, dict):
+        for key, kind in _STEP_KEYS.items():
+            if key in value:
+                return kind
+    return None
+
+
+ProgramStep = Annotated[
+    Union[
+        Annotated[LetStep, Tag("let")],
+        Annotated[RequireStep, Tag("require")],
+        Annotated[ExecStep, Tag("exec")],
+        Annotated[FailStep, Tag("fail")],
+        Annotated[IfStep, Tag("if")],
+        Annotated[ForEachStep, Tag("for_each")],
+    ],
+    Discriminator(
+        _step_kind,
+        custom_error_type="program_step",
+        custom_error_message="a program step needs one of: let, require, exec, fail, if, for_each",
+    ),
+]
+IfStep.model_rebuild()
+ForEachStep.model_rebuild()
+
+
+class ProgramResult(_Strict):
+    """What the call returns: json = the first column parsed as JSON, row = the first row as an
+    object, rows = every row as objects, value = the first column of the first row."""
+
+    query: str
+    shape: Literal["json", "row", "rows", "value"] = "json"
+    # A missing row/value is an error with this message instead of a null result.
+    message: str | None = None
+
+
+class ProgramOp(_Strict):
+    """Steps in one transaction; checked and analysed when the EnvSpec loads (servers.program)."""
+
+    kind: Literal["program"]
+    steps: list[ProgramStep] = []
+    result: ProgramResult | None = None
+    # servers.program.ProgramAnalysis, attached by the load-time check.
+    _analysis: Any = PrivateAttr(default=None)
+
+    def has_exec(self) -> bool:
+        def walk(steps: list) -> bool:
+            for step in steps:
+                if isinstance(step, ExecStep):
+                    return True
+                if isinstance(step, IfStep) and (walk(step.then) or walk(step.else_)):
+                    return True
+                if isinstance(step, ForEachStep) and walk(step.steps):
+                    return True
+            return False
+
+        return walk(self.steps)
+
+
 Operation = Annotated[
-    Union[GetOp, FindOp, InsertOp, UpdateOp, DeleteOp, SequenceOp], Field(discriminator="kind")
+    Union[GetOp, FindOp, InsertOp, UpdateOp, DeleteOp, SequenceOp, ProgramOp], Field(discriminator="kind")
 ]
 
 
@@ -364,6 +491,8 @@ class EnvSpec(_Strict):
     tools: list[ToolSpec]
     seed: Seed = Seed()
     dependencies: list[ToolDependency] = []
+    # The episode clock programs read as :now / :today (ISO-8601); fixed so that replays hash alike.
+    clock: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}:\d{2})?$")
 
     # -- lookups ---------------------------------------------------------------------------------
 
@@ -419,6 +548,12 @@ class EnvSpec(_Strict):
 
 
 def _check_operation(tool: ToolSpec, tables: dict[str, Table], where: str) -> None:
+    if isinstance(tool.operation, ProgramOp):
+        from servers.program import check_program  # servers.program builds on this module
+
+        check_program(tool, tables, where=f"{where}.operation")
+        return
+
     # servers.semantics reads the operation classes defined above, so it is imported here.
     from servers.semantics import steps
 
@@ -455,6 +590,18 @@ def _check_operation(tool: ToolSpec, tables: dict[str, Table], where: str) -> No
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
+def _is_json(value: Any) -> bool:
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, list):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
+
+
 def check_value(column: Column, value: Any) -> str | None:
     """Why `value` does not fit `column`, or None when it does."""
     if value is None:
@@ -467,6 +614,7 @@ def check_value(column: Column, value: Any) -> str | None:
         or (t == "boolean" and isinstance(value, bool))
         or (t == "enum" and isinstance(value, str) and value in (column.enum or []))
         or (t == "date" and isinstance(value, str) and bool(_DATE.match(value)))
+        or (t == "json" and _is_json(value))
     )
     if ok:
         return None

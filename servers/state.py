@@ -22,15 +22,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from servers import sqlfunctions
 from servers.seedgen import initial_rows
 from servers.spec import Column, EnvSpec, ForeignKey, Table, ToolSpec
+from servers.sqlguard import GuardedConnection
 from servers.validation import ToolValidators
 
 if TYPE_CHECKING:
     import mcp_types
 
 _SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "boolean": "INTEGER",
-              "enum": "TEXT", "date": "TEXT"}
+              "enum": "TEXT", "date": "TEXT", "json": "TEXT"}
+# Program statements are prepared once per connection and reused from this cache.
+CACHED_STATEMENTS = 512
 EPISODE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 MAX_SNAPSHOTS_PER_EPISODE = 16
 # How many ids of closed or expired episodes are remembered, so that a request for one can say
@@ -49,10 +53,24 @@ def quote(identifier: str) -> str:
 
 
 def to_sql(column: Column, value: Any) -> Any:
-    """The value as stored: booleans as 0/1 (SQLite has no boolean type)."""
+    """The value as stored: booleans as 0/1 (SQLite has no boolean type), json as canonical text."""
     if column.type == "boolean" and isinstance(value, bool):
         return int(value)
+    if column.type == "json" and value is not None:
+        return canonical_json(value)
     return value
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sql_literal(column: Column, value: Any) -> str:
+    """A column default as an SQL literal for the DDL."""
+    value = to_sql(column, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def from_sql(column: Column, value: Any) -> Any:
@@ -63,6 +81,11 @@ def from_sql(column: Column, value: Any) -> Any:
         return bool(value)
     if column.type == "integer" and isinstance(value, float) and value.is_integer():
         return int(value)
+    if column.type == "json" and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:  # text a program wrote without json(): keep it as the string it is
+            return value
     return value
 
 
@@ -74,6 +97,17 @@ def _canonical_value(value: Any) -> Any:
     if isinstance(value, list):
         return [_canonical_value(v) for v in value]
     return value
+
+
+def _integral_float(text: str) -> Any:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _canonical_rows_fast(rows: list[dict]) -> list[dict]:
+    """`_canonical_value` of every row, through one C-speed JSON round trip: the same result
+    (integral floats become ints, at any depth), much faster on nested json columns."""
+    return json.loads(json.dumps(rows, ensure_ascii=False), parse_float=_integral_float)
 
 
 def _key_order(value: Any) -> tuple:
@@ -95,11 +129,16 @@ def canonical_rows(rows_by_table: dict[str, list[dict]], spec: EnvSpec) -> dict[
         if table is None:
             out[name] = sorted((_canonical_value(dict(r)) for r in rows), key=lambda r: json.dumps(r, sort_keys=True))
             continue
-        canon = []
+        full_rows = []
+        names = {c.name for c in table.columns}
         for row in rows:
-            full = {c.name: from_sql(c, row.get(c.name)) for c in table.columns}
-            full.update({k: v for k, v in row.items() if table.column(k) is None})
-            canon.append(_canonical_value(full))
+            # json values arrive parsed (read_rows, seed rows): parsing them again would turn a
+            # JSON string such as "12" into a number.
+            full = {c.name: row.get(c.name) if c.type == "json" else from_sql(c, row.get(c.name))
+                    for c in table.columns}
+            full.update({k: v for k, v in row.items() if k not in names})
+            full_rows.append(full)
+        canon = _canonical_rows_fast(full_rows)
         canon.sort(key=lambda r: _key_order(r.get(table.primary_key)))
         out[name] = canon
     return out
@@ -175,7 +214,11 @@ class EnvRuntime:
     def ddl(self) -> list[str]:
         statements = []
         for t in self.spec.tables:
-            parts = [f"{quote(c.name)} {_SQL_TYPES[c.type]}" for c in t.columns]
+            parts = [
+                f"{quote(c.name)} {_SQL_TYPES[c.type]}"
+                + (f" DEFAULT {sql_literal(c, c.default)}" if c.default is not None else "")
+                for c in t.columns
+            ]
             parts.append(f"PRIMARY KEY ({quote(t.primary_key)})")
             for fk in t.foreign_keys:
                 # Declared for readers of the schema; the executor enforces them with clear messages.
@@ -196,7 +239,8 @@ class EnvRuntime:
             cols = [c.name for c in table.columns]
             sql = (f"INSERT INTO {quote(name)} ({', '.join(quote(c) for c in cols)}) "
                    f"VALUES ({', '.join('?' for _ in cols)})")
-            conn.executemany(sql, ([to_sql(c, r.get(c.name)) for c in table.columns] for r in rows))
+            # A column left out of a row takes its declared default, as an insert would give it.
+            conn.executemany(sql, ([to_sql(c, r.get(c.name, c.default)) for c in table.columns] for r in rows))
         conn.execute("COMMIT")
         return conn
 
@@ -226,9 +270,32 @@ class EnvRuntime:
         for name in names:
             t = self.tables[name]
             cur = conn.execute(f"SELECT * FROM {quote(name)} ORDER BY {quote(t.primary_key)}")
-            out[name] = [self.decode_row(t, r) for r in cur.fetchall()]
+            out[name] = self.decode_rows(t, cur.fetchall())
         release_page_cache(conn)
         return out
+
+    def decode_rows(self, table: Table, raw_rows: list[tuple]) -> list[dict]:
+        """Many rows typed back; json columns are parsed with one json.loads per column (a C call
+        per column instead of a Python call per cell, which dominates reading nested tables)."""
+        json_at = [i for i, c in enumerate(table.columns) if c.type == "json"]
+        if not json_at or len(raw_rows) < 2:
+            return [self.decode_row(table, r) for r in raw_rows]
+        columns = [list(col) for col in zip(*raw_rows, strict=True)]
+        for i in json_at:
+            texts = columns[i]
+            try:
+                parsed = json.loads("[" + ",".join(t if isinstance(t, str) else "null" for t in texts) + "]")
+            except ValueError:
+                parsed = None
+            if parsed is None or len(parsed) != len(texts) or any(not isinstance(t, str) for t in texts if t is not None):
+                columns[i] = [from_sql(table.columns[i], t) for t in texts]  # a cell that is not JSON text
+            else:
+                columns[i] = parsed
+        for i, column in enumerate(table.columns):
+            if column.type != "json" and column.type in ("boolean", "integer"):
+                columns[i] = [from_sql(column, v) for v in columns[i]]
+        names = [c.name for c in table.columns]
+        return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
     def decode_row(self, table: Table, values: tuple) -> dict:
         return {c.name: from_sql(c, v) for c, v in zip(table.columns, values, strict=True)}
@@ -236,7 +303,10 @@ class EnvRuntime:
 
 def open_connection() -> sqlite3.Connection:
     # Autocommit mode: the executor opens and ends its own transactions explicitly.
-    return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None,
+                           cached_statements=CACHED_STATEMENTS, factory=GuardedConnection)
+    sqlfunctions.install(conn)
+    return conn
 
 
 def release_page_cache(conn: sqlite3.Connection) -> None:

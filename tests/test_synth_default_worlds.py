@@ -89,6 +89,26 @@ def _op(specs, env: str, tool: str):  # type: ignore[no-untyped-def]
     return next(t for t in specs[env].tools if t.name == tool).operation
 
 
+def _derived(default_tools, tool: str):  # type: ignore[no-untyped-def]
+    """The shorthand synthesis derives from the tool's shape (its API may state a program instead)."""
+    from servers.spec import ToolSpec
+    from synth.envs.operations import build_tool
+    from synth.envs.schema import infer_schema
+    from synth.envs.shapes import reconcile_shapes, shape_tool
+
+    api = next(t.api for t in default_tools if t.name == tool)
+    shapes = reconcile_shapes([shape_tool(t) for t in default_tools if t.api == api])
+    schema = infer_schema(shapes)
+    shape = next(s for s in shapes if s.tool.name == tool)
+    return ToolSpec.model_validate(build_tool(shape, tool, schema, derived_only=True)).operation
+
+
+def _writes(specs, env: str, tool: str) -> set[str]:  # type: ignore[no-untyped-def]
+    from servers.program import program_writes
+
+    return program_writes(_op(specs, env, tool))
+
+
 def test_freeze_account_updates_the_account_with_its_stated_precondition(build):
     _, _, specs = build
     op = _op(specs, "retail-banking", "freeze_account")
@@ -100,23 +120,31 @@ def test_freeze_account_updates_the_account_with_its_stated_precondition(build):
     assert any(row["status"] == "active" for row in rows)
 
 
-def test_state_changes_without_a_transition_update_the_parent(build):
+def test_state_changes_without_a_transition_update_the_parent(build, default_tools):
+    # These tools' APIs state their rules as programs; the shape synthesis derives (which says what
+    # their arguments address) still updates the parent, and the program writes that same table.
     _, _, specs = build
-    seat = _op(specs, "flight-booking", "assign_seat")
+    seat = _derived(default_tools, "assign_seat")
     assert seat.kind == "update" and seat.table == "bookings" and "seat" in seat.set
-    rating = _op(specs, "food-delivery", "rate_delivery_order")
+    assert _writes(specs, "flight-booking", "assign_seat") == {"bookings"}
+    rating = _derived(default_tools, "rate_delivery_order")
     assert rating.kind == "update" and rating.table == "delivery_orders" and "rating" in rating.set
-    transfer = _op(specs, "event-tickets", "transfer_tickets")
+    assert _writes(specs, "food-delivery", "rate_delivery_order") == {"delivery_orders"}
+    transfer = _derived(default_tools, "transfer_tickets")
     assert transfer.kind == "update" and set(transfer.set) == {"fan_id"}
-    check_in = _op(specs, "flight-booking", "check_in_booking")
+    assert _writes(specs, "event-tickets", "transfer_tickets") == {"ticket_purchases"}
+    check_in = _derived(default_tools, "check_in_booking")
     assert check_in.kind == "update" and check_in.set["status"].const == "checked_in"
+    assert _writes(specs, "flight-booking", "check_in_booking") == {"bookings"}
 
 
-def test_check_out_copy_inserts_a_loan(build):
+def test_check_out_copy_inserts_a_loan(build, default_tools):
     _, _, specs = build
-    op = _op(specs, "library-loans", "check_out_copy")
+    op = _derived(default_tools, "check_out_copy")
     assert op.kind == "insert" and op.table == "loans"
     assert "copy_id" in op.values
+    # The stated program inserts the loan and marks the copy lent.
+    assert _writes(specs, "library-loans", "check_out_copy") == {"loans", "copies"}
 
 
 def test_declared_filters_map_to_their_property(build):

@@ -22,7 +22,7 @@ import random
 from typing import Any
 
 from servers.seedgen import next_key, next_keys
-from servers.semantics import ArgUse, ToolSemantics, meets_const_preconditions
+from servers.semantics import ArgUse, ToolSemantics, is_program, meets_const_preconditions
 from servers.spec import Column, EnvSpec, Precondition, Table
 
 from .values import example_value, fresh_value, from_schema, new_value, schema_fit
@@ -83,6 +83,11 @@ def _probe_rows(spec: EnvSpec, rows: Rows, use: ArgUse, checks: list[Preconditio
 
 def probe_arguments(spec: EnvSpec, sem: ToolSemantics, rows: Rows, attempt: int) -> dict[str, Any] | None:
     """Arguments for one probe call of a tool, or None when the state has no row to call it on."""
+    if is_program(sem.tool.operation):
+        # A program's rules are SQL checks: find a call it accepts by trying candidates on a copy.
+        from .program import plan_program_arguments
+
+        return plan_program_arguments(spec, sem.tool, rows, attempt)
     props = sem.properties
     args: dict[str, Any] = {}
     chosen: dict[str, dict] = {}  # table -> the row this call works on
@@ -103,6 +108,12 @@ def probe_arguments(spec: EnvSpec, sem: ToolSemantics, rows: Rows, attempt: int)
         value = row.get(use.column or "")
         if value is not None:
             args[arg] = value
+    # A check tied to an argument (a nested record's parent in the path: the `order_id` of an order
+    # item) takes the chosen row's own value.
+    for arg, use in sem.first_uses("precondition").items():
+        row = chosen.get(use.table)
+        if arg not in args and use.op == "eq" and row is not None and use.column:
+            args[arg] = row.get(use.column)
     for arg in sem.first_uses("limit"):
         schema = props.get(arg, {})
         low, high = schema.get("minimum"), schema.get("maximum")

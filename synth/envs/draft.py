@@ -4,6 +4,14 @@ The draft is validated with `servers.spec.parse_envspec`; a tool whose operation
 served is left out with the reason (the rest of the domain still builds). Seed rows come from
 `servers.seedgen.generate_rows`, materialized into `seed.rows` so that the environment file
 alone fixes its initial state.
+
+Where the API states rules, the draft carries them: a tool's `x-envhub-operation` becomes its
+operation (see synth.envs.operations), a record property's declared `default` becomes its
+column's default, and a tool's `x-envhub-seed` statements (SQL UPDATE/DELETE over the generated
+rows, run as a program under the same authorizer as any tool) make the seed respect the rule
+that tool enforces (an order's total is the sum of its items, a return names an item of its
+delivered order). Dependencies and precondition coverage are derived from the shorthand each
+tool's shape gives, which says what its arguments address whatever its stated operation does.
 """
 
 from __future__ import annotations
@@ -11,19 +19,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from servers.executor import execute_tool
 from servers.seedgen import generate_rows
 from servers.semantics import deleted_tables, steps
 from servers.spec import EnvSpec, SpecError, parse_envspec
+from servers.state import EnvRuntime, EpisodeStore
 from synth.envs.dependencies import derive_dependencies
 from synth.envs.names import tool_name
 from synth.envs.operations import build_tool
-from synth.envs.schema import DomainSchema, TableDraft, infer_schema
+from synth.envs.schema import DomainSchema, TableDraft, fitting_default, infer_schema
 from synth.envs.shapes import ToolShape, reconcile_shapes, shape_tool
 from synth.tooldef import ToolDef
 
 PARENT_ROWS = 8
 CHILD_ROWS = 12
 FREE_PARENT_ROWS = 3
+SEED_EXTENSION = "x-envhub-seed"
+SEED_RULES_TOOL = "envhub_seed_rules"
 
 
 @dataclass
@@ -43,7 +55,8 @@ def _table_json(t: TableDraft) -> dict[str, Any]:
         "primary_key": t.primary_key,
         "columns": [
             {"name": c.name, "type": c.type, "enum": c.enum if c.type == "enum" else None,
-             "nullable": c.nullable if c.name != t.primary_key else False, "description": c.description}
+             "nullable": c.nullable if c.name != t.primary_key else False, "description": c.description,
+             "default": fitting_default(c) if c.name != t.primary_key else None}
             for c in t.columns.values()
         ],
         "id_prefix": t.id_prefix,
@@ -99,17 +112,88 @@ def _cover_preconditions(spec: Any, rows: dict[str, list[dict[str, Any]]]) -> No
                 table_rows[index][p.column] = p.value.const[0]
 
 
+class SeedRuleError(ValueError):
+    """A tool's `x-envhub-seed` statements are not valid SQL over the tables, or refuse to run."""
+
+
+def _seed_rules(shapes: list[ToolShape], names: dict[int, str], kept: set[str]) -> list[tuple[str, str]]:
+    """(tool name, statement) for every `x-envhub-seed` statement of a tool the draft kept, in tool order."""
+    out: list[tuple[str, str]] = []
+    for i, shape in enumerate(shapes):
+        stated = (shape.tool.extensions or {}).get(SEED_EXTENSION)
+        if names[i] not in kept or stated is None:
+            continue
+        statements = stated if isinstance(stated, list) else [stated]
+        out += [(names[i], sql) for sql in statements]
+    return out
+
+
+def apply_seed_rules(spec: EnvSpec, rows: dict[str, list[dict[str, Any]]],
+                     rules: list[tuple[str, str]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows after running `rules` (UPDATE/DELETE statements) over them, in one program.
+
+    The statements run as the exec steps of a program, validated and confined by the same
+    authorizer as every tool's program: they can change only this environment's tables."""
+    if not rules:
+        return rows
+    data = spec.model_dump(mode="json", by_alias=True)
+    data["tools"] = [{
+        "name": SEED_RULES_TOOL, "description": "Make the generated seed respect the tools' rules.",
+        "operation": {"kind": "program", "steps": [{"exec": sql} for _, sql in rules]},
+    }]
+    data["seed"] = {"rows": rows, "generate": None}
+    data["dependencies"] = []
+    try:
+        rules_spec = parse_envspec(data, origin=f"env '{spec.name}' seed rules")
+    except SpecError as err:
+        owners = ", ".join(dict.fromkeys(tool for tool, _ in rules))
+        raise SeedRuleError(f"{SEED_EXTENSION} of {owners}: {err}") from None
+    runtime = EnvRuntime(rules_spec, template_cache_size=1)
+    store = EpisodeStore({rules_spec.name: runtime}, max_live=1)
+    episode = store.create(rules_spec.name)
+    try:
+        outcome = execute_tool(runtime, episode.conn, SEED_RULES_TOOL, {})
+        if not outcome.ok:
+            raise SeedRuleError(f"{SEED_EXTENSION}: {outcome.error}")
+        return episode.rows()
+    finally:
+        store.close(episode.id)
+
+
+def _planning_spec(base: dict[str, Any], derived: list[dict[str, Any]], name: str) -> EnvSpec:
+    """The environment with each kept tool's derived shorthand (a tool whose stated operation is
+    valid but whose derived one is not is left out: it then has no derived dependencies)."""
+    try:
+        return parse_envspec({**base, "tools": derived}, origin=f"env '{name}' (derived shorthand)")
+    except SpecError:
+        valid = []
+        for data in derived:
+            try:
+                parse_envspec({**base, "tools": [data]}, origin=f"tool '{data['name']}'")
+                valid.append(data)
+            except SpecError:
+                continue
+        return parse_envspec({**base, "tools": valid}, origin=f"env '{name}' (derived shorthand)")
+
+
 def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0) -> Draft:
     shapes = reconcile_shapes([shape_tool(t) for t in tools])
     schema = infer_schema(shapes)
     taken: set[str] = set()
     tool_json: list[dict[str, Any]] = []
+    # The same tools with the shorthand their shape gives: what their arguments address.
+    derived_json: dict[str, dict[str, Any]] = {}
     origins: dict[str, ToolDef] = {}
-    for shape in shapes:
+    names: dict[int, str] = {}
+    for i, shape in enumerate(shapes):
         tname = tool_name(shape.tool.name, taken)
+        names[i] = tname
         data = build_tool(shape, tname, schema)
         _fill_required_columns(data, schema, shape)
         tool_json.append(data)
+        derived = build_tool(shape, tname, schema, derived_only=True)
+        _fill_required_columns(derived, schema, shape)
+        derived_json[tname] = derived
         origins[tname] = shape.tool
     base = {
         "name": name,
@@ -135,20 +219,26 @@ def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0
             spec = parse_envspec({**base, "tools": good}, origin=f"env '{name}'")
         except SpecError as err:
             return Draft(None, origins, rejected, f"invalid tables: {err}")
+    kept = {t.name for t in spec.tools}
+    planning = _planning_spec(base, [derived_json[t.name] for t in spec.tools], name)
     counts = {
         t.name: CHILD_ROWS if t.foreign_keys else PARENT_ROWS for t in spec.tables
     }
     rows = generate_rows(spec, seed, counts)
     # Rows generated after the children have none: deletes need such rows to act on.
-    deleted = {table for t in spec.tools for table in deleted_tables(t.operation)}
+    deleted = {table for t in planning.tools for table in deleted_tables(t.operation)}
     parents = {fk.ref_table for t in spec.tables for fk in t.foreign_keys}
     extra = {name: FREE_PARENT_ROWS for name in deleted & parents}
     if extra:
         for name, new_rows in generate_rows(spec, seed + 1, extra, existing=rows).items():
             rows[name].extend(new_rows)
-    _cover_preconditions(spec, rows)
+    _cover_preconditions(planning, rows)
+    try:
+        rows = apply_seed_rules(spec, rows, _seed_rules(shapes, names, kept))
+    except SeedRuleError as err:
+        return Draft(None, origins, rejected, f"invalid seed rules: {err}")
     data = spec.model_dump(mode="json", by_alias=True)
     data["seed"] = {"rows": rows, "generate": None}
-    data["dependencies"] = [d.model_dump(mode="json") for d in derive_dependencies(spec)]
+    data["dependencies"] = [d.model_dump(mode="json") for d in derive_dependencies(planning)]
     spec = parse_envspec(data, origin=f"env '{name}'")
     return Draft(spec, origins, rejected)

@@ -6,6 +6,12 @@ generated key; PUT/PATCH -> update of the arguments given; status verbs (cancel,
 on one record (restart, star, run) -> a counted action (`<verb>_count + 1`); DELETE -> delete.
 The tool keeps its original description and input schema; only the types of arguments stored in
 columns are aligned with those columns so that a valid call can never store a mistyped value.
+
+An API may state the operation itself (`x-envhub-operation` on the OpenAPI operation, usually a
+`program` with the rules its description states); synthesis then takes it as written, and the
+EnvSpec's load-time check validates it against the inferred tables. `derived_operation` still
+gives the shorthand mapping, which says what the tool's arguments address (keys, parents,
+values) for dependency derivation and argument planning.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from synth.envs.shapes import (
 )
 
 DEFAULT_LIMIT = 20
+OPERATION_EXTENSION = "x-envhub-operation"
 _JSON_TYPE = {"string": "string", "date": "string", "enum": "string", "integer": "integer",
               "number": "number", "boolean": "boolean"}
 _SCHEMA_KEYS = {"type", "description", "enum", "default", "format", "items", "properties", "required",
@@ -118,8 +125,38 @@ def _title(name: str) -> str:
     return " ".join(split_words(name)).capitalize()[:120] or name
 
 
-def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema) -> dict[str, Any]:
-    """The ToolSpec JSON of one tool."""
+def stated_operation(shape: ToolShape) -> Any:
+    """The operation the API states for this tool (`x-envhub-operation`), or None.
+
+    Returned as written (a copy): whatever it is, the EnvSpec's validation judges it and names
+    the problem, so a bad statement is reported rather than silently replaced."""
+    stated = (shape.tool.extensions or {}).get(OPERATION_EXTENSION)
+    return None if stated is None else copy.deepcopy(stated)
+
+
+def _program_writes(op: Any) -> bool:
+    """Whether a stated operation changes state: a program with an exec step anywhere, or a write shorthand."""
+    if not isinstance(op, dict):
+        return False
+    if op.get("kind") == "sequence":
+        return any(_program_writes(s.get("op")) for s in op.get("steps") or [] if isinstance(s, dict))
+    if op.get("kind") != "program":
+        return op.get("kind") in ("insert", "update", "delete")
+
+    def walk(steps: Any) -> bool:
+        for step in steps if isinstance(steps, list) else []:
+            if not isinstance(step, dict):
+                continue
+            if "exec" in step or walk(step.get("then")) or walk(step.get("else")) or walk(step.get("steps")):
+                return True
+        return False
+
+    return walk(op.get("steps"))
+
+
+def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema, *, derived_only: bool = False) -> dict[str, Any]:
+    """The ToolSpec JSON of one tool: with the API's stated operation when it has one, unless
+    `derived_only` asks for the shorthand that synthesis derives from the tool's shape."""
     table = schema.tables[shape.entity]
     bound = dict(schema.bindings.get(shape.tool.name, {}))
     props = {p: _clean_schema(s) for p, s in shape.properties.items()}
@@ -146,12 +183,17 @@ def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema) -> dict[s
         op = _counted_action(shape, table)
     else:
         op = {"kind": "delete", "table": table.name, "key": {"arg": shape.key_param}}
+    _require_parents(op, shape, table, bound, schema)
 
     writes = action != "get" and action != "find"
+    stated = None if derived_only else stated_operation(shape)
+    if stated is not None:
+        op = stated
+        writes = _program_writes(stated)
     annotations = {
         "title": _title(tool_name),
         "readOnlyHint": not writes,
-        "destructiveHint": action == "delete" or (action == "status" and shape.verb in DESTRUCTIVE_VERBS),
+        "destructiveHint": writes and (action == "delete" or (action == "status" and shape.verb in DESTRUCTIVE_VERBS)),
         "idempotentHint": action in ("get", "find", "update", "status", "delete"),
         "openWorldHint": False,
     }
@@ -236,6 +278,27 @@ def _status_op(shape: ToolShape, table: TableDraft, bound: dict[str, str]) -> di
                             "message": f"{thing} {{key}} is {value} and can no longer be {target}"})
     return {"kind": "update", "table": table.name, "key": {"arg": shape.key_param}, "set": sets,
             "preconditions": pre}
+
+
+def _require_parents(op: dict[str, Any], shape: ToolShape, table: TableDraft, bound: dict[str, str],
+                     schema: DomainSchema) -> None:
+    """`DELETE /orders/{order_id}/items/{order_item_id}` acts on an item of that order: a write on
+    a nested record checks that the record belongs to the parent the path names, so that
+    `order_id` is not silently ignored."""
+    checks = []
+    for param, parent in shape.parents:
+        column = bound.get(param)
+        if column is None or table.foreign_keys.get(column) != parent:
+            continue
+        thing, owner = table.entity.replace("_", " "), schema.tables[parent].entity.replace("_", " ")
+        checks.append({"column": column, "op": "eq", "value": {"arg": param},
+                       "message": f"{thing} {{key}} does not belong to {owner} {{expected}}"})
+    if not checks:
+        return
+    writes = [s["op"] for s in op["steps"]] if op["kind"] == "sequence" else [op]
+    for write in writes:
+        if write["kind"] in ("update", "delete"):
+            write["preconditions"] = checks + list(write.get("preconditions") or [])
 
 
 def _counted_action(shape: ToolShape, table: TableDraft) -> dict[str, Any]:

@@ -27,8 +27,17 @@ SYSTEM_PROMPT = """You improve executable tool-use environments for training AI 
 You get an environment as EnvSpec JSON (format envhub.envspec/1) and the original API docs of its tools.
 Return ONLY the improved EnvSpec as one JSON object, same format. You may: rename tables and columns to
 what the API really calls them, add columns the docs mention (typed: string/integer/number/boolean/enum/date,
-enums with their values), add foreign keys, fix operations (get/find/insert/update/delete/sequence with values
-{"arg"}, {"const"}, {"ref"}, {"op":"add|sub|mul"}), add sensible preconditions, improve descriptions.
+enums with their values, column "default"s such as status "pending"), add foreign keys, fix operations
+(get/find/insert/update/delete/sequence with values {"arg"}, {"const"}, {"ref"}, {"op":"add|sub|mul"}), add
+sensible preconditions, improve descriptions. A tool whose description states rules (who may do what, allowed
+states, balances, side effects on other tables) gets {"kind":"program","steps":[...],"result":{...}} instead:
+SQLite statements over the env's own tables with :argument parameters (lists arrive as JSON text: use
+json_each(:ids)), :now/:today for time. Steps: {"let":NAME,"query":SELECT} binds :NAME to its first value;
+{"require":SELECT,"message":"text with {argument} or {NAME}"} fails the call unless truthy; {"exec":INSERT|UPDATE|DELETE,
+"expect_changes":1}; {"if":SELECT,"then":[...],"else":[...]}; {"for_each":SELECT,"as":"x","steps":[...]} binds
+:x_<column>; {"fail":"message"}. Any failure rolls the whole call back. result: {"query":SELECT,
+"shape":"json|row|rows|value"} (json: one json_object(...) value, nested lists via json_group_array).
+New ids: envhub_next_id('O-', (SELECT json_group_array(order_id) FROM orders)).
 Keep every tool's name and input_schema argument names. Do not include "seed" or "dependencies"."""
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)

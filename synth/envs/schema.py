@@ -29,6 +29,8 @@ class ColumnDraft:
     enum: list[str] | None = None
     description: str = ""
     nullable: bool = True
+    # The API's declared `default` for the property: what an insert stores when it gives none.
+    default: Any = None
 
 
 @dataclass
@@ -71,6 +73,8 @@ class TableDraft:
 def _merge(have: ColumnDraft, new: ColumnDraft) -> None:
     if not have.description and new.description:
         have.description = new.description
+    if have.default is None and new.default is not None:
+        have.default = new.default
     if have.type == new.type == "enum":
         merged = list(dict.fromkeys((have.enum or []) + (new.enum or [])))
         have.enum = merged[:MAX_ENUM]
@@ -279,7 +283,7 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
                     if typed[0] == "integer":
                         table.key_integer = table.key_integer in (None, True)
                     continue
-                table.add(ColumnDraft(name, typed[0], typed[1], _description(sub)))
+                table.add(ColumnDraft(name, typed[0], typed[1], _description(sub), default=declared_default(sub)))
         for param in shape.value_params:
             sub = shape.properties[param]
             typed = column_type(sub)
@@ -335,6 +339,23 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
             col = table.columns[col_name]
             col.type, col.enum = tables[ref].columns[tables[ref].primary_key].type, None
     return DomainSchema(tables, bindings)
+
+
+def declared_default(schema: dict[str, Any]) -> Any:
+    """A record property's declared scalar `default` (`status: {default: pending}`), else None."""
+    value = schema.get("default")
+    return value if isinstance(value, (str, int, float, bool)) else None
+
+
+def fitting_default(column: ColumnDraft) -> Any:
+    """The column's default when it fits the column's final type (an enum member, a number for a
+    number column, ...); None otherwise, so a stray default never makes the table invalid."""
+    if column.default is None:
+        return None
+    from servers.spec import Column, check_value
+
+    typed = Column(name="value", type=column.type, enum=column.enum if column.type == "enum" else None)
+    return None if check_value(typed, column.default) else column.default
 
 
 def counter_column(verb: str) -> str:

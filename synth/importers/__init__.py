@@ -1,0 +1,1 @@
+"""Importers: environments and tasks ported from other benchmarks into envhub's formats."""
