@@ -14,7 +14,11 @@ def build_policy(settings: dict[str, Any]) -> Policy:
     if kind == "scripted":
         from agent.policies.scripted import ScriptedPolicy
 
-        return ScriptedPolicy(latency=float(settings.get("scripted_latency") or 0.0))
+        mistake_rate = settings.get("scripted_mistake_rate")
+        return ScriptedPolicy(latency=float(settings.get("scripted_latency") or 0.0),
+                              mode=settings.get("scripted_mode") or "dialogue",
+                              seed=int(settings.get("scripted_seed") or 0),
+                              mistake_rate=0.25 if mistake_rate is None else float(mistake_rate))
     if kind == "openai":
         from agent.policies.openai_policy import OpenAIPolicy
 
