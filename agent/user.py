@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any, Protocol
 
+from agent.toolkinds import is_read
 from agent.wording import Wording, capitalize, humanize, value_text
 from contracts import TaskSpec
 
@@ -21,7 +22,8 @@ STOP_PHRASE = "###STOP###"
 CONFIRMATION_REQUEST = re.compile(
     r"\b(proceed|go ahead|confirm|okay to|ok to)\b[^?]*\?|\b(shall|should|may) i\b[^?]*\b(proceed|go ahead|do (it|that|this))\b",
     re.I)
-_IDENTIFIER_KEY = re.compile(r"(^|_)(id|email|e_mail|number|code|reference|ref|iban|pnr|sku)(_\d+)?$|[a-z]Id$", re.I)
+_IDENTIFIER_KEY = re.compile(r"(^|_)(id|email|e_mail|number|iban|pnr)(_\d+)?$|[a-z]Id$", re.I)
+_ID_KEY = re.compile(r"(^|_)id(_\d+)?$|[a-z]Id$", re.I)
 _IDENTIFIER_VALUE = re.compile(r"^[A-Z]{1,6}-?\d{2,}$|^[^@\s]+@[^@\s]+\.[a-z]+$", re.I)
 _FOR_REFERENCE = re.compile(r"\s*For reference:.*$", re.S)
 _NEW_VALUE = re.compile(r"\b(to|into|as)\s+$", re.I)
@@ -54,8 +56,14 @@ def is_identifier(key: str, value: Any) -> bool:
 
 
 def withheld_facts(task: TaskSpec) -> list[str]:
-    """The facts the user keeps back in the opening: the identifying ones (ids, e-mails, numbers)."""
-    return [key for key, value in task.user_facts.items() if is_identifier(key, value)]
+    """The facts the user keeps back in the opening: the ones that identify who or what they mean.
+
+    An id always; an e-mail or number only when a lookup searches by it (the e-mail of a new
+    guest is part of what the user wants done, not who they are).
+    """
+    searched = {value_text(v) for call in task.gold_calls if is_read(call.name) for v in call.arguments.values()}
+    return [key for key, value in task.user_facts.items()
+            if is_identifier(key, value) and (_ID_KEY.search(key) or value_text(value) in searched)]
 
 
 def masked_goal(task: TaskSpec) -> str:
@@ -66,13 +74,17 @@ def masked_goal(task: TaskSpec) -> str:
         label = fact_label(key)
         noun = re.sub(r"\s+(ID|number|code|reference)$", "", label)
         noun_words = r"\s+".join(re.escape(w) for w in noun.split())
+        # A sentence that only states the fact ("Delivery order ID: DEL-1821.") goes entirely.
+        sentence = re.compile(rf"(?:(?<=[.!?])|^)\s*{noun_words}(?:\s+(?:ID|number|code|reference))?\s*:\s*"
+                              + re.escape(value) + r"\s*[.!?]?", re.I)
+        text = sentence.sub("", text).strip()
         pattern = re.compile(
             rf"(?:\b(?:my|the|your)\s+)?(?:\b{noun_words}(?P<kind>\s+(?:ID|id|number|no\.?|code))?\s*:?\s+)?"
             + re.escape(value), re.I)
 
         def replace(match: re.Match[str], label: str = label, noun: str = noun) -> str:
             before = match.string[:match.start()]
-            if _NEW_VALUE.search(before):
+            if _NEW_VALUE.search(before) or before.endswith(("'", '"')):
                 return match.group(0)  # "set the email to X": X is what the user wants, not who they are
             if match.group("kind") or noun == label:
                 return f"my {label}"

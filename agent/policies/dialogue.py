@@ -127,7 +127,8 @@ def describe_args(arguments: dict[str, Any]) -> str:
 
 
 def _ask_text(wording: Wording, facts: list[str]) -> str:
-    labels = join_words([fact_label(k) for k in facts])
+    names = list(dict.fromkeys(fact_label(k) for k in facts))  # two order ids are asked for once
+    labels = join_words(names)
     many = len(facts) > 1
     return wording.fill("ask", [
         "I can help with that. Could you give me your {labels}?",
@@ -278,7 +279,8 @@ def outputs_sentence(expected: list[str], results: list[Any]) -> str:
         if len(values) == 1:
             parts.append(f"the {label} is {values[0]}")
         else:
-            parts.append(f"the {label} values are {join_words(values)}")
+            plural = label if label.endswith("s") else label + "s"
+            parts.append(f"the {plural} are {join_words(values)}")
     if loose:
         parts.append(join_words(loose))
     return join_words(parts)
@@ -288,6 +290,15 @@ def changes_sentence(result: Any, before: Any, arguments: dict[str, Any]) -> str
     """The fields a write changed: compared with the record looked up before, else the ones it set."""
     if not isinstance(result, dict):
         return ""
+    given = {value_text(v) for v in arguments.values()}
+    # A record's own id comes first in its row; one the call did not name is a new record's.
+    first = next(iter(result.items()), None)
+    new_ids = [first] if first and _is_id(first[0]) and value_text(first[1]) not in given else []
+    if before is None and new_ids:
+        # A record was created: say what identifies it and what it was created with.
+        fields = new_ids[:1] + [(k, v) for k, v in result.items()
+                                if k in arguments and not _is_id(k) and v is not None]
+        return "it was created with " + join_words([f"{humanize(k)} {value_text(v)}" for k, v in fields])
     changed = []
     for key, value in result.items():
         if value is None or isinstance(value, dict | list):
@@ -324,6 +335,8 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
         if is_read(fn["name"]):
             for item in ids:
                 records[item] = data
+            for row in _rows(data):  # a listed row is the record as it was, too
+                records.update(((k, v), row) for k, v in row.items() if isinstance(v, str) and _is_id(k))
         else:
             before = next((records[item] for item in ids if item in records), None)
             writes.append((fn["name"], arguments, data, before))
@@ -331,9 +344,9 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
     for name, arguments, data, before in writes:
         ids = {k: v for k, v in arguments.items() if re.search(r"(^|_)id$|Id$", k)}
         target = f" for {describe_args(ids)}" if ids else ""
-        done = wording.fill("done", ["Done: the {action}{target} went through.",
-                                     "All set: I completed the {action}{target}.",
-                                     "The {action}{target} is complete."],
+        done = wording.fill("done", ["Done: your request to {action}{target} went through.",
+                                     "All set: I completed your request to {action}{target}.",
+                                     "Your request to {action}{target} is complete."],
                             action=humanize(name), target=target)
         change = changes_sentence(data, before, arguments)
         sentences.append(done + (f" {capitalize(change)}." if change else ""))
@@ -347,6 +360,20 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
         sentences.append(wording.pick("nothing", ["I've looked into it; there was nothing to change.",
                                                   "I checked, and nothing needed changing."]))
     return " ".join(sentences)
+
+
+def _is_id(key: str) -> bool:
+    return bool(re.search(r"(^|_)id$|Id$", key))
+
+
+def _rows(data: Any) -> list[dict[str, Any]]:
+    """The records in a tool result: the object itself, or the objects of a list or a `results`-style list."""
+    if isinstance(data, list):
+        return [row for row in data if isinstance(row, dict)]
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        return [data] + [row for rows in lists for row in rows if isinstance(row, dict)]
+    return []
 
 
 def parse_arguments_safe(arguments: Any) -> dict[str, Any]:
