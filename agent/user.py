@@ -111,6 +111,8 @@ class ScriptedUser:
     async def opening(self, task: TaskSpec) -> str:
         greeting = self._wording(task).pick("greeting", ["", "Hi! ", "Hello, ", "Hi there. ", "Good day. ", "Hey, "])
         text = masked_goal(task)
+        # What the opening already says counts as told: a later question naming it is a check.
+        self.revealed.update(k for k, v in task.user_facts.items() if value_text(v).lower() in text.lower())
         return greeting + (text if not greeting or greeting.endswith(". ") or greeting.endswith("! ")
                            else text[:1].lower() + text[1:])
 
@@ -119,12 +121,14 @@ class ScriptedUser:
         if "?" not in last:
             return STOP_PHRASE, True
         wording = self._wording(task)
-        if CONFIRMATION_REQUEST.search(last):
-            return wording.pick("yes", ["Yes, please go ahead.", "Yes, that's right. Go ahead.", "Please do.",
-                                        "Yes, proceed.", "Correct, go ahead.", "Yes please."]), False
         asked = _words(last)
         wanted = [k for k in task.user_facts
                   if _words(fact_label(k)) <= asked or k.lower() in last.lower()]
+        # "Can you confirm your order ID?" asks for a fact; "I'm about to cancel order O-1002. Shall
+        # I proceed?" names only facts already given and asks for a yes.
+        if CONFIRMATION_REQUEST.search(last) and not [k for k in wanted if k not in self.revealed]:
+            return wording.pick("yes", ["Yes, please go ahead.", "Yes, that's right. Go ahead.", "Please do.",
+                                        "Yes, proceed.", "Correct, go ahead.", "Yes please."]), False
         if not wanted:
             wanted = [k for k in task.user_facts if k not in self.revealed]
         if not wanted:

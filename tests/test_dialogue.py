@@ -193,14 +193,17 @@ async def test_scripted_user_answers_what_is_asked_and_confirms():
         "task_id": "u", "env": "order-desk", "goal": "Cancel order O-1002. Reason: found it cheaper.",
         "user_facts": {"order_id": "O-1002", "reason": "found it cheaper"}})
     assert masked_goal(task) == "Cancel my order. Reason: found it cheaper."
+    # "confirm" that asks for a fact not yet given is answered with the fact, not a yes
+    text, _ = await ScriptedUser().reply(task, [{"role": "assistant", "content": "Can you confirm your order ID?"}])
+    assert "O-1002" in text and "yes" not in text.lower()
     user = ScriptedUser()
     opening = await user.opening(task)
     assert "O-1002" not in opening and "found it cheaper" in opening
     text, done = await user.reply(task, [{"role": "assistant", "content": "What is your order ID?"}])
     assert not done and "O-1002" in text and "cheaper" not in text
-    text, done = await user.reply(task, [{"role": "assistant",
-                                          "content": "I'm about to cancel order O-1002. Shall I proceed?"}])
-    assert not done and "O-1002" not in text and text.rstrip(".")
+    text, done = await user.reply(task, [{"role": "assistant", "content":
+                                          "I'm about to cancel order O-1002, reason found it cheaper. Shall I proceed?"}])
+    assert not done and "O-1002" not in text and any(w in text.lower() for w in ("yes", "go ahead", "please do"))
     text, done = await user.reply(task, [{"role": "assistant", "content": "Order O-1002 is now cancelled."}])
     assert done and text == STOP_PHRASE
 

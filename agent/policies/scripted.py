@@ -98,6 +98,10 @@ class ScriptedPolicy:
             return assistant_message(script.wording.pick("closing", [
                 "You're welcome. Have a good day!", "Glad I could help. Take care!", "Happy to help. Goodbye!"]))
         beat = script.beats[position]
+        if beat.kind == "retry" and error is None:
+            # The environment accepted the planted mistake (a server that does not check its
+            # schema): say what was done rather than send the call twice; the filters judge it.
+            return assistant_message(final_text(task, messages, script))
         return self._say(beat, script, messages, task, error)
 
     def _say(self, beat: Beat, script: Script, messages: list[dict[str, Any]], task: TaskSpec,
