@@ -74,6 +74,8 @@ async def test_scripted_dialogue_asks_confirms_recovers_and_states_the_outcome(t
         retry = messages[errors[0] + 1]
         assert retry["role"] == "assistant" and retry["tool_calls"] and retry["content"]
         assert call_names(retry) == call_names(messages[errors[0] - 1])
+        # the mistaken call is marked not to be trained on; nothing else is
+        assert [i for i, m in enumerate(messages) if m.get("weight") == 0] == [errors[0] - 1]
         assert not messages[errors[0] + 2]["content"].startswith("Error")
         # the repair comes from the error message: the argument it names is what the agent fixed
         named = [a for a in json.loads(retry["tool_calls"][0]["function"]["arguments"])

@@ -111,7 +111,12 @@ class ScriptedPolicy:
             return assistant_message(beat.text)
         if beat.kind == "call":
             assert beat.call is not None and beat.sent is not None
-            return assistant_message(beat.text, [_call(n, beat.call.name, beat.sent)])
+            message = assistant_message(beat.text, [_call(n, beat.call.name, beat.sent)])
+            if beat.sent != beat.call.arguments:
+                # The planted mistake: shown so the recovery can be learned, not itself to imitate.
+                # `weight: 0` is the OpenAI fine-tuning convention for an assistant turn not to train on.
+                message["weight"] = 0
+            return message
         if beat.kind == "retry":
             assert beat.call is not None
             sent = _last_arguments(messages)
