@@ -45,6 +45,13 @@ def register(subparsers: Any) -> None:
     pol.add_argument("--adapter", help="--policy local: LoRA adapter folder (peft)")
     pol.add_argument("--scripted-latency", type=float, default=policy_defaults["scripted_latency"],
                      help="--policy scripted: simulated model latency per turn, seconds (benchmarks)")
+    pol.add_argument("--scripted-mode", choices=["dialogue", "replay", "careless"],
+                     default=policy_defaults["scripted_mode"],
+                     help="--policy scripted: a dialogue (asks, confirms, recovers), a replay of the gold "
+                          "calls, or a careless agent whose episodes must fail the filters")
+    pol.add_argument("--scripted-seed", type=int, default=policy_defaults["scripted_seed"], help="--policy scripted: wording and mistake seed")
+    pol.add_argument("--mistake-rate", type=float, default=policy_defaults["scripted_mistake_rate"],
+                     help="--policy scripted: share of dialogues with one rejected call that is then repaired")
     usr = p.add_argument_group("simulated user")
     usr.add_argument("--user", choices=["scripted", "llm"], default=policy_defaults["user"])
     usr.add_argument("--user-base-url")
@@ -83,7 +90,8 @@ def policy_settings(args: argparse.Namespace) -> PolicySettings:
         policy=args.policy, base_url=args.base_url, model=args.model,
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), temperature=args.temperature,
         max_tokens=args.max_tokens, model_dir=args.model_dir, adapter=args.adapter,
-        scripted_latency=args.scripted_latency, user=args.user, user_base_url=args.user_base_url,
+        scripted_latency=args.scripted_latency, scripted_mode=args.scripted_mode,
+        scripted_seed=args.scripted_seed, scripted_mistake_rate=args.mistake_rate, user=args.user, user_base_url=args.user_base_url,
         user_model=args.user_model, user_api_key=args.user_api_key,
     )
 

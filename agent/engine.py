@@ -54,6 +54,8 @@ class Summary:
     seconds: float = 0.0
     filters: dict[str, Counter] = field(default_factory=lambda: {name: Counter() for name in FILTER_NAMES})
     per_env: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    # "kind" or "kind:model" -> episodes, passed, errors: the filter yield of each policy.
+    per_policy: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     tokens: Counter = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
 
@@ -61,12 +63,16 @@ class Summary:
         self.done += 1
         env = self.per_env[trajectory.env or ""]
         env["episodes"] += 1
+        policy = self.per_policy[policy_label(trajectory)]
+        policy["episodes"] += 1
         if trajectory.passed:
             self.passed += 1
             env["passed"] += 1
+            policy["passed"] += 1
         if trajectory.error:
             self.errors += 1
             env["errors"] += 1
+            policy["errors"] += 1
             if len(self.error_samples) < 5:
                 self.error_samples.append(f"{trajectory.task_id}: {trajectory.error}")
         verdicts = trajectory.filters.verdicts()
@@ -83,6 +89,8 @@ class Summary:
             self.filters[name].update(other.filters[name])
         for env, counts in other.per_env.items():
             self.per_env[env].update(counts)
+        for policy, counts in other.per_policy.items():
+            self.per_policy[policy].update(counts)
         self.tokens.update(other.tokens)
         self.error_samples = (self.error_samples + other.error_samples)[:5]
 
@@ -92,6 +100,7 @@ class Summary:
             "errors": self.errors, "retries": self.retries, "seconds": round(self.seconds, 3),
             "filters": {k: dict(v) for k, v in self.filters.items()},
             "per_env": {k: dict(v) for k, v in self.per_env.items()},
+            "per_policy": {k: dict(v) for k, v in self.per_policy.items()},
             "tokens": dict(self.tokens), "error_samples": self.error_samples,
         }
 
@@ -102,9 +111,18 @@ class Summary:
             summary.filters[name] = Counter(counts)
         for env, counts in data["per_env"].items():
             summary.per_env[env] = Counter(counts)
+        for policy, counts in data.get("per_policy", {}).items():
+            summary.per_policy[policy] = Counter(counts)
         summary.tokens = Counter(data["tokens"])
         summary.error_samples = list(data["error_samples"])
         return summary
+
+
+def policy_label(trajectory: Trajectory) -> str:
+    policy = trajectory.policy
+    if policy is None:
+        return "unknown"
+    return f"{policy.kind}:{policy.model}" if policy.model else policy.kind
 
 
 class WatchedTransport(httpx2.AsyncBaseTransport):

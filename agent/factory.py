@@ -14,7 +14,8 @@ def build_policy(settings: PolicySettings) -> Policy:
     if kind == "scripted":
         from agent.policies.scripted import ScriptedPolicy
 
-        return ScriptedPolicy(latency=float(settings.scripted_latency or 0.0))
+        return ScriptedPolicy(latency=float(settings.scripted_latency or 0.0), mode=settings.scripted_mode,
+                              seed=settings.scripted_seed, mistake_rate=settings.scripted_mistake_rate)
     if kind == "openai":
         from agent.policies.openai_policy import OpenAIPolicy
 

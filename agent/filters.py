@@ -6,10 +6,15 @@
   degenerate repetition (the same call 3+ times in a row, or the same assistant text twice).
 - `state_match`: the episode's final state hash equals the task's gold state hash (None against a
   plain MCP server, which has no state endpoint, or when the task has no gold hash).
-- `exact_match`: read tasks only: the sequence of tool calls (names and parsed arguments) equals
-  the gold calls exactly (None for write tasks, where several call sequences reach the same state).
-- `outputs`: read tasks only: every expected output string appears (case-insensitively) in the
-  agent's final message (None for write tasks or when nothing is expected).
+- `exact_match` (rule `dialogue`, the default): among the agent's calls that succeeded (a tool
+  message not starting with "Error"), the write calls equal the gold write calls in order, and for
+  read tasks the gold read calls appear in order (extra lookups in between are allowed). A
+  dialogue looks records up, and retries a call the environment rejected; neither changes what
+  was done. None when the task has nothing to compare (a write task without gold writes). Rule
+  `sequence`, the old one: read tasks only, every call equals the gold calls exactly.
+  Reads and writes are told apart by the tool name's verb (`agent.toolkinds`).
+- `outputs`: every expected output string appears (case-insensitively) in the agent's final
+  message (None when nothing is expected).
 
 A trajectory passes when no filter is False.
 """
@@ -19,9 +24,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agent.toolkinds import is_read
 from contracts import Filters, TaskSpec
 
 FILTER_NAMES = tuple(Filters.model_fields)
+EXACT_RULES = ("dialogue", "sequence")
 MAX_REPEATED_CALLS = 3
 
 
@@ -120,22 +127,56 @@ def final_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
+def succeeded_calls(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any] | None]]:
+    """The calls whose tool message is a result, not an error (rejected calls changed nothing)."""
+    results = {m.get("tool_call_id"): m.get("content") for m in messages if m.get("role") == "tool"}
+    calls = []
+    for message in messages:
+        if message.get("role") != "assistant":
+            continue
+        for call in message.get("tool_calls") or []:
+            content = results.get(call.get("id"))
+            if isinstance(content, str) and content.startswith("Error"):
+                continue
+            calls.append((call["function"]["name"], parse_arguments(call["function"].get("arguments"))))
+    return calls
+
+
+def _in_order(wanted: list[tuple[str, Any]], made: list[tuple[str, Any]]) -> bool:
+    """Whether `wanted` is a subsequence of `made`."""
+    remaining = iter(made)
+    return all(any(call == item for item in remaining) for call in wanted)
+
+
+def exact_match(task: TaskSpec, messages: list[dict[str, Any]], rule: str = "dialogue") -> bool | None:
+    if rule == "sequence":
+        return called(messages) == [(c.name, c.arguments) for c in task.gold_calls] if task.kind == "read" else None
+    if rule != "dialogue":
+        raise ValueError(f"unknown exact-match rule {rule!r} (expected one of {', '.join(EXACT_RULES)})")
+    gold = [(c.name, c.arguments) for c in task.gold_calls]
+    gold_writes = [c for c in gold if not is_read(c[0])]
+    required_reads = [c for c in gold if is_read(c[0])] if task.kind == "read" else []
+    if not gold_writes and not required_reads:
+        return None
+    made = succeeded_calls(messages)
+    writes_ok = [c for c in made if not is_read(c[0])] == gold_writes
+    return writes_ok and _in_order([c for c in gold if c in gold_writes or c in required_reads], made)
+
+
 def apply_filters(task: TaskSpec, messages: list[dict[str, Any]], tool_names: set[str],
-                  final_state_hash: str | None) -> tuple[dict[str, bool | None], str | None]:
+                  final_state_hash: str | None, exact_rule: str = "dialogue"
+                  ) -> tuple[dict[str, bool | None], str | None]:
     """All filter results plus the validity problem (None when valid)."""
     problem = validity_problem(messages, tool_names)
     state_match = None
     if final_state_hash is not None and task.gold_state_hash is not None:
         state_match = final_state_hash == task.gold_state_hash
-    exact_match = outputs = None
-    if task.kind == "read":
-        gold = [(c.name, c.arguments) for c in task.gold_calls]
-        exact_match = called(messages) == gold
-        if task.expected_outputs:
-            text = final_text(messages).lower()
-            outputs = all(expected.lower() in text for expected in task.expected_outputs)
-    return {"valid": problem is None, "state_match": state_match, "exact_match": exact_match,
-            "outputs": outputs}, problem
+    outputs = None
+    if task.expected_outputs:
+        text = final_text(messages).lower()
+        outputs = all(expected.lower() in text for expected in task.expected_outputs)
+    return {"valid": problem is None, "state_match": state_match,
+            "exact_match": exact_match(task, messages, exact_rule), "outputs": outputs}, problem
 
 
 def passed(filters: dict[str, bool | None]) -> bool:

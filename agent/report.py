@@ -71,7 +71,15 @@ def summary_tables(summary: Summary) -> list[Table]:
     for env in sorted(summary.per_env):
         counts = summary.per_env[env]
         envs.add_row(env, str(counts.get("episodes", 0)), str(counts.get("passed", 0)), str(counts.get("errors", 0)))
-    tables = [run, filters, envs]
+    policies = Table(title="yield per policy (episodes kept by the filters)")
+    for col in ("policy", "episodes", "passed", "yield", "errors"):
+        policies.add_column(col, justify="right" if col != "policy" else "left")
+    for policy in sorted(summary.per_policy):
+        counts = summary.per_policy[policy]
+        episodes = counts.get("episodes", 0)
+        share = f"{counts.get('passed', 0) / episodes:.1%}" if episodes else "-"
+        policies.add_row(policy, str(episodes), str(counts.get("passed", 0)), share, str(counts.get("errors", 0)))
+    tables = [run, filters, policies, envs]
     if summary.error_samples:
         errors = Table(title="errors (first 5)")
         errors.add_column("task: error", overflow="fold")

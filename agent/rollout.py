@@ -156,7 +156,8 @@ async def _execute(conn: Any, call: dict[str, Any], tool_names: set[str], target
             # A protocol error may mean the hub lost the episode; this raises EpisodeGoneError if so.
             await target.hub.state_hash(episode_id)
         return f"Error: {err}"
-    return result.text
+    # Marked like the errors above, so the model and the filters tell a rejected call from a result.
+    return f"Error: {result.text}" if result.is_error else result.text
 
 
 def _rejection(filters: dict[str, bool | None], problem: str | None) -> str:

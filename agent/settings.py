@@ -34,7 +34,7 @@ class PolicySettings:
     """Who plays the agent and who plays the user in a collection run (`envhub collect` takes
     its defaults from here). Plain data: it travels to Ray workers as a dict."""
 
-    # "scripted" (replays the gold calls), "openai" (an OpenAI-compatible endpoint) or "local"
+    # "scripted" (a seeded dialogue built from the task: docs/collect.md), "openai" (an OpenAI-compatible endpoint) or "local"
     # (a Hugging Face model folder, optionally with a LoRA adapter).
     policy: str = "scripted"
     base_url: str | None = None
@@ -48,6 +48,12 @@ class PolicySettings:
     chat_template: str | None = None
     # Simulated model latency per turn of the scripted policy, seconds (benchmarks).
     scripted_latency: float = 0.0
+    # The scripted agent: "dialogue" (asks, confirms, recovers), "replay" (the gold calls after one
+    # turn) or "careless" (breaks rules: its episodes must fail the filters); its wording/mistake seed
+    # and the share of dialogues with one rejected call that is then repaired.
+    scripted_mode: str = "dialogue"
+    scripted_seed: int = 0
+    scripted_mistake_rate: float = 0.25
     # "scripted" (states the task's facts) or "llm" (an OpenAI-compatible endpoint).
     user: str = "scripted"
     user_base_url: str | None = None

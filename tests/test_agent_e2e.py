@@ -72,9 +72,11 @@ async def test_scripted_collection_passes_every_filter(tmp_path, mcp_client):
         assert record["messages"][-1]["role"] == "assistant"
     assert by_id["od-read-order"]["filters"]["exact_match"] is True
     assert by_id["od-read-order"]["filters"]["outputs"] is True
-    assert by_id["od-cancel"]["filters"]["exact_match"] is None
+    # exact match covers the writes too (the dialogue rule): the cancellation was made as gold made it
+    assert by_id["od-cancel"]["filters"]["exact_match"] is True
     # the tool result really came from the episode's database
-    tool_msg = next(m for m in by_id["od-read-order"]["messages"] if m["role"] == "tool")
+    tool_msg = next(m for m in by_id["od-read-order"]["messages"]
+                    if m["role"] == "tool" and not m["content"].startswith("Error"))
     assert "pending" in tool_msg["content"]
     assert {t["function"]["name"] for t in by_id["od-cancel"]["tools"]} >= {"get_order", "cancel_order"}
 

@@ -10,6 +10,8 @@ from agent.run import collect_to_file
 from agent.settings import PolicySettings
 from agent.store import read_trajectories
 from agent.tasks import load_tasks
+from agent.user import ScriptedUser
+from contracts import TaskSpec
 from tests.test_agent_e2e import order_desk_tasks
 from tests.test_agent_support import openai_app, order_desk_hub, serving_app, write_tasks
 
@@ -42,7 +44,9 @@ async def test_openai_policy_filters_reject_exactly_the_bad_episodes(tmp_path):
     with order_desk_hub(tmp_path) as hub_url:
         tasks = await order_desk_tasks(hub_url)
         plans = plans_for(tasks)
-        app = openai_app(lambda messages: plans[next(m for m in messages if m["role"] == "user")["content"]],
+        # the scripted user opens with the goal, its ids held back: map each opening to its goal's plan
+        goal_of = {await ScriptedUser().opening(TaskSpec.model_validate(t)): t["goal"] for t in tasks}
+        app = openai_app(lambda messages: plans[goal_of[next(m for m in messages if m["role"] == "user")["content"]]],
                          requests)
         with serving_app(app) as llm_url:
             out = tmp_path / "traj.jsonl"
@@ -56,7 +60,8 @@ async def test_openai_policy_filters_reject_exactly_the_bad_episodes(tmp_path):
     assert set(rejected) == {"od-cancel", "od-ship-address", "od-read-items"}
     assert set(kept) == {"od-read-order", "od-read-customer", "od-phone"}
     assert summary.errors == 0 and summary.passed == 3
-    assert rejected["od-cancel"]["filters"] == {"valid": False, "state_match": True, "exact_match": None,
+    # the malformed call was a lookup the environment rejected; the writes match gold (dialogue rule)
+    assert rejected["od-cancel"]["filters"] == {"valid": False, "state_match": True, "exact_match": True,
                                                 "outputs": None}
     bad_args = rejected["od-cancel"]["messages"][2]["tool_calls"][0]["function"]["arguments"]
     assert bad_args == '{"order_id": O-1002'  # recorded exactly as the model wrote it

@@ -111,7 +111,9 @@ def test_parse_tool_calls_hermes_and_json_fallback():
 async def test_scripted_user_reveals_facts_then_stops():
     task = TaskSpec.model_validate({**TASK, "user_facts": {"order_id": "O-1", "reason": "too late"}})
     user = ScriptedUser()
-    assert await user.opening(task) == task.goal
+    # the opening states the intent but keeps the identifying fact back, to be asked for
+    opening = await user.opening(task)
+    assert "status of my order" in opening and "O-1" not in opening
     text, done = await user.reply(task, [{"role": "assistant", "content": "What is your order id?"}])
     assert not done and "O-1" in text and "too late" not in text
     text, done = await user.reply(task, [{"role": "assistant", "content": "Anything else I should know?"}])
