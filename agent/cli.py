@@ -48,6 +48,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--resume", action="store_true", help="skip task_ids already in --out (and its sidecar)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     run.add_argument("--max-turns", type=int, default=30, help="assistant turns per episode")
+    run.add_argument("--tool-budget", type=int, default=0, metavar="TOKENS",
+                     help="show the policy at most this many tokens of tools, under the rule `envhub train` "
+                          "and `envhub eval` use (default 0: every tool; docs/train.md, Context budget)")
     run.add_argument("--call-timeout", type=float, default=30.0, help="seconds per HTTP/MCP call")
     run.add_argument("--episode-timeout", type=float, default=600.0, help="seconds per episode")
     run.add_argument("--retries", type=int, default=3, help="retries of an episode after a transient failure")
@@ -133,6 +136,12 @@ async def _probe(url: str, token: str | None) -> bool:
         return await probe_hub(http, url, token)
 
 
+def _tool_budget(max_tokens: int):
+    from contracts.tool_budget import BudgetSettings
+
+    return BudgetSettings.from_flag(max_tokens) if max_tokens else None
+
+
 def _run(args: argparse.Namespace, tasks: list, settings: dict[str, Any], url: str, is_hub: bool, console: Any,
          build_dir: str | None = None) -> int:
     from agent.engine import EngineConfig
@@ -141,7 +150,8 @@ def _run(args: argparse.Namespace, tasks: list, settings: dict[str, Any], url: s
 
     config = EngineConfig(url=url, is_hub=is_hub, token=args.token, concurrency=args.concurrency,
                           max_turns=args.max_turns, call_timeout=args.call_timeout,
-                          episode_timeout=args.episode_timeout, retries=args.retries, mcp_client=args.mcp_client)
+                          episode_timeout=args.episode_timeout, retries=args.retries, mcp_client=args.mcp_client,
+                          tool_budget=_tool_budget(args.tool_budget))
     try:
         if args.ray:
             from agent.ray_runner import collect_with_ray

@@ -25,7 +25,7 @@ from agent.retry import backoff_delay, describe, is_transient
 from agent.rollout import EpisodeTools, Limits, Target, error_trajectory, run_episode
 from agent.store import TrajectoryStore
 from agent.user import SimulatedUser
-from contracts import TaskSpec, Trajectory
+from contracts import BudgetSettings, TaskSpec, Trajectory
 
 MAX_POOL = 512
 
@@ -45,6 +45,8 @@ class EngineConfig:
     # scans every connection on each request (O(pool) per request, see BENCHMARKS.md, "agent: collection throughput").
     # 0 = one client for the whole pool.
     connections_per_client: int = 16
+    # The context budget applied to every episode's tools (contracts/tool_budget.py); None: all tools.
+    tool_budget: BudgetSettings | None = None
 
 
 @dataclass
@@ -141,7 +143,7 @@ async def collect(
     queue: asyncio.Queue[TaskSpec] = asyncio.Queue()
     for task in todo:
         queue.put_nowait(task)
-    limits = Limits(max_turns=config.max_turns, call_timeout=config.call_timeout)
+    limits = Limits(max_turns=config.max_turns, call_timeout=config.call_timeout, tool_budget=config.tool_budget)
     started = time.perf_counter()
     pool = min(max(1, config.concurrency), MAX_POOL)
     per_client = config.connections_per_client or pool

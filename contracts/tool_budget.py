@@ -301,3 +301,22 @@ def apply_tool_budget(tools: Sequence[dict[str, Any]], goal: str, key: str, sett
     shown = [compacted[i] for i in range(len(tools)) if i in keep]
     return record(shown, MAX_COMPACTION, [names[i] for i in sorted(keep)],
                   [names[i] for i in range(len(tools)) if i not in keep])
+
+
+def first_user_text(messages: Sequence[Any]) -> str:
+    """The goal input of the rule: the first user message's text (dict messages or `Message` models).
+
+    The collector passes the opening it sends, the trainer reads it back from the trajectory:
+    the same text either way.
+    """
+    for message in messages:
+        role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
+        if role != "user":
+            continue
+        content = message.get("content") if isinstance(message, dict) else message.content
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return "".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
+        return "" if content is None else json.dumps(content, ensure_ascii=False)
+    return ""
