@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--resume", action="store_true", help="skip task_ids already in --out (and its sidecar)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     run.add_argument("--max-turns", type=int, default=30, help="assistant turns per episode")
-    run.add_argument("--tool-budget", type=int, default=0, metavar="TOKENS",
+    run.add_argument("--tool-budget", type=_budget_tokens, default=0, metavar="TOKENS",
                      help="show the policy at most this many tokens of tools, under the rule `envhub train` "
                           "and `envhub eval` use (default 0: every tool; docs/train.md, Context budget)")
     run.add_argument("--call-timeout", type=float, default=30.0, help="seconds per HTTP/MCP call")
@@ -134,6 +134,13 @@ async def _probe(url: str, token: str | None) -> bool:
 
     async with shared_http_client(4, 10.0, token) as http:
         return await probe_hub(http, url, token)
+
+
+def _budget_tokens(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0: every tool), got {value}")
+    return value
 
 
 def _tool_budget(max_tokens: int):
