@@ -260,6 +260,7 @@ def test_eval_shows_the_model_the_tools_it_was_trained_with(collection, tmp_path
 # --------------------------------------------------------------------------- `envhub train` defaults
 
 
+@pytest.mark.slow
 def test_envhub_train_defaults_accept_the_default_collection(collection, tmp_path):
     parser = build_parser()
     out = tmp_path / "defaults"
