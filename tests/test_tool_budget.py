@@ -279,3 +279,24 @@ def test_envhub_train_defaults_accept_the_default_collection(collection, tmp_pat
                              str(collection["model"]), "--out", str(tmp_path / "off"), "--no-progress",
                              "--tool-budget", "0"])
     assert off.handler(off) == 1
+
+
+def test_eval_takes_the_adapters_budget_unless_told_otherwise(tmp_path):
+    from agent.evaluate import eval_tool_budget
+
+    first, second, broken = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for folder, budget in ((first, 800), (second, 600)):
+        folder.mkdir()
+        (folder / "tool_budget.json").write_text(json.dumps({"max_tokens": budget, "strategy": "compact-rank",
+                                                             "seed": 2}))
+    assert eval_tool_budget([str(first)], None, None) == BudgetSettings(800, seed=2)
+    assert eval_tool_budget([str(first)], 300, None) == BudgetSettings(300)
+    assert eval_tool_budget([], None, None) == BudgetSettings(BudgetSettings().max_tokens)
+    assert eval_tool_budget([], 0, None).strategy == "off"
+    with pytest.raises(ValueError, match="different tool budgets"):
+        eval_tool_budget([str(first), str(second)], None, None)
+    assert eval_tool_budget([str(first), str(second)], 500, 1) == BudgetSettings(500, seed=1)
+    broken.mkdir()
+    (broken / "tool_budget.json").write_text('{"max_tokens": -4}')
+    with pytest.raises(ValueError, match="tool_budget.json"):
+        eval_tool_budget([str(broken)], None, None)
