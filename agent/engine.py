@@ -143,7 +143,7 @@ async def collect(
     queue: asyncio.Queue[TaskSpec] = asyncio.Queue()
     for task in todo:
         queue.put_nowait(task)
-    limits = Limits(max_turns=config.max_turns, call_timeout=config.call_timeout, tool_budget=config.tool_budget)
+    limits = Limits(max_turns=config.max_turns, call_timeout=config.call_timeout, tool_budget=BudgetSettings.coerce(config.tool_budget))
     started = time.perf_counter()
     pool = min(max(1, config.concurrency), MAX_POOL)
     per_client = config.connections_per_client or pool

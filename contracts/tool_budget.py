@@ -111,6 +111,13 @@ class BudgetSettings:
         return {"max_tokens": self.max_tokens, "strategy": self.strategy, "seed": self.seed}
 
     @classmethod
+    def coerce(cls, value: BudgetSettings | dict[str, Any] | None) -> BudgetSettings | None:
+        """Settings that travelled as plain data (a Ray worker's config dict) back as settings."""
+        if value is None or isinstance(value, BudgetSettings):
+            return value
+        return cls.from_json(value)
+
+    @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "<tool budget>") -> BudgetSettings:
         try:
             return cls(data.get("max_tokens"), data.get("strategy", "compact-rank"), int(data.get("seed", 0)))

@@ -300,3 +300,12 @@ def test_eval_takes_the_adapters_budget_unless_told_otherwise(tmp_path):
     (broken / "tool_budget.json").write_text('{"max_tokens": -4}')
     with pytest.raises(ValueError, match="tool_budget.json"):
         eval_tool_budget([str(broken)], None, None)
+
+
+def test_settings_survive_travel_as_plain_data():
+    import dataclasses
+
+    settings = BudgetSettings(700, seed=4)
+    assert BudgetSettings.coerce(dataclasses.asdict(settings)) == settings
+    assert BudgetSettings.coerce(settings.to_json()) == settings
+    assert BudgetSettings.coerce(None) is None and BudgetSettings.coerce(settings) is settings
