@@ -64,6 +64,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--resume", action="store_true", help="skip task_ids already in --out (and its sidecar)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     run.add_argument("--max-turns", type=int, default=run_defaults["max_turns"], help="assistant turns per episode")
+    run.add_argument("--tool-budget", type=_budget_tokens, default=0, metavar="TOKENS",
+                     help="show the policy at most this many tokens of tools, under the rule `envhub train` "
+                          "and `envhub eval` use (default 0: every tool; docs/train.md, Context budget)")
     run.add_argument("--call-timeout", type=float, default=run_defaults["call_timeout"],
                      help="seconds per HTTP/MCP call")
     run.add_argument("--episode-timeout", type=float, default=run_defaults["episode_timeout"],
@@ -168,6 +171,19 @@ async def _probe(url: str, token: str | None) -> bool:
         return await probe_hub(http, url, token)
 
 
+def _budget_tokens(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0: every tool), got {value}")
+    return value
+
+
+def _tool_budget(max_tokens: int):
+    from contracts.tool_budget import BudgetSettings
+
+    return BudgetSettings.from_flag(max_tokens) if max_tokens else None
+
+
 def _run(args: argparse.Namespace, tasks: list, settings: PolicySettings, url: str, is_hub: bool, console: Any,
          build_dir: str | None = None) -> int:
     from agent.report import ProgressDisplay, summary_tables
@@ -178,7 +194,7 @@ def _run(args: argparse.Namespace, tasks: list, settings: PolicySettings, url: s
     config = EngineConfig(url=url, is_hub=is_hub, token=args.token, concurrency=args.concurrency,
                           max_turns=args.max_turns, call_timeout=args.call_timeout,
                           episode_timeout=args.episode_timeout, retries=args.retries, mcp_client=args.mcp_client,
-                          max_outage=args.max_outage)
+                          max_outage=args.max_outage, tool_budget=_tool_budget(args.tool_budget))
     try:
         if args.ray:
             from agent.ray_runner import collect_with_ray

@@ -38,7 +38,7 @@ from agent.rollout import EpisodeTools, Limits, Target, error_trajectory, run_ep
 from agent.settings import EngineConfig
 from agent.store import TrajectoryStore
 from agent.user import SimulatedUser
-from contracts import TaskSpec, Trajectory
+from contracts import BudgetSettings, TaskSpec, Trajectory
 
 MAX_POOL = 512
 
@@ -182,7 +182,7 @@ async def collect(
     queue: asyncio.Queue[TaskSpec] = asyncio.Queue()
     for task in todo:
         queue.put_nowait(task)
-    limits = Limits(max_turns=config.max_turns, call_timeout=config.call_timeout)
+    limits = Limits(max_turns=config.max_turns, call_timeout=config.call_timeout, tool_budget=BudgetSettings.coerce(config.tool_budget))
     started = time.perf_counter()
     pool = min(max(1, config.concurrency), MAX_POOL)
     per_client = config.connections_per_client or pool

@@ -32,8 +32,38 @@ def register(subparsers: Any) -> None:
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--concurrency", type=int, default=2)
     p.add_argument("--episode-timeout", type=float, default=900.0)
+    p.add_argument("--tool-budget", type=int, default=None, metavar="TOKENS",
+                   help="most tokens of tools shown per task, under the rule `envhub train` used (default: the "
+                        "adapter's tool_budget.json, else 1024 like `envhub train`; 0: every tool)")
+    p.add_argument("--tool-budget-seed", type=int, default=None, help="tie-break seed of the tool budget rule")
     p.add_argument("--token", help="the hub's bearer token")
     p.set_defaults(handler=handle_eval)
+
+
+def eval_tool_budget(adapters: list[str], max_tokens: int | None, seed: int | None):
+    """The context-budget settings of an evaluation: the flags, else those the adapter was trained with.
+
+    Before and after are shown the same tools (one setting for every run), and by default the
+    ones the model was trained on: `envhub train` writes its settings beside the adapter.
+    """
+    from contracts.tool_budget import DEFAULT_MAX_TOKENS, BudgetSettings
+
+    trained = None
+    for adapter in adapters:
+        path = Path(adapter) / "tool_budget.json"
+        if path.is_file():
+            try:
+                settings = BudgetSettings.from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}: not valid JSON: {err.msg}") from None
+            if trained is not None and settings != trained and max_tokens is None:
+                raise ValueError(f"the adapters were trained under different tool budgets ({trained.to_json()} vs "
+                                 f"{settings.to_json()} in {path}); give --tool-budget to evaluate them alike")
+            trained = settings
+    if max_tokens is None and trained is not None:
+        return BudgetSettings(trained.max_tokens, trained.strategy, trained.seed if seed is None else seed)
+    tokens = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
+    return BudgetSettings.from_flag(tokens, 0 if seed is None else seed)
 
 
 def _label(adapter: str | None) -> str:
@@ -69,6 +99,12 @@ def handle_eval(args: argparse.Namespace) -> int:
     if not runs:
         console.print("[red]error:[/] nothing to evaluate: --no-base and no --adapter")
         return 2
+    try:
+        args.budget = eval_tool_budget(args.adapter, args.tool_budget, args.tool_budget_seed)
+    except ValueError as err:
+        console.print(f"[red]error:[/] {err}")
+        return 2
+    console.print(f"tool budget: {args.budget.to_json()}")
     args.out.mkdir(parents=True, exist_ok=True)
 
     with contextlib.ExitStack() as stack:
@@ -106,7 +142,8 @@ def _evaluate_one(args: argparse.Namespace, tasks: list, url: str, adapter: str 
                               temperature=args.temperature, max_tokens=args.max_tokens, user="scripted",
                               chat_template=chat_template)
     config = EngineConfig(url=url, is_hub=True, token=args.token, concurrency=args.concurrency,
-                          max_turns=args.max_turns, episode_timeout=args.episode_timeout, retries=1)
+                          max_turns=args.max_turns, episode_timeout=args.episode_timeout, retries=1,
+                          tool_budget=args.budget)
     display = ProgressDisplay(len(tasks), console=console)
     with display:
         summary = collect_sync(tasks, config, settings, out_file, keep="all", overwrite=True,

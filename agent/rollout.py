@@ -16,6 +16,7 @@ from agent.mcpclient import ToolCallError, mcp_tool_to_openai, open_connection
 from agent.policies.base import Policy
 from agent.user import SimulatedUser
 from contracts import TaskSpec, Tool, Trajectory
+from contracts.tool_budget import BudgetResult, BudgetSettings, apply_tool_budget, estimate_counter
 
 SYSTEM_PROMPT = (
     "You are a customer-support agent for the '{env}' service. Help the user by calling the "
@@ -42,6 +43,8 @@ class Target:
 class Limits:
     max_turns: int = 30
     call_timeout: float = 30.0
+    # The context budget: None shows every tool unchanged (and records no `tool_budget`).
+    tool_budget: BudgetSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,19 @@ async def _episode_tools(env: str, conn: Any, target: Target) -> EpisodeTools:
     return EpisodeTools(list(tools.openai), tools.records)
 
 
+def budget_episode_tools(tools: list[dict[str, Any]], opening: str, task: TaskSpec, settings: BudgetSettings,
+                         policy: Policy) -> BudgetResult:
+    """The tools the policy is shown: the context-budget rule on the environment's tools.
+
+    Counted by the policy's tokenizer when it has one (a local model: the count the trainer
+    makes), by the characters/3 estimate otherwise. The inputs are those the trainer reads back
+    from the trajectory (trainer/data.py budget_trajectory_tools): the tools, the opening user
+    message, the task id.
+    """
+    counter = getattr(policy, "tool_token_counter", None) or estimate_counter()
+    return apply_tool_budget(tools, opening, task.task_id, settings, counter)
+
+
 async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, target: Target, limits: Limits,
                       attempt: int = 1) -> Trajectory:
     started = time.perf_counter()
@@ -84,10 +100,17 @@ async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, targe
         async with open_connection(target.mcp_client, url, target.http, limits.call_timeout) as conn:
             episode_tools = await _episode_tools(task.env, conn, target)
             tools = episode_tools.openai
+            opening = await user.opening(task)
+            budget = None
+            if limits.tool_budget is not None:
+                budget = budget_episode_tools(tools, opening, task, limits.tool_budget, policy)
+                # A dropped tool is unknown to this episode: calling it is answered as an unknown tool.
+                tools = budget.tools
+                episode_tools = EpisodeTools(tools, [Tool.model_validate(t) for t in tools])
             tool_names = {t["function"]["name"] for t in tools}
             messages: list[dict[str, Any]] = [
                 {"role": "system", "content": SYSTEM_PROMPT.format(env=task.env)},
-                {"role": "user", "content": await user.opening(task)},
+                {"role": "user", "content": opening},
             ]
             usage = {"prompt_tokens": 0, "completion_tokens": 0}
             turns = tool_calls = 0
@@ -137,6 +160,7 @@ async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, targe
         "error": None,
         "rejected_because": None if ok else _rejection(filters, problem),
         "attempts": attempt,
+        "tool_budget": budget.record if budget is not None else None,
     })
 
 

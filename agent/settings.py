@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.tool_budget import BudgetSettings
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -27,6 +29,9 @@ class EngineConfig:
     connections_per_client: int = 16
     # Seconds of nothing but connection failures after which the run stops (None/0: never).
     max_outage: float | None = 30.0
+    # The context budget applied to every episode's tools (contracts/tool_budget.py); None: all tools.
+    # A Ray worker receives it as a dict (BudgetSettings.coerce reads either).
+    tool_budget: BudgetSettings | dict | None = None
 
 
 @dataclass(frozen=True)

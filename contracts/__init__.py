@@ -9,6 +9,7 @@ from .base import Contract, ContractError
 from .formats import ENVSPEC_FORMAT, TASK_FORMAT, TRAJECTORY_FORMAT
 from .jsonl import Located, Rejected, read_jsonl, scan_jsonl, write_jsonl
 from .task import GoldCall, InitialState, TaskSpec
+from .tool_budget import BudgetResult, BudgetSettings, TokenCounter, ToolBudget, apply_tool_budget
 from .trajectory import (
     Filters,
     FunctionCall,
@@ -34,15 +35,20 @@ __all__ = [
     "GoldCall",
     "InitialState",
     "Located",
+    "BudgetResult",
+    "BudgetSettings",
     "Message",
     "Policy",
     "Rejected",
     "TaskSpec",
     "Timing",
+    "TokenCounter",
     "Tool",
+    "ToolBudget",
     "ToolCall",
     "Trajectory",
     "Usage",
+    "apply_tool_budget",
     "read_jsonl",
     "scan_jsonl",
     "write_jsonl",

@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field, StrictBool, StringConstraints, field_val
 
 from .base import Contract
 from .formats import TRAJECTORY_FORMAT
+from .tool_budget import ToolBudget
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 Role = Literal["system", "user", "assistant", "tool"]
@@ -155,6 +156,9 @@ class Trajectory(Contract):
     error: str | None = None
     rejected_because: str | None = None
     attempts: int | None = None
+    # How `tools` was chosen under a context budget (contracts/tool_budget.py); left out when no
+    # budget was applied, so records written without one keep their exact shape.
+    tool_budget: ToolBudget | None = Field(default=None, exclude_if=_is_none)
 
     @field_validator("tools", mode="before")
     @classmethod

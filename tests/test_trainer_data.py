@@ -192,3 +192,23 @@ def test_packed_positions_restart_per_document(family_tokenizer):
     starts = [i for i, p in enumerate(batch.position_ids) if p == 0]
     assert starts == [0, len(documents[0]), len(documents[0]) + len(documents[1])]
     assert batch.n_target_tokens == sum(d.n_target_tokens for d in documents[:3])
+
+
+def test_zero_weight_assistant_turns_are_context_not_targets(family_tokenizer):
+    """A dialogue's rejected call carries `"weight": 0`: it stays in the prompt (the repair reads its
+    error) but none of its tokens is a target; the other assistant turns keep theirs."""
+    _, tokenizer, _ = family_tokenizer
+    raw = sample_trajectories()[0]
+    assistant = [i for i, m in enumerate(raw["messages"]) if m["role"] == "assistant"]
+    assert len(assistant) >= 2
+    weighted = json.loads(json.dumps(raw))
+    weighted["messages"][assistant[0]]["weight"] = 0
+    plain = data.build_documents(tokenizer, [("plain", Trajectory.model_validate(raw))], 4096)[0]
+    stats = data.DataStats()
+    masked = data.build_documents(tokenizer, [("masked", Trajectory.model_validate(weighted))], 4096,
+                                  stats=stats)[0]
+    assert masked.input_ids == plain.input_ids
+    plain_spans, masked_spans = _label_spans(tokenizer, plain), _label_spans(tokenizer, masked)
+    assert masked_spans == plain_spans[1:]
+    assert 0 < masked.n_target_tokens < plain.n_target_tokens
+    assert stats.zero_weight_turns == 1 and stats.zero_weight_unmatched == 0

@@ -37,6 +37,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--max-seq-len", type=int, default=2048, help="longest conversation in tokens (default 2048)")
     data.add_argument("--overlong", choices=["drop", "truncate-turns"], default="drop",
                       help="longer conversations: drop them, or cut at the last assistant turn that fits")
+    data.add_argument("--tool-budget", type=int, default=1024, metavar="TOKENS",
+                      help="most tokens of tools per conversation: schemas are compacted, then the tools least "
+                           "relevant to the user's goal dropped; `envhub eval` applies the same rule "
+                           "(default 1024; 0: every tool, unchanged)")
+    data.add_argument("--tool-budget-seed", type=int, default=0, help="tie-break seed of the tool budget rule")
     data.add_argument("--replay", type=float, default=0.0,
                       help="share of the phase-2 mixture drawn from phase-1 data, e.g. 0.1 (default 0)")
 
@@ -88,6 +93,7 @@ def config_from_args(args: argparse.Namespace):
         min_lr_ratio=args.min_lr_ratio, warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,
         max_grad_norm=args.max_grad_norm, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
         lora_dropout=args.lora_dropout, target_modules=targets, replay=args.replay, overlong=args.overlong,
+        tool_budget=args.tool_budget, tool_budget_seed=args.tool_budget_seed,
         save_every=args.save_every, keep_checkpoints=args.keep_checkpoints, resume=args.resume, merge=args.merge,
         seed=args.seed, device=args.device, attn_implementation=args.attn_implementation, progress=args.progress,
     )
@@ -171,6 +177,19 @@ def _print_summary(console, report: dict) -> None:
                       f"{phase['final_loss']:.4f}", f"{phase['tokens']:,}", f"{rate:,.0f}" if rate else "-",
                       f"{phase['seconds']:.1f}")
     console.print(table)
+    for phase in report["phases"]:
+        data = phase["data"]
+        if data.get("tool_budget"):
+            budget = data["tool_budget"]
+            console.print(
+                f"{phase['phase']}: tool budget {budget['max_tokens'] or 'off'} ({budget['counter']}): "
+                f"tool tokens {data['tool_tokens_before']:,} -> {data['tool_tokens_after']:,}; "
+                f"compacted {data['tool_budget_compacted']}, trimmed {data['tool_budget_trimmed']}, "
+                f"dropped {data['dropped_tool_budget']} trajectories")
+        for reason, count in data.get("drop_reasons", {}).items():
+            console.print(f"{phase['phase']}: dropped {count}: {reason}")
+        if data.get("skipped_failed"):
+            console.print(f"{phase['phase']}: skipped {data['skipped_failed']} failed or error trajectories")
     outputs = report["outputs"]
     console.print(f"adapter: {outputs['adapter']}  metrics: {outputs['metrics']}  plot: {outputs['loss_plot']}")
     console.print(f"device {report['device']} {report['dtype']} attention {report['attn_implementation']} "

@@ -13,6 +13,7 @@ _RESUME_FINGERPRINT_FIELDS = (
     "phase1", "phase2", "model", "include_failed", "max_seq_len", "batch_tokens", "grad_accum",
     "epochs", "max_steps", "lr", "min_lr_ratio", "warmup_ratio", "weight_decay", "max_grad_norm",
     "lora_r", "lora_alpha", "lora_dropout", "target_modules", "replay", "overlong", "seed",
+    "tool_budget", "tool_budget_seed",
 )
 
 
@@ -41,6 +42,10 @@ class TrainConfig:
     target_modules: list[str] | str = "all-linear"
     replay: float = 0.0
     overlong: str = "drop"
+    # Tokens of tools per conversation (contracts/tool_budget.py); 0: every tool, unchanged.
+    # 1024 leaves half of the default --max-seq-len to the conversation itself.
+    tool_budget: int = 1024
+    tool_budget_seed: int = 0
     save_every: int = 0
     keep_checkpoints: int = 2
     resume: bool = False
@@ -77,6 +82,8 @@ class TrainConfig:
             raise ValueError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.overlong not in OVERLONG_POLICIES:
             raise ValueError(f"--overlong must be one of {OVERLONG_POLICIES}, got {self.overlong!r}")
+        if self.tool_budget < 0:
+            raise ValueError(f"--tool-budget must be >= 0 (0: no budget), got {self.tool_budget}")
         if self.lr <= 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if self.save_every < 0:
@@ -92,6 +99,12 @@ class TrainConfig:
         data["phase1"] = [str(p) for p in self.phase1]
         data["phase2"] = [str(p) for p in self.phase2]
         return data
+
+    def budget_settings(self):
+        """The context-budget settings, as the rule and the evaluator take them."""
+        from contracts.tool_budget import BudgetSettings
+
+        return BudgetSettings.from_flag(self.tool_budget, self.tool_budget_seed)
 
     def fingerprint(self) -> dict:
         """The settings a checkpoint must share with the run that resumes from it."""

@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from contracts import ContractError, Message, ToolCall, Trajectory, read_jsonl
+from contracts.tool_budget import (
+    BudgetResult,
+    BudgetSettings,
+    TokenCounter,
+    apply_tool_budget,
+    first_user_text,
+)
 
 IGNORE_INDEX = -100
 _GENERATION_TAG = re.compile(r"{%-?\s*generation\s*-?%}")
@@ -55,6 +62,22 @@ class DataStats:
     dropped_overlong: int = 0
     truncated_overlong: int = 0
     dropped_no_assistant: int = 0
+    # The context budget (contracts/tool_budget.py): trajectories whose tool list was compacted,
+    # trimmed (tools dropped), dropped because a tool the conversation calls did not fit, and
+    # whose recorded choice (same settings and counter) differs from the one made here.
+    tool_budget: dict[str, Any] | None = None
+    tool_budget_compacted: int = 0
+    tool_budget_trimmed: int = 0
+    dropped_tool_budget: int = 0
+    tool_budget_mismatch: int = 0
+    tool_tokens_before: int = 0
+    tool_tokens_after: int = 0
+    drop_reasons: dict[str, int] = field(default_factory=dict)
+    # Assistant turns marked `"weight": 0` (a dialogue's mistake that the environment rejects and the
+    # agent then repairs) kept as context but not trained on; and conversations where the template's
+    # assistant mask could not be matched to the turns, so such a turn was trained on after all.
+    zero_weight_turns: int = 0
+    zero_weight_unmatched: int = 0
     documents: int = 0
     tokens: int = 0
     target_tokens: int = 0
@@ -201,33 +224,87 @@ def to_document(ids: list[int], mask: list[int], source: str, truncated: bool = 
     return Document(input_ids=ids, targets=targets, source=source, truncated=truncated)
 
 
-def build_documents(tokenizer: Any, records: list[tuple[str, Trajectory]], max_seq_len: int,
-                    overlong: str = "drop", stats: DataStats | None = None) -> list[Document]:
-    """Tokenize every trajectory, applying the over-long policy and counting what it did.
+def budget_trajectory_tools(record: Trajectory, settings: BudgetSettings, counter: TokenCounter) -> BudgetResult:
+    """The tools a trajectory is trained with: the context-budget rule on its recorded tools.
 
+    The inputs are the ones the evaluator uses (agent/rollout.py): the tool list, the first user
+    message and the task id. A trajectory collected without a budget records the environment's
+    full list, so training and evaluation make the same choice; one collected under a budget
+    records what its policy was shown, which the rule leaves as it is when it already fits.
+    """
+    tools = [tool.to_json() for tool in record.tools]
+    goal = first_user_text(record.messages)
+    return apply_tool_budget(tools, goal, record.task_id or goal, settings, counter)
+
+
+def _called_tools(record: Trajectory) -> set[str]:
+    return {call.function.name for message in record.messages for call in (message.tool_calls or [])}
+
+
+def _drop(stats: DataStats, reason: str) -> None:
+    stats.drop_reasons[reason] = stats.drop_reasons.get(reason, 0) + 1
+
+
+def build_documents(tokenizer: Any, records: list[tuple[str, Trajectory]], max_seq_len: int,
+                    overlong: str = "drop", stats: DataStats | None = None,
+                    tool_budget: BudgetSettings | None = None, counter: TokenCounter | None = None
+                    ) -> list[Document]:
+    """Tokenize every trajectory, applying the context budget and the over-long policy, counting both.
+
+    With `tool_budget`, each trajectory's tools go through the budget rule first (counted by
+    `counter`, the tokenizer's own by default); a trajectory that calls a tool the rule did not
+    keep is dropped, since training on it would teach calling tools that are not listed.
     `drop` discards conversations longer than `max_seq_len`; `truncate-turns` keeps the longest
     prefix that ends right after an assistant turn (never inside a tool call) and fits.
     """
+    from contracts.tool_budget import tokenizer_counter
+
     stats = stats if stats is not None else DataStats()
+    if tool_budget is not None:
+        counter = counter or tokenizer_counter(tokenizer)
+        stats.tool_budget = {**tool_budget.to_json(), "counter": counter.name}
     documents = []
     for origin, record in records:
         messages = normalize_messages(record.messages, origin)
-        tools = [tool.to_json() for tool in record.tools] or None
-        ids, mask = encode_conversation(tokenizer, messages, tools)
+        untrained = zero_weight_turns(record)
+        tool_list = [tool.to_json() for tool in record.tools]
+        if tool_budget is not None and counter is not None:
+            chosen = budget_trajectory_tools(record, tool_budget, counter)
+            stats.tool_tokens_before += chosen.record.tokens_before
+            stats.tool_tokens_after += chosen.record.tokens_after
+            stats.tool_budget_compacted += bool(chosen.record.compacted)
+            stats.tool_budget_trimmed += bool(chosen.record.dropped)
+            recorded = record.tool_budget
+            if (recorded is not None and recorded.settings() == tool_budget and recorded.counter == counter.name
+                    and set(recorded.kept) != chosen.names):
+                stats.tool_budget_mismatch += 1
+            # Only tools the rule removed count: a call to a tool that was never listed is the
+            # validity filter's business (and such a trajectory only gets here with --include-failed).
+            missing = _called_tools(record) & set(chosen.record.dropped)
+            if missing:
+                stats.dropped_tool_budget += 1
+                _drop(stats, "tool budget: a called tool did not fit")
+                continue
+            tool_list = chosen.tools
+        tools = tool_list or None
+        ids, mask = _encode(tokenizer, messages, tools, untrained, stats)
         truncated = False
         if len(ids) > max_seq_len:
             if overlong == "drop":
                 stats.dropped_overlong += 1
+                _drop(stats, f"longer than --max-seq-len {max_seq_len}")
                 continue
-            prefix = _longest_fitting_prefix(tokenizer, messages, tools, max_seq_len)
+            prefix = _longest_fitting_prefix(tokenizer, messages, tools, max_seq_len, untrained)
             if prefix is None:
                 stats.dropped_overlong += 1
+                _drop(stats, f"no assistant turn ends within --max-seq-len {max_seq_len}")
                 continue
             ids, mask = prefix
             truncated = True
             stats.truncated_overlong += 1
         if not any(mask):
             stats.dropped_no_assistant += 1
+            _drop(stats, "no assistant output")
             continue
         document = to_document(ids, mask, origin, truncated)
         documents.append(document)
@@ -238,13 +315,55 @@ def build_documents(tokenizer: Any, records: list[tuple[str, Trajectory]], max_s
 
 
 def _longest_fitting_prefix(tokenizer: Any, messages: list[dict[str, Any]], tools: Any,
-                            max_seq_len: int) -> tuple[list[int], list[int]] | None:
+                            max_seq_len: int, untrained: set[int] | None = None) -> tuple[list[int], list[int]] | None:
     ends = [i + 1 for i, m in enumerate(messages) if m["role"] == "assistant"]
     for end in reversed(ends):
-        ids, mask = encode_conversation(tokenizer, messages[:end], tools)
+        ids, mask = _encode(tokenizer, messages[:end], tools, untrained or set(), None)
         if len(ids) <= max_seq_len:
             return ids, mask
     return None
+
+
+def zero_weight_turns(record: Trajectory) -> set[int]:
+    """Indices of the assistant messages marked `"weight": 0` (OpenAI's fine-tuning convention)."""
+    return {i for i, m in enumerate(record.messages)
+            if m.role == "assistant" and (m.model_extra or {}).get("weight") == 0}
+
+
+def _encode(tokenizer: Any, messages: list[dict[str, Any]], tools: Any, untrained: set[int],
+            stats: DataStats | None) -> tuple[list[int], list[int]]:
+    ids, mask = encode_conversation(tokenizer, messages, tools)
+    if untrained:
+        mask = mask_turns(mask, messages, untrained, stats)
+    return ids, mask
+
+
+def mask_turns(mask: list[int], messages: list[dict[str, Any]], untrained: set[int],
+               stats: DataStats | None = None) -> list[int]:
+    """`mask` with the tokens of the assistant messages in `untrained` set to 0.
+
+    The template's assistant mask is one run of 1s per assistant turn, in order; when the runs do
+    not pair up with the turns (a template that splits a turn), nothing is masked and it is counted."""
+    runs: list[tuple[int, int]] = []
+    start = None
+    for i, bit in enumerate([*mask, 0]):
+        if bit and start is None:
+            start = i
+        elif not bit and start is not None:
+            runs.append((start, i))
+            start = None
+    turns = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    if len(runs) != len(turns):
+        if stats is not None:
+            stats.zero_weight_unmatched += 1
+        return mask
+    out = list(mask)
+    for (a, b), index in zip(runs, turns, strict=True):
+        if index in untrained:
+            out[a:b] = [0] * (b - a)
+            if stats is not None:
+                stats.zero_weight_turns += 1
+    return out
 
 
 def replay_sample(documents: Sequence[Document], target_count: int, fraction: float, seed: int) -> list[Document]:

@@ -7,11 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+TOOL_BUDGET_FILE = "tool_budget.json"
 
-def save_adapter(model: Any, tokenizer: Any, path: Path, base_model: str) -> Path:
+
+def save_adapter(model: Any, tokenizer: Any, path: Path, base_model: str,
+                 tool_budget: dict[str, Any] | None = None) -> Path:
     """adapter_config.json + adapter_model.safetensors, plus the tokenizer with the training chat template.
 
-    The tokenizer travels with the adapter so inference formats tool calls exactly as in training.
+    The tokenizer travels with the adapter so inference formats tool calls exactly as in training,
+    and `tool_budget.json` (the context-budget settings) so `envhub eval` shows the model its tools
+    under the rule it was trained with.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -24,6 +29,8 @@ def save_adapter(model: Any, tokenizer: Any, path: Path, base_model: str) -> Pat
     if isinstance(config.get("target_modules"), list):
         config["target_modules"] = _short_target_names(model, config["target_modules"])
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+    if tool_budget is not None:
+        (path / TOOL_BUDGET_FILE).write_text(json.dumps(tool_budget, indent=2), encoding="utf-8")
     return path
 
 

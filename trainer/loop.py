@@ -131,6 +131,7 @@ def _train(cfg: TrainConfig, reporter: Reporter, dist: Distributed, runtime) -> 
     tokenizer = load_tokenizer(model_dir)
     template, template_name = choose_training_template(tokenizer)
     tokenizer.chat_template = template
+    budget_json = cfg.budget_settings().to_json()  # saved beside every adapter for `envhub eval`
 
     # ---- data: documents per phase; phase 2 mixes in replayed phase-1 documents
     phases: list[Phase] = []
@@ -140,7 +141,8 @@ def _train(cfg: TrainConfig, reporter: Reporter, dist: Distributed, runtime) -> 
             continue
         stats = DataStats()
         records = read_trajectories(files, cfg.include_failed, stats)
-        documents = build_documents(tokenizer, records, cfg.max_seq_len, cfg.overlong, stats)
+        documents = build_documents(tokenizer, records, cfg.max_seq_len, cfg.overlong, stats,
+                                    tool_budget=cfg.budget_settings())
         if not documents:
             raise ValueError(f"{name}: no usable trajectories in {', '.join(map(str, files))} ({stats.to_json()})")
         report_stats = stats.to_json()
@@ -191,7 +193,7 @@ def _train(cfg: TrainConfig, reporter: Reporter, dist: Distributed, runtime) -> 
                     # The checkpoint was written at this phase's end: keep its report, redo only the outputs.
                     phase_reports.append(resume_state["phase_reports"][phase_index])
                     if dist.is_main and phase.name == "phase1":
-                        save_adapter(model, tokenizer, out / "phase1" / "adapter", str(model_dir))
+                        save_adapter(model, tokenizer, out / "phase1" / "adapter", str(model_dir), budget_json)
                     continue
         reporter.phase_start(phase.name, total_steps, start_step)
         phase_started, phase_tokens, last_loss = time.perf_counter(), 0, float("nan")
@@ -246,7 +248,7 @@ def _train(cfg: TrainConfig, reporter: Reporter, dist: Distributed, runtime) -> 
         })
         if dist.is_main:
             if phase.name == "phase1":
-                save_adapter(model, tokenizer, out / "phase1" / "adapter", str(model_dir))
+                save_adapter(model, tokenizer, out / "phase1" / "adapter", str(model_dir), budget_json)
             # A checkpoint at every phase end lets --resume skip a finished phase entirely.
             _save_checkpoint(cfg, dist, out, model, optimizer, phase_index, total_steps, global_step,
                              phase_reports, wait=False)
@@ -256,7 +258,7 @@ def _train(cfg: TrainConfig, reporter: Reporter, dist: Distributed, runtime) -> 
     # ---- outputs (rank 0 only)
     report: dict[str, Any] = {}
     if dist.is_main:
-        save_adapter(model, tokenizer, out / "adapter", str(model_dir))
+        save_adapter(model, tokenizer, out / "adapter", str(model_dir), budget_json)
         if cfg.merge:
             save_merged(model, tokenizer, out / "merged")
         plot_loss(metrics.records, out / "loss.png")

@@ -123,6 +123,10 @@ class LocalHFPolicy:
             model = PeftModel.from_pretrained(model, adapter)
         self.torch_model = model.to(self.device).eval()
         self._lock = threading.Lock()
+        # The context budget counts this model's own tokens, exactly as the trainer does.
+        from contracts.tool_budget import tokenizer_counter
+
+        self.tool_token_counter = tokenizer_counter(self.tokenizer)
 
     def _generate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> tuple[str, int, int]:
         import torch
