@@ -209,6 +209,42 @@ def test_order_desk_seed_respects_the_rules(world):
                  "JOIN orders o ON o.order_id = r.order_id WHERE i.order_id != r.order_id OR o.status != 'delivered'") == 0
     assert w.val("SELECT COUNT(*) FROM orders WHERE cancel_reason IS NOT NULL AND status != 'cancelled'") == 0
     assert w.val("SELECT COUNT(*) FROM order_items WHERE unit_price IS NULL") == 0
+    # Every order's shipping fee follows its method and its customer's tier; a return exists to act on.
+    assert w.val(f"SELECT COUNT(*) FROM orders o WHERE o.shipping_fee IS NOT {_FEE_SQL.format(order='o')}") == 0
+    assert w.val("SELECT COUNT(*) FROM returns") >= 1
+
+
+# Stated by the orders API: standard 4.99, express 9.99, overnight 24.99; express is free for premium customers.
+_FEE_SQL = ("(CASE WHEN {order}.shipping_method = 'express' AND (SELECT tier FROM customers c WHERE c.customer_id = "
+            "{order}.customer_id) = 'premium' THEN 0 WHEN {order}.shipping_method = 'express' THEN 9.99 "
+            "WHEN {order}.shipping_method = 'overnight' THEN 24.99 ELSE 4.99 END)")
+
+
+def test_order_desk_premium_customers_get_free_express_shipping(world):
+    w = world("order-desk")
+    premium, regular = w.val("SELECT MIN(customer_id) FROM customers"), w.val("SELECT MAX(customer_id) FROM customers")
+    w.sql("UPDATE customers SET tier = 'premium' WHERE customer_id = ?", premium)
+    w.sql("UPDATE customers SET tier = 'plus' WHERE customer_id = ?", regular)
+    address = {"shipping_address": "1 Main St"}
+    free = w.accepted("create_order", {"customer_id": premium, **address, "shipping_method": "express"})
+    assert free["shipping_method"] == "express" and free["shipping_fee"] == 0 and free["total"] == 0
+    charged = w.accepted("create_order", {"customer_id": regular, **address, "shipping_method": "express"})
+    assert charged["shipping_fee"] == 9.99 and charged["total"] == 0  # the total covers the items only
+    # Only express is free: premium customers pay for the other methods.
+    assert w.accepted("create_order", {"customer_id": premium, **address})["shipping_fee"] == 4.99
+    assert w.accepted("create_order", {"customer_id": premium, **address,
+                                       "shipping_method": "overnight"})["shipping_fee"] == 24.99
+    w.refused("create_order", {"customer_id": premium, **address, "shipping_method": "drone"}, "drone")
+    # A new method sets the fee again, by the order's own customer.
+    assert w.accepted("update_order", {"order_id": charged["order_id"],
+                                       "shipping_method": "standard"})["shipping_fee"] == 4.99
+    assert w.accepted("update_order", {"order_id": free["order_id"], "shipping_method": "overnight"})["shipping_fee"] == 24.99
+    assert w.accepted("update_order", {"order_id": free["order_id"], "shipping_method": "express"})["shipping_fee"] == 0
+    # A refused change keeps method and fee.
+    w.sql("UPDATE orders SET status = 'shipped' WHERE order_id = ?", charged["order_id"])
+    w.refused("update_order", {"order_id": charged["order_id"], "shipping_method": "express"}, "once shipped")
+    assert w.val("SELECT shipping_method || ' ' || shipping_fee FROM orders WHERE order_id = ?",
+                 charged["order_id"]) == "standard 4.99"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -546,6 +582,28 @@ def test_calendar_events_attendees_rooms_and_cancellation(world):
     w.refused("update_event", {"event_id": eid, "title": "Late"}, "cancelled events cannot be edited")
     w.refused("add_attendee", {"event_id": eid, "email": "z@example.com"}, "not cancelled")
     w.refused("book_meeting_room", {"event_id": eid, "meeting_room_id": room}, "not cancelled")
+
+
+def test_calendar_cancel_event_notifies_exactly_its_attendees(world):
+    w = world("calendar")
+    calendar = w.val("SELECT MIN(calendar_id) FROM calendars")
+    new = {"calendar_id": calendar, "title": "Review", "date": "2025-02-03", "start_time": "10:00", "end_time": "11:00"}
+    event, other = (w.accepted("create_event", new)["event_id"] for _ in range(2))
+    guests = [w.accepted("add_attendee", {"event_id": event, "email": f"g{i}@example.com"})["attendee_id"] for i in range(2)]
+    bystander = w.accepted("add_attendee", {"event_id": other, "email": "b@example.com"})["attendee_id"]
+    assert w.val("SELECT COUNT(*) FROM attendees WHERE attendee_id IN (?, ?, ?) AND notified_at IS NOT NULL",
+                 *guests, bystander) == 0
+    assert w.accepted("cancel_event", {"event_id": event})["status"] == "cancelled"
+    notified = w.episode.conn.execute(
+        "SELECT attendee_id, notified_at FROM attendees WHERE notified_at IS NOT NULL AND event_id IN (?, ?)",
+        (event, other)).fetchall()
+    assert sorted(notified) == sorted((g, DEFAULT_CLOCK) for g in guests)
+    # A refused cancel notifies nobody and changes nothing (refused() checks the state hash).
+    w.refused("cancel_event", {"event_id": event}, "must be confirmed, tentative")
+    w.sql("UPDATE events SET status = 'cancelled' WHERE event_id = ?", other)
+    w.refused("cancel_event", {"event_id": other}, f"event {other} is cancelled")
+    assert w.val("SELECT notified_at FROM attendees WHERE attendee_id = ?", bystander) is None
+    w.refused("cancel_event", {"event_id": "EVE-404"}, "event EVE-404 not found")
 
 
 def test_calendar_delete_event_removes_it_for_good_with_its_guests_and_reminders(world):
@@ -1006,7 +1064,11 @@ SEED_VIOLATIONS = {
         "OR julianday(r.check_out_date) <= julianday(r.check_in_date) OR r.guests > t.max_occupancy "
         "OR abs(r.total_price - t.nightly_rate * (julianday(r.check_out_date) - julianday(r.check_in_date))) > 0.01",
     ],
-    "calendar": ["SELECT COUNT(*) FROM events WHERE time(end_time) <= time(start_time)"],
+    "calendar": [
+        "SELECT COUNT(*) FROM events WHERE time(end_time) <= time(start_time)",
+        "SELECT COUNT(*) FROM attendees a JOIN events e ON e.event_id = a.event_id WHERE (e.status = 'cancelled') != "
+        "(a.notified_at IS NOT NULL)",
+    ],
     "car-rental": [
         "SELECT COUNT(*) FROM rentals r JOIN vehicles v ON v.vehicle_id = r.vehicle_id WHERE julianday(r.return_date) <= "
         "julianday(r.pickup_date) OR r.rental_location_id != v.rental_location_id",
