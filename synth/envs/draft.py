@@ -24,6 +24,7 @@ from servers.seedgen import generate_rows
 from servers.semantics import deleted_tables, steps
 from servers.spec import EnvSpec, SpecError, parse_envspec
 from servers.state import EnvRuntime, EpisodeStore
+from synth.data.default_apis import source_name
 from synth.envs.dependencies import derive_dependencies
 from synth.envs.names import tool_name
 from synth.envs.operations import build_tool
@@ -199,7 +200,7 @@ def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0
         "name": name,
         "description": _describe_env(tools, domain),
         "domain": domain,
-        "source": sorted({t.source for t in tools}),
+        "source": sorted({source_name(t.source) for t in tools}),
         "tables": _tables_json(schema),
         "tools": tool_json,
     }

@@ -26,3 +26,17 @@ def default_api_files() -> list[Path]:
             f"{_HERE}: no built-in API files (*.yaml) found; the envhub installation is incomplete"
         )
     return files
+
+
+# How an EnvSpec names a built-in file in its `source`: independent of where the package is installed,
+# so the same seed gives byte-identical builds in every checkout.
+SOURCE_PREFIX = "envhub:default_apis/"
+
+
+def source_name(path: str) -> str:
+    """`path` as an EnvSpec records it: built-in files by package name, any other file as given."""
+    try:
+        relative = Path(path).resolve().relative_to(_HERE)
+    except (ValueError, OSError):
+        return path
+    return SOURCE_PREFIX + relative.as_posix()
