@@ -86,3 +86,17 @@ def test_cli_writes_build_and_reports_bad_input(tmp_path, capsys):
     args = parser.parse_args(["synth", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "c")])
     assert args.handler(args) == 2
     assert "missing.yaml" in capsys.readouterr().err
+
+
+def test_built_in_sources_are_named_independently_of_the_checkout(build, tmp_path):
+    """A build records the built-in files as `envhub:default_apis/<file>`, not the absolute path of the
+    installed package, so the same seed gives the same bytes in every checkout; other inputs keep
+    the path they were given."""
+    from synth.data.default_apis import SOURCE_PREFIX, default_api_files, source_name
+
+    out, _ = build
+    sources = {s for path in (out / "envs").glob("*.json") for s in load_envspec(path).source}
+    assert sources == {SOURCE_PREFIX + f.name for f in default_api_files()}
+    outside = tmp_path / "orders.yaml"
+    assert source_name(str(outside)) == str(outside)
+    assert source_name("specs/orders.yaml") == "specs/orders.yaml"
