@@ -22,6 +22,7 @@ A trajectory passes when no filter is False.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from agent.toolkinds import is_read
@@ -148,24 +149,28 @@ def _in_order(wanted: list[tuple[str, Any]], made: list[tuple[str, Any]]) -> boo
     return all(any(call == item for item in remaining) for call in wanted)
 
 
-def exact_match(task: TaskSpec, messages: list[dict[str, Any]], rule: str = "dialogue") -> bool | None:
+def exact_match(task: TaskSpec, messages: list[dict[str, Any]], rule: str = "dialogue",
+                reads: Callable[[str], bool] = is_read) -> bool | None:
+    """Whether the calls match the gold: under "dialogue", the successful writes equal the gold writes
+    in order (and a read task's gold reads appear in order); `reads` says which tools only read (the
+    server's `readOnlyHint` in a rollout, the tool name's verb otherwise)."""
     if rule == "sequence":
         return called(messages) == [(c.name, c.arguments) for c in task.gold_calls] if task.kind == "read" else None
     if rule != "dialogue":
         raise ValueError(f"unknown exact-match rule {rule!r} (expected one of {', '.join(EXACT_RULES)})")
     gold = [(c.name, c.arguments) for c in task.gold_calls]
-    gold_writes = [c for c in gold if not is_read(c[0])]
-    required_reads = [c for c in gold if is_read(c[0])] if task.kind == "read" else []
+    gold_writes = [c for c in gold if not reads(c[0])]
+    required_reads = [c for c in gold if reads(c[0])] if task.kind == "read" else []
     if not gold_writes and not required_reads:
         return None
     made = succeeded_calls(messages)
-    writes_ok = [c for c in made if not is_read(c[0])] == gold_writes
+    writes_ok = [c for c in made if not reads(c[0])] == gold_writes
     return writes_ok and _in_order([c for c in gold if c in gold_writes or c in required_reads], made)
 
 
 def apply_filters(task: TaskSpec, messages: list[dict[str, Any]], tool_names: set[str],
-                  final_state_hash: str | None, exact_rule: str = "dialogue"
-                  ) -> tuple[dict[str, bool | None], str | None]:
+                  final_state_hash: str | None, exact_rule: str = "dialogue",
+                  reads: Callable[[str], bool] = is_read) -> tuple[dict[str, bool | None], str | None]:
     """All filter results plus the validity problem (None when valid)."""
     problem = validity_problem(messages, tool_names)
     state_match = None
@@ -176,7 +181,7 @@ def apply_filters(task: TaskSpec, messages: list[dict[str, Any]], tool_names: se
         text = final_text(messages).lower()
         outputs = all(expected.lower() in text for expected in task.expected_outputs)
     return {"valid": problem is None, "state_match": state_match,
-            "exact_match": exact_match(task, messages, exact_rule), "outputs": outputs}, problem
+            "exact_match": exact_match(task, messages, exact_rule, reads), "outputs": outputs}, problem
 
 
 def passed(filters: dict[str, bool | None]) -> bool:

@@ -46,7 +46,8 @@ class HubClient:
         if response.status_code == 404 and episode_route:
             raise EpisodeGoneError(f"{method} {url}: episode not found (hub restarted or episode expired)")
         if response.status_code >= 400:
-            raise HubRequestError(f"{method} {url}: HTTP {response.status_code}: {_error_text(response)}")
+            raise HubRequestError(f"{method} {url}: HTTP {response.status_code}: {_error_text(response)}",
+                                  response.status_code)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
@@ -64,7 +65,7 @@ class HubClient:
             data = await retry_transient(lambda: self._request("POST", f"/envs/{env}/episodes", json=body),
                                          self.attempts)
         except HubRequestError as err:
-            if "HTTP 409" not in str(err):
+            if err.status != 409:
                 self.open_episodes.discard(episode_id)
                 raise
             # A retry after a lost response: the first attempt created it (the id is ours alone).

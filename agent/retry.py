@@ -28,6 +28,10 @@ class EpisodeGoneError(TransientError):
 class HubRequestError(RuntimeError):
     """The hub rejected a request for a reason retrying will not fix (4xx)."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class HubUnreachable(RuntimeError):
     """The hub has answered nothing for longer than the allowed outage: the run stops."""

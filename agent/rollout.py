@@ -14,6 +14,7 @@ from agent.filters import apply_filters, parse_arguments, passed
 from agent.hubclient import HubClient
 from agent.mcpclient import ToolCallError, mcp_tool_to_openai, open_connection
 from agent.policies.base import Policy
+from agent.toolkinds import is_read
 from agent.user import SimulatedUser
 from contracts import TaskSpec, Tool, Trajectory
 from contracts.tool_budget import BudgetResult, BudgetSettings, apply_tool_budget, estimate_counter
@@ -55,11 +56,21 @@ class EpisodeTools:
     # Validated once per environment rather than once per trajectory: a tool list is most of a
     # trajectory's fields, and pydantic does not revalidate model instances.
     records: list[Tool]
+    # The tools the server marks `readOnlyHint: true`; None when it gives no hints at all (the
+    # filters then judge a tool by its name's verb: agent.toolkinds).
+    read_only: frozenset[str] | None = None
 
     @classmethod
     def from_mcp(cls, tools: list[dict[str, Any]]) -> EpisodeTools:
         openai = [mcp_tool_to_openai(t) for t in tools]
-        return cls(openai, [Tool.model_validate(t) for t in openai])
+        hints = [(t["name"], (t.get("annotations") or {}).get("readOnlyHint")) for t in tools]
+        read_only = (frozenset(name for name, hint in hints if hint is True)
+                     if any(hint is not None for _, hint in hints) else None)
+        return cls(openai, [Tool.model_validate(t) for t in openai], read_only)
+
+    def is_read(self, name: str) -> bool:
+        """Whether a call of `name` only reads: the server's word when it gave one."""
+        return name in self.read_only if self.read_only is not None else is_read(name)
 
 
 async def _episode_tools(env: str, conn: Any, target: Target) -> EpisodeTools:
@@ -69,7 +80,7 @@ async def _episode_tools(env: str, conn: Any, target: Target) -> EpisodeTools:
     if tools is None:
         tools = target.tool_lists[env] = EpisodeTools.from_mcp(await conn.list_tools())
     # The policy gets a list of its own: nothing it does to it reaches the next episode.
-    return EpisodeTools(list(tools.openai), tools.records)
+    return EpisodeTools(list(tools.openai), tools.records, tools.read_only)
 
 
 def budget_episode_tools(tools: list[dict[str, Any]], opening: str, task: TaskSpec, settings: BudgetSettings,
@@ -106,7 +117,7 @@ async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, targe
                 budget = budget_episode_tools(tools, opening, task, limits.tool_budget, policy)
                 # A dropped tool is unknown to this episode: calling it is answered as an unknown tool.
                 tools = budget.tools
-                episode_tools = EpisodeTools(tools, [Tool.model_validate(t) for t in tools])
+                episode_tools = EpisodeTools(tools, [Tool.model_validate(t) for t in tools], episode_tools.read_only)
             tool_names = {t["function"]["name"] for t in tools}
             messages: list[dict[str, Any]] = [
                 {"role": "system", "content": SYSTEM_PROMPT.format(env=task.env)},
@@ -142,7 +153,7 @@ async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, targe
     finally:
         if target.hub is not None and episode_id:
             await asyncio.shield(target.hub.close_episode(episode_id))
-    filters, problem = apply_filters(task, messages, tool_names, final_hash)
+    filters, problem = apply_filters(task, messages, tool_names, final_hash, reads=episode_tools.is_read)
     ok = passed(filters)
     return Trajectory.model_validate({
         "task_id": task.task_id,

@@ -1,9 +1,10 @@
 """What a tool does, judged from its name (and description when there is one): read, write, destructive.
 
-The collector sees tools in OpenAI form (MCP annotations are not carried over), so the scripted
-dialogue policy and the exact-match filter classify by the tool name's leading verb, the way a
-reader of the tool list would. Unknown verbs count as writes: asking to confirm a harmless call,
-or demanding it appear in order, is the safe mistake.
+The scripted dialogue policy sees tools in OpenAI form, as a model does, so it judges a tool by its
+name's leading verb, the way a reader of the tool list would. The exact-match filter uses the
+server's `readOnlyHint` when the server gives hints (agent.rollout.EpisodeTools) and this verb rule
+only when it gives none. Unknown verbs count as writes: asking to confirm a harmless call, or
+demanding it appear in order, is the safe mistake.
 """
 
 from __future__ import annotations

@@ -21,20 +21,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_episodes import synthetic_spec  # noqa: E402
-from bench_serving import create_episode, drive, free_port, new_client  # noqa: E402
+from bench_serving import ServerProcess, create_episode, drive, free_port, new_client  # noqa: E402
 
 from servers.durable import DurableEpisodes  # noqa: E402
 from servers.executor import execute_tool  # noqa: E402
@@ -122,45 +118,26 @@ def part_store(args) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 
 
-class Hub:
+class Hub(ServerProcess):
+    """`envhub serve` in memory, durable, or durable with fsync."""
+
     def __init__(self, variant: str, state_root: Path):
+        port = free_port()
+        command = [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--log-level", "warning"]
         self.variant = variant
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "hub.cli", "serve", "--port", str(self.port), "--log-level", "warning"]
         self.folder = None
         if variant != "memory":
             self.folder = Path(tempfile.mkdtemp(prefix="bench-hub-", dir=state_root))
             command += ["--state-dir", str(self.folder)]
             if variant == "durable+fsync":
                 command.append("--state-fsync")
-        self.proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.ps = psutil.Process(self.proc.pid)
+        super().__init__(variant, port, command=command, quiet=True)
 
-    def cpu_seconds(self) -> float:
-        times = self.ps.cpu_times()
-        return times.user + times.system
-
-    async def wait_ready(self, client) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.variant} hub exited with {self.proc.returncode}")
-            try:
-                if (await client.get(f"{self.url}/health")).status_code == 200:
-                    return
-            except Exception:
-                pass
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"{self.variant} hub did not come up")
+    async def wait_ready(self, client) -> None:  # type: ignore[override]
+        await super().wait_ready(client, "/health")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        super().stop()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
 

@@ -78,12 +78,18 @@ def serve_hub(port: int, build_dir: str | None) -> None:
 
 
 class ServerProcess:
-    def __init__(self, kind: str, port: int, build_dir: str | None = None):
-        args = [sys.executable, __file__, f"--serve-{kind}", str(port)]
-        if build_dir:
+    """A server in a child process on a loopback port: this script's `--serve-KIND`, or `command`."""
+
+    def __init__(self, kind: str, port: int, build_dir: str | None = None, command: list[str] | None = None,
+                 quiet: bool = False):
+        args = command or [sys.executable, __file__, f"--serve-{kind}", str(port)]
+        if build_dir and command is None:
             args += ["--build-dir", build_dir]
+        self.kind = kind
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        output = subprocess.DEVNULL if quiet else None
+        self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                     stdout=output, stderr=output)
         self.ps = psutil.Process(self.proc.pid)
 
     def cpu_seconds(self) -> float:
@@ -94,7 +100,7 @@ class ServerProcess:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}")
+                raise RuntimeError(f"{self.kind} server exited with {self.proc.returncode}")
             try:
                 r = await client.request("GET" if probe.endswith("/health") else "POST", self.url + probe,
                                          **({} if probe.endswith("/health") else {"content": b"{}"}))
@@ -103,7 +109,7 @@ class ServerProcess:
             except httpx2.HTTPError:
                 pass
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"{self.url} did not come up")
+        raise RuntimeError(f"{self.kind} server at {self.url} did not come up")
 
     def stop(self) -> None:
         self.proc.terminate()

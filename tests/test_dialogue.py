@@ -192,6 +192,26 @@ def test_exact_match_is_on_writes_and_required_reads_in_order():
     assert problem is None and passed(filters) and filters["outputs"] is True
 
 
+def test_exact_match_takes_the_servers_read_only_hints_over_the_verb_rule():
+    """`check_in_booking` reads by its verb's look but writes; `order_report` reads though its name says
+    nothing: the server's readOnlyHint decides, and the verb rule applies only without hints."""
+    hinted = EpisodeTools.from_mcp([
+        {"name": "check_in_booking", "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": False}},
+        {"name": "order_report", "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": True}},
+    ])
+    assert hinted.read_only == frozenset({"order_report"})
+    assert hinted.is_read("order_report") and not hinted.is_read("check_in_booking")
+    bare = EpisodeTools.from_mcp([{"name": "order_report", "inputSchema": {"type": "object"}}])
+    assert bare.read_only is None and not bare.is_read("order_report") and bare.is_read("get_order")
+    task = TaskSpec.model_validate({
+        "task_id": "h", "env": "x", "kind": "write", "goal": "report then change",
+        "gold_calls": [{"name": "order_report", "arguments": {}}, {"name": "change", "arguments": {"a": 1}}]})
+    change = ("change", {"a": 1}, "{}")
+    # With the hint the report is a read the agent may skip; by the verb rule it is a write it must make.
+    assert exact_match(task, _episode(change), reads=hinted.is_read) is True
+    assert exact_match(task, _episode(change), reads=bare.is_read) is False
+
+
 async def test_scripted_user_answers_what_is_asked_and_confirms():
     task = TaskSpec.model_validate({
         "task_id": "u", "env": "order-desk", "goal": "Cancel order O-1002. Reason: found it cheaper.",
