@@ -29,8 +29,7 @@ from synth.tooldef import ToolDef
 _SEGMENT = re.compile(r"[._:\-/ ]")
 # A shared first segment that is an action or HTTP method is style, not identity: keep it.
 _VERB_SEGMENTS = frozenset(
-    "get post put patch delete head options list create update remove add set find search fetch "
-    "retrieve query read write upload download".split()
+    ["get", "post", "put", "patch", "delete", "head", "options", "list", "create", "update", "remove", "add", "set", "find", "search", "fetch", "retrieve", "query", "read", "write", "upload", "download"]
 )
 
 

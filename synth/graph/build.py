@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from synth.graph.origins import INFER_MIN_TOOLS, inferred_api_labels
 from synth.graph.vectorize import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_DIM,
@@ -60,6 +61,7 @@ def build_tool_graph(
     same_api_neighbours: int = SAME_API_NEIGHBOURS,
     same_api_bonus: float = SAME_API_BONUS,
     cross_api_threshold: float = CROSS_API_THRESHOLD,
+    infer_apis: bool = True,
 ) -> ToolGraph:
     """Nodes are tool names (attribute `api`); an edge joins a tool to each of its `top_k`
     nearest tools with cosine similarity >= `threshold` (>= `cross_api_threshold` when the two
@@ -67,9 +69,15 @@ def build_tool_graph(
     closest tools of the same API whatever their similarity. Edge attributes: `weight`
     (similarity, plus `same_api_bonus` within an API) and `similarity`.
 
+    A tool's API is the one its source names. Tools of a file that names none (OpenAI, BFCL, MCP
+    tool lists: `synth.graph.origins`) get an inferred API when the file holds `INFER_MIN_TOOLS`
+    or more, so a file mixing many APIs is grouped by what its tools act on (`infer_apis=False`
+    keeps the file as one API). The graph records them: node attribute `api`, and
+    `graph.graph["inferred_apis"]` = {file label: number of groups found}.
+
     Neighbours are found `block_size` rows at a time, so memory stays O(block_size * n).
     The vectors come back with the graph: the partition splits and merges communities by them.
-    `seed` is recorded for provenance; the graph itself is deterministic.
+    `seed` seeds the inference's community detection; the graph is otherwise deterministic.
     """
     names = [tool.name for tool in tools]
     if len(set(names)) != len(names):
@@ -77,12 +85,22 @@ def build_tool_graph(
         raise ValueError(f"tool names must be unique (ingest makes them so); duplicated: {duplicates}")
     ordered = sorted(tools, key=lambda tool: tool.name)
     vectors = vectorize(ordered, vectorizer, dim)
-    api_labels = [tool.api or tool.source for tool in ordered]
+    labels = (
+        inferred_api_labels(ordered, seed=seed, min_tools=INFER_MIN_TOOLS)
+        if infer_apis
+        else {tool.name: tool.api or tool.source for tool in ordered}
+    )
+    api_labels = [labels[tool.name] for tool in ordered]
+    inferred: dict[str, set[str]] = {}
+    for tool, label in zip(ordered, api_labels, strict=True):
+        if label != (tool.api or tool.source):
+            inferred.setdefault(tool.api or tool.source, set()).add(label)
     api_index = {api: i for i, api in enumerate(sorted(set(api_labels)))}
     groups = np.array([api_index[api] for api in api_labels], dtype=np.int64)
 
     graph = nx.Graph(
-        vectorizer=vectorizer, threshold=threshold, top_k=top_k, seed=seed, cross_api_threshold=cross_api_threshold
+        vectorizer=vectorizer, threshold=threshold, top_k=top_k, seed=seed, cross_api_threshold=cross_api_threshold,
+        inferred_apis={label: len(found) for label, found in sorted(inferred.items())},
     )
     graph.add_nodes_from((tool.name, {"api": api}) for tool, api in zip(ordered, api_labels, strict=True))
     result = ToolGraph(graph, [tool.name for tool in ordered], vectors)

@@ -70,6 +70,11 @@ class Domain:
 
 
 
+def is_inferred_api(label: str) -> bool:
+    """True for an API label `synth.graph.origins` made up (`tools~3`), not one a source gave."""
+    return bool(re.search(r"~\d+$", label))
+
+
 def slugify(text: str, max_length: int = 40) -> str:
     """Lowercase `[a-z0-9-]` slug; an empty result becomes ''."""
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
@@ -83,11 +88,18 @@ def api_slug(api: str) -> str:
     return trimmed or slug
 
 
-def name_domains(communities: list[list[str]], by_name: dict[str, ToolDef]) -> list[Domain]:
-    """Name each community after its dominant API, made distinct by its most telling word."""
+def name_domains(
+    communities: list[list[str]], by_name: dict[str, ToolDef], api_of: dict[str, str] | None = None
+) -> list[Domain]:
+    """Name each community after its dominant API, made distinct by its most telling word.
+
+    `api_of` gives each tool's API when it is not the tool's own (`synth.graph.origins` infers
+    one for tool files that name none): an inferred API (`tools~3`) is no name for a world, so
+    such a community is named after the words its tools share, like a mixed one.
+    """
     drafts: list[tuple[str, list[str], list[str], Counter[str]]] = []
     for members in communities:
-        apis = Counter(by_name[name].api or "" for name in members)
+        apis = Counter((api_of or {}).get(name, by_name[name].api) or "" for name in members)
         ranked_apis = [api for api, _ in sorted(apis.items(), key=lambda item: (-item[1], item[0])) if api]
         words: Counter[str] = Counter()
         for name in members:
@@ -100,7 +112,7 @@ def name_domains(communities: list[list[str]], by_name: dict[str, ToolDef]) -> l
                     if word not in _GENERIC_WORDS and len(word) > 2:
                         words[word] += 1
         top_api = ranked_apis[0] if ranked_apis else ""
-        if top_api and apis[top_api] * 2 >= len(members):
+        if top_api and apis[top_api] * 2 >= len(members) and not is_inferred_api(top_api):
             base = api_slug(top_api)
         else:
             base = "-".join(

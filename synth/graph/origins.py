@@ -84,17 +84,20 @@ def inferred_api_labels(
     for tool in tools:
         if identity_less(tool):
             by_source[tool.source].append(tool)
+    # Two files called tools.json share their label already; their groups are numbered on.
+    numbered: Counter[str] = Counter()
     for source in sorted(by_source):
         members = sorted(by_source[source], key=lambda tool: tool.name)
         if len(members) < min_tools:
             continue
-        base = members[0].api or source
         groups = infer_api_groups(members, seed=seed)
         if len(groups) < 2:
             continue
-        for number, group in enumerate(groups, start=1):
+        base = members[0].api or source
+        for group in groups:
+            numbered[base] += 1
             for name in group:
-                labels[name] = f"{base}~{number}"
+                labels[name] = f"{base}~{numbered[base]}"
     return labels
 
 

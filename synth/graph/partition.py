@@ -13,7 +13,7 @@ import networkx as nx
 import numpy as np
 
 from synth.graph.build import SMALL_API_SIZE, ToolGraph
-from synth.graph.naming import Domain, name_domains
+from synth.graph.naming import Domain, is_inferred_api, name_domains
 from synth.tooldef import ToolDef
 
 
@@ -53,9 +53,11 @@ def partition_domains(
     row_of = {name: i for i, name in enumerate(order)}
     finder = _CommunityFinder(graph, order, seed=seed, method=method)
 
+    # The graph's API of each tool: the source's own, or the one inferred for identity-less files.
+    api_of = {name: graph.nodes[name].get("api") or by_name[name].api or by_name[name].source for name in order}
     by_api: dict[str, list[str]] = defaultdict(list)
     for name in order:
-        by_api[by_name[name].api or by_name[name].source].append(name)
+        by_api[api_of[name]].append(name)
     communities: list[list[str]] = []
     small_apis: list[str] = []
     for api in sorted(by_api):
@@ -66,7 +68,7 @@ def partition_domains(
                 parts.extend(_split_oversized(finder, community, vectors, row_of, max_size=max_size))
             # Fragments of one API rejoin their own API first, never a foreign one.
             communities.extend(
-                _merge_tiny(graph, parts, vectors, row_of, by_name, min_size=min_size, max_size=max_size)
+                _merge_tiny(graph, parts, vectors, row_of, api_of, min_size=min_size, max_size=max_size)
             )
         elif len(members) >= small_api_size:
             communities.append(members)
@@ -76,8 +78,9 @@ def partition_domains(
         communities.extend(
             _group_small_apis(finder, small_apis, by_api, vectors, row_of, max_size=max_size)
         )
-    merged = _merge_tiny(graph, communities, vectors, row_of, by_name, min_size=min_size, max_size=max_size)
-    return name_domains(merged, by_name)
+    merged = _merge_tiny(graph, communities, vectors, row_of, api_of, min_size=min_size, max_size=max_size)
+    inferred = {name: api for name, api in api_of.items() if is_inferred_api(api)}
+    return name_domains(merged, by_name, inferred)
 
 
 def _group_small_apis(
@@ -265,16 +268,14 @@ def _merge_tiny(
     communities: list[list[str]],
     vectors: np.ndarray,
     row_of: dict[str, int],
-    by_name: dict[str, ToolDef],
+    api_of: dict[str, str],
     *,
     min_size: int,
     max_size: int,
 ) -> list[list[str]]:
     groups: dict[int, list[str]] = dict(enumerate(sorted(communities, key=lambda c: c[0])))
     member_of = {name: gid for gid, members in groups.items() for name in members}
-
-    def api(name: str) -> str:
-        return by_name[name].api or by_name[name].source
+    api = api_of.__getitem__
 
     api_count: dict[int, Counter[str]] = {
         gid: Counter(api(n) for n in members) for gid, members in groups.items()
