@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -90,7 +91,19 @@ def inferred_api_labels(
         members = sorted(by_source[source], key=lambda tool: tool.name)
         if len(members) < min_tools:
             continue
+        blank = [tool.name for tool in members if not tool.description.strip() and not _has_parameters(tool)]
+        if blank:
+            warnings.warn(
+                f"{source}: {len(blank)} of {len(members)} tools have neither a description nor parameters "
+                f"(e.g. {', '.join(blank[:3])}); only their names say which API they belong to",
+                stacklevel=2,
+            )
         groups = infer_api_groups(members, seed=seed)
+        warnings.warn(
+            f"{source}: {len(members)} tools name no API; grouped by what they act on into "
+            f"{len(groups)} inferred API{'s' if len(groups) != 1 else ''} (see docs/synth.md)",
+            stacklevel=2,
+        )
         if len(groups) < 2:
             continue
         base = members[0].api or source
@@ -99,6 +112,11 @@ def inferred_api_labels(
             for name in group:
                 labels[name] = f"{base}~{numbered[base]}"
     return labels
+
+
+def _has_parameters(tool: ToolDef) -> bool:
+    properties = tool.parameters.get("properties")
+    return isinstance(properties, dict) and bool(properties)
 
 
 def infer_api_groups(tools: list[ToolDef], *, seed: int = 0) -> list[list[str]]:
