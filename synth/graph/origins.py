@@ -14,8 +14,8 @@ Two kinds of evidence, two steps:
    `getUserById`), of its parameter names, of its descriptions (markdown, html, full stop),
    and its description phrasing (word pairs). One API is written by one hand, so communities
    of one API look alike even when they act on different resources: communities are merged,
-   most alike first, while the cosine of their summed content + style profiles stays above a
-   threshold.
+   most alike first, while the content cosine of their summed profiles plus a quarter of their
+   style cosine is at least 0.25.
 
 The weights and the threshold were tuned on proxy seeds 100-119 of bench/bench_domain_proxy.py
 (15 random APIs of the 567-spec collection, identity removed) and are reported on seeds 0-4.
@@ -61,8 +61,8 @@ NEIGHBOURS = 10
 MIN_EDGE_SIMILARITY = 0.05
 # How much writing style counts when finding neighbours (step 1) and when merging (step 2).
 STYLE_WEIGHT_NEIGHBOURS = 0.6
-STYLE_WEIGHT_MERGE = 0.75
-MERGE_THRESHOLD = 0.3
+STYLE_WEIGHT_MERGE = 0.25
+MERGE_THRESHOLD = 0.25
 # Hashed feature columns: memory is tools x DIM floats whatever the vocabulary.
 DIM = 4096
 _ENTITY_SUFFIXES = frozenset(["id", "ids", "key", "name", "slug", "uuid", "code", "number"])
@@ -96,13 +96,13 @@ def inferred_api_labels(
             warnings.warn(
                 f"{source}: {len(blank)} of {len(members)} tools have neither a description nor parameters "
                 f"(e.g. {', '.join(blank[:3])}); only their names say which API they belong to",
-                stacklevel=2,
+                stacklevel=3,
             )
         groups = infer_api_groups(members, seed=seed)
         warnings.warn(
             f"{source}: {len(members)} tools name no API; grouped by what they act on into "
             f"{len(groups)} inferred API{'s' if len(groups) != 1 else ''} (see docs/synth.md)",
-            stacklevel=2,
+            stacklevel=3,
         )
         if len(groups) < 2:
             continue
@@ -131,8 +131,7 @@ def infer_api_groups(tools: list[ToolDef], *, seed: int = 0) -> list[list[str]]:
     style = hashed_tfidf([style_tokens(tool) for tool in ordered], max_share=1.0)
     neighbour_space = l2_normalize(np.hstack([content, STYLE_WEIGHT_NEIGHBOURS * style]))
     membership = _leiden_communities(neighbour_space, seed=seed)
-    profiles = np.hstack([content, STYLE_WEIGHT_MERGE * style])
-    merged = _merge_alike(membership, profiles, MERGE_THRESHOLD)
+    merged = _merge_alike(membership, content, style)
     groups: dict[int, list[str]] = defaultdict(list)
     for name, group in zip(names, merged, strict=True):
         groups[group].append(name)
@@ -295,30 +294,41 @@ def _leiden_communities(vectors: np.ndarray, *, seed: int) -> list[int]:
     return list(partition.membership)
 
 
-def _merge_alike(membership: Iterable[int], profiles: np.ndarray, threshold: float) -> list[int]:
-    """Merge communities, the pair with the most alike summed profiles first, while their cosine
-    is at least `threshold`; returns each row's final community."""
+def _merge_alike(membership: Iterable[int], content: np.ndarray, style: np.ndarray) -> list[int]:
+    """Merge communities, the most alike pair first, while content cosine + STYLE_WEIGHT_MERGE x
+    style cosine of their summed profiles is at least MERGE_THRESHOLD; each row's final community.
+
+    Summed profiles, not tool pairs: a community's sum is its vocabulary and its habits, so two
+    halves of one API agree even when no single pair of their tools does."""
     members: dict[int, list[int]] = defaultdict(list)
     for row, community in enumerate(membership):
         members[community].append(row)
-    sums = {community: profiles[rows].sum(axis=0, dtype=np.float64) for community, rows in members.items()}
+    sums = {
+        community: (content[rows].sum(axis=0, dtype=np.float64), style[rows].sum(axis=0, dtype=np.float64))
+        for community, rows in members.items()
+    }
     while len(members) > 1:
         keys = sorted(members, key=lambda c: members[c][0])
-        matrix = np.stack([sums[c] for c in keys])
-        norms = np.linalg.norm(matrix, axis=1)
-        norms[norms == 0] = 1.0
-        unit = matrix / norms[:, None]
-        similarity = unit @ unit.T
-        np.fill_diagonal(similarity, -np.inf)
-        best = int(np.argmax(similarity))
-        i, j = divmod(best, len(keys))
-        if similarity[i, j] < threshold:
+        score = _cosines(np.stack([sums[c][0] for c in keys])) + STYLE_WEIGHT_MERGE * _cosines(
+            np.stack([sums[c][1] for c in keys])
+        )
+        np.fill_diagonal(score, -np.inf)
+        i, j = divmod(int(np.argmax(score)), len(keys))
+        if score[i, j] < MERGE_THRESHOLD:
             break
         keep, gone = keys[min(i, j)], keys[max(i, j)]
         members[keep] = sorted(members[keep] + members.pop(gone))
-        sums[keep] = sums[keep] + sums.pop(gone)
-    out = [0] * len(profiles)
+        (keep_content, keep_style), (gone_content, gone_style) = sums[keep], sums.pop(gone)
+        sums[keep] = (keep_content + gone_content, keep_style + gone_style)
+    out = [0] * len(content)
     for community, rows in members.items():
         for row in rows:
             out[row] = community
     return out
+
+
+def _cosines(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1)
+    norms[norms == 0] = 1.0
+    unit = matrix / norms[:, None]
+    return unit @ unit.T
