@@ -1,6 +1,6 @@
 """Domains from tool semantics: can the graph find the APIs of one identity-less mixed tool file?
 
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_domain_proxy.py [--seeds 0,1,2,3,4] [--png FILE]
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_domain_proxy.py [--seeds 0,1,2,3,4] [--png FILE] [--keep-prefixes]
 
 Per seed, 15 random specs of the 567-spec archive become one OpenAI tools file with the API
 identity removed (rules in bench/domain_proxy.py). The file goes through what `envhub synth` runs:
@@ -89,7 +89,7 @@ def draw(rows: list[dict], path: Path) -> None:
 
     seeds = [str(row["seed"]) for row in rows]
     x = range(len(rows))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
     series = [
         (axes[0], [("ari_groups_baseline", "current (one file = one API)"), ("ari_groups", "inferred APIs")],
          "API groups vs true APIs"),
@@ -103,7 +103,8 @@ def draw(rows: list[dict], path: Path) -> None:
         ax.set_xticks([i + 0.4 - width / 2 for i in x], seeds)
         ax.set_xlabel("proxy seed (15 APIs each)")
         ax.set_title(title)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.set_ylim(min(0.0, *(row[key] for row in rows for key, _ in keys)), 1.0)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(keys))
     axes[0].axhline(0.85, color="grey", linestyle="--", linewidth=1)
     axes[0].set_ylabel("adjusted Rand index")
     fig.tight_layout()
@@ -117,7 +118,8 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma list; 100-119 were the tuning seeds")
     parser.add_argument("--keep-prefixes", action="store_true",
                         help="keep a name prefix shared by all of an API's tools (an easier proxy)")
-    parser.add_argument("--png", type=Path, default=Path("domain_proxy.png"))
+    parser.add_argument("--png", type=Path, default=Path("build/domain_proxy.png"),
+                        help="where the picture goes (default build/domain_proxy.png, git-ignored)")
     args = parser.parse_args()
     if not args.archive.exists():
         print(f"archive not found: {args.archive}", file=sys.stderr)
@@ -145,6 +147,7 @@ def main() -> int:
           f"{median['ari_groups']:.3f} (target >= 0.85)")
     print(f"median ARI, final domains: current {median['ari_domains_baseline']:.3f} -> inferred "
           f"{median['ari_domains']:.3f} (true API given: {median['ari_domains_known']:.3f})")
+    args.png.parent.mkdir(parents=True, exist_ok=True)
     draw(rows, args.png)
     print(f"picture: {args.png}")
     return 0

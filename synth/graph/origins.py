@@ -299,36 +299,42 @@ def _merge_alike(membership: Iterable[int], content: np.ndarray, style: np.ndarr
     style cosine of their summed profiles is at least MERGE_THRESHOLD; each row's final community.
 
     Summed profiles, not tool pairs: a community's sum is its vocabulary and its habits, so two
-    halves of one API agree even when no single pair of their tools does."""
+    halves of one API agree even when no single pair of their tools does. Only the Gram matrices
+    of the sums are kept (a merge adds rows and columns), so a merge costs O(communities), not
+    O(communities x dimensions)."""
     members: dict[int, list[int]] = defaultdict(list)
     for row, community in enumerate(membership):
         members[community].append(row)
-    sums = {
-        community: (content[rows].sum(axis=0, dtype=np.float64), style[rows].sum(axis=0, dtype=np.float64))
-        for community, rows in members.items()
-    }
-    while len(members) > 1:
-        keys = sorted(members, key=lambda c: members[c][0])
-        score = _cosines(np.stack([sums[c][0] for c in keys])) + STYLE_WEIGHT_MERGE * _cosines(
-            np.stack([sums[c][1] for c in keys])
-        )
+    keys = sorted(members, key=lambda c: members[c][0])
+    groups = [members[c] for c in keys]
+    grams = []
+    for matrix in (content, style):
+        sums = np.stack([matrix[rows].sum(axis=0, dtype=np.float64) for rows in groups])
+        grams.append(sums @ sums.T)
+    alive = np.ones(len(groups), dtype=bool)
+    while alive.sum() > 1:
+        score = _cosines(grams[0]) + STYLE_WEIGHT_MERGE * _cosines(grams[1])
+        score[~alive, :] = -np.inf
+        score[:, ~alive] = -np.inf
         np.fill_diagonal(score, -np.inf)
-        i, j = divmod(int(np.argmax(score)), len(keys))
+        i, j = divmod(int(np.argmax(score)), len(groups))
         if score[i, j] < MERGE_THRESHOLD:
             break
-        keep, gone = keys[min(i, j)], keys[max(i, j)]
-        members[keep] = sorted(members[keep] + members.pop(gone))
-        (keep_content, keep_style), (gone_content, gone_style) = sums[keep], sums.pop(gone)
-        sums[keep] = (keep_content + gone_content, keep_style + gone_style)
+        keep, gone = min(i, j), max(i, j)
+        groups[keep] = sorted(groups[keep] + groups[gone])
+        groups[gone] = []
+        alive[gone] = False
+        for gram in grams:
+            gram[keep, :] += gram[gone, :]
+            gram[:, keep] += gram[:, gone]
     out = [0] * len(content)
-    for community, rows in members.items():
+    for community, rows in enumerate(groups):
         for row in rows:
             out[row] = community
     return out
 
 
-def _cosines(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1)
+def _cosines(gram: np.ndarray) -> np.ndarray:
+    norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
     norms[norms == 0] = 1.0
-    unit = matrix / norms[:, None]
-    return unit @ unit.T
+    return gram / np.outer(norms, norms)
