@@ -1,8 +1,9 @@
 """Domains from tool semantics: can the graph find the APIs of one identity-less mixed tool file?
 
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_domain_proxy.py [--seeds 0,1,2,3,4] [--png FILE] [--keep-prefixes]
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_domain_proxy.py [--seeds 0,1,2,3,4] [--apis 15]
+        [--keep-prefixes] [--png FILE]
 
-Per seed, 15 random specs of the 567-spec archive become one OpenAI tools file with the API
+Per seed, 15 (`--apis`) random specs of the 567-spec archive become one OpenAI tools file with the API
 identity removed (rules in bench/domain_proxy.py). The file goes through what `envhub synth` runs:
 `ingest_paths` -> `build_tool_graph` -> `partition_domains` (default settings). Scored with the
 adjusted Rand index (ARI) against the spec each tool came from:
@@ -39,8 +40,8 @@ def domain_labels(domains: list) -> dict[str, int]:
     return {name: number for number, domain in enumerate(domains) for name in domain.tools}
 
 
-def run_seed(by_api: dict, seed: int, folder: Path, keep_prefixes: bool) -> dict:
-    proxy = build_proxy(by_api, seed, keep_prefixes=keep_prefixes)
+def run_seed(by_api: dict, seed: int, folder: Path, keep_prefixes: bool, n_apis: int) -> dict:
+    proxy = build_proxy(by_api, seed, n_apis, keep_prefixes=keep_prefixes)
     path = proxy.write(folder / f"mixed-tools-{seed}.json")
     t0 = time.perf_counter()
     tools = ingest_paths([path]).tools
@@ -116,6 +117,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archive", type=Path, default=ARCHIVE)
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma list; 100-119 were the tuning seeds")
+    parser.add_argument("--apis", type=int, default=15, help="APIs per proxy file (default 15, the target's)")
     parser.add_argument("--keep-prefixes", action="store_true",
                         help="keep a name prefix shared by all of an API's tools (an easier proxy)")
     parser.add_argument("--png", type=Path, default=Path("build/domain_proxy.png"),
@@ -134,7 +136,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="envhub-domain-proxy-") as folder:
         for seed in seeds:
-            row = run_seed(by_api, seed, Path(folder), args.keep_prefixes)
+            row = run_seed(by_api, seed, Path(folder), args.keep_prefixes, args.apis)
             rows.append(row)
             print(f"| {seed} | {row['apis']} | {row['tools']} | {row['largest']} | {row['groups_found']} "
                   f"| {row['ari_groups_baseline']:.3f} ({row['base_groups_found']}) | {row['ari_groups']:.3f} "

@@ -130,7 +130,8 @@ def infer_api_groups(tools: list[ToolDef], *, seed: int = 0) -> list[list[str]]:
     content = hashed_tfidf([content_tokens(tool) for tool in ordered], max_share=MAX_DOCUMENT_SHARE)
     style = hashed_tfidf([style_tokens(tool) for tool in ordered], max_share=1.0)
     neighbour_space = l2_normalize(np.hstack([content, STYLE_WEIGHT_NEIGHBOURS * style]))
-    membership = _leiden_communities(neighbour_space, seed=seed)
+    edges = neighbour_edges(neighbour_space)
+    membership = _leiden_communities(len(ordered), edges, seed=seed)
     merged = _merge_alike(membership, content, style)
     groups: dict[int, list[str]] = defaultdict(list)
     for name, group in zip(names, merged, strict=True):
@@ -262,8 +263,8 @@ def hashed_tfidf(bags: list[Counter[str]], *, max_share: float, dim: int = DIM) 
     return l2_normalize(matrix)
 
 
-def _leiden_communities(vectors: np.ndarray, *, seed: int) -> list[int]:
-    """Community of each row in the k-nearest-neighbour graph (Leiden when installed, else Louvain)."""
+def neighbour_edges(vectors: np.ndarray) -> list[tuple[tuple[int, int], float]]:
+    """The k-nearest-neighbour graph's edges ((i, j) with i < j, similarity), sorted."""
     indices, sims = top_k_neighbours(vectors, NEIGHBOURS)
     edges: dict[tuple[int, int], float] = {}
     for i in range(len(vectors)):
@@ -272,21 +273,27 @@ def _leiden_communities(vectors: np.ndarray, *, seed: int) -> list[int]:
                 continue
             key = (min(i, int(j)), max(i, int(j)))
             edges[key] = max(edges.get(key, 0.0), float(sim))
-    ordered_edges = sorted(edges.items())
+    return sorted(edges.items())
+
+
+def _leiden_communities(
+    size: int, ordered_edges: list[tuple[tuple[int, int], float]], *, seed: int
+) -> list[int]:
+    """Community of each row in the neighbour graph (Leiden when installed, else Louvain)."""
     try:
         import igraph
         import leidenalg
     except ImportError:
         graph = nx.Graph()
-        graph.add_nodes_from(range(len(vectors)))
+        graph.add_nodes_from(range(size))
         graph.add_weighted_edges_from((a, b, w) for (a, b), w in ordered_edges)
         found = nx.community.louvain_communities(graph, weight="weight", resolution=1.0, seed=seed)
-        membership = [0] * len(vectors)
+        membership = [0] * size
         for number, members in enumerate(sorted(found, key=min)):
             for row in members:
                 membership[row] = number
         return membership
-    graph = igraph.Graph(n=len(vectors), edges=[edge for edge, _ in ordered_edges])
+    graph = igraph.Graph(n=size, edges=[edge for edge, _ in ordered_edges])
     graph.es["weight"] = [weight for _, weight in ordered_edges]
     partition = leidenalg.find_partition(
         graph, leidenalg.RBConfigurationVertexPartition, weights="weight", resolution_parameter=1.0, seed=seed
@@ -299,14 +306,14 @@ def _merge_alike(membership: Iterable[int], content: np.ndarray, style: np.ndarr
     style cosine of their summed profiles is at least MERGE_THRESHOLD; each row's final community.
 
     Summed profiles, not tool pairs: a community's sum is its vocabulary and its habits, so two
-    halves of one API agree even when no single pair of their tools does. Only the Gram matrices
-    of the sums are kept (a merge adds rows and columns), so a merge costs O(communities), not
-    O(communities x dimensions)."""
+    halves of one API agree even when no single pair of their tools does (they are rarely
+    neighbours: that is why Leiden cut them apart). Only the Gram matrices of the sums are kept (a
+    merge adds rows and columns), so a merge costs O(communities), not O(communities x columns).
+    """
     members: dict[int, list[int]] = defaultdict(list)
     for row, community in enumerate(membership):
         members[community].append(row)
-    keys = sorted(members, key=lambda c: members[c][0])
-    groups = [members[c] for c in keys]
+    groups = [members[c] for c in sorted(members, key=lambda c: members[c][0])]
     grams = []
     for matrix in (content, style):
         sums = np.stack([matrix[rows].sum(axis=0, dtype=np.float64) for rows in groups])
