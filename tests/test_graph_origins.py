@@ -161,3 +161,43 @@ def test_an_identity_less_tooldef_without_a_file_is_grouped_by_source() -> None:
         labels = inferred_api_labels(tools)
     names = sorted(labels)
     assert adjusted_rand_index([truth[n] for n in names], [labels[n] for n in names]) >= 0.9
+
+
+def load_proxy_module():  # type: ignore[no-untyped-def]
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "domain_proxy.py"
+    spec = importlib.util.spec_from_file_location("domain_proxy", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the class is built.
+    sys.modules.setdefault("domain_proxy", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_proxy_removes_what_names_the_api() -> None:
+    proxy_module = load_proxy_module()
+    assert proxy_module.shared_prefix(["tagmanager.accounts.list", "tagmanager.tags.get"]) == "tagmanager"
+    assert proxy_module.shared_prefix(["get_orders", "get_items"]) is None  # a verb is style, not identity
+    assert proxy_module.shared_prefix(["getOrders", "getItems"]) is None
+    by_api = {
+        f"specs/api{i}.json": [
+            ToolDef(name=f"api{i}_{op}", original_name=f"brand{i}.things.{op}", description=f"{op} things",
+                    source=f"archive::specs/api{i}.json", api=f"Brand {i} API", method="GET", path=f"/v{i}/things",
+                    tags=[f"brand{i}"])
+            for op in ("list", "get")
+        ]
+        + [ToolDef(name=f"ping{i}", original_name=f"brand{i}.ping", source=f"archive::specs/api{i}.json", api=f"Brand {i} API")]
+        for i in range(4)
+    }
+    proxy = proxy_module.build_proxy(by_api, seed=3, n_apis=3)
+    again = proxy_module.build_proxy(by_api, seed=3, n_apis=3)
+    assert proxy.functions == again.functions and len(proxy.apis) == 3
+    names = [f["function"]["name"] for f in proxy.functions]
+    assert len(set(names)) == len(names) == 9 and set(proxy.truth) == set(names)
+    # Clashing names get neutral suffixes; nothing in the file names a brand, server or path.
+    assert sorted(n for n in names if n.startswith("ping")) == ["ping", "ping_2", "ping_3"]
+    text = json.dumps(proxy.functions)
+    assert "brand" not in text.lower() and "/v" not in text and "things_list" in text
