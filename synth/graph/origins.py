@@ -40,8 +40,10 @@ from synth.tooldef import ToolDef
 
 # Formats whose files name no API: the label ingest gives their tools is just the file's name.
 IDENTITY_LESS_FORMATS = frozenset(["openai", "bfcl", "mcp"])
-# Smaller identity-less files stay one group, as before: too few tools to tell APIs apart.
-INFER_MIN_TOOLS = 16
+# A file the partition keeps whole (up to 40 tools, its default largest domain) stays one group,
+# as before: most single-API files of 16-40 tools of the archive would be cut in 3-4 resource
+# groups. A larger file is cut anyway, and then better along inferred APIs than by similarity.
+INFER_MIN_TOOLS = 41
 # Evidence weights (what a tool acts on). A parameter sentence repeated verbatim and an entity id
 # are the strongest signs of one API; free description words the weakest.
 PARAM_WEIGHT = 1.0
