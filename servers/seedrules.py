@@ -1,0 +1,435 @@
+"""Relations between seed values, inferred from column names and foreign keys, and the pass that
+makes generated rows respect them.
+
+- References agree: a row that references both a parent and another row of that parent takes the
+  parent from that row (a return's order is its item's order, a reservation's hotel is its room
+  type's hotel); two references to rows of one grandparent pick rows of the same grandparent (a
+  delivery's items come from its restaurant's menu).
+- Time runs forward within a row: created <= start < end, created <= updated
+  (check-in < check-out, pickup < return, departure < arrival, issued < due).
+- Derived values: a line's unit price is its product's price, a price picked by a class ("business")
+  is the parent's `business_price`, a parent's total is the sum of its lines, a payment is the
+  amount due.
+- Tiers are ordered: economy_price <= premium_price <= business_price <= first_price.
+- A trip's origin differs from its destination.
+
+Everything here changes only rows the generator made in this run (`fresh`), never given rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from servers.seedvalues import name_words
+from servers.spec import EnvSpec, ForeignKey, Table
+
+Rows = dict[str, list[dict[str, Any]]]
+
+CREATE_WORDS = {"created", "creation", "registered", "joined", "opened", "placed", "ordered", "booked",
+                "requested", "submitted", "issued", "reported", "purchased", "applied", "signed", "inserted",
+                "insert", "filed", "enrolled", "posted"}
+START_WORDS = {"start", "starts", "begin", "begins", "from", "pickup", "departure", "depart", "departs",
+               "effective", "started", "commenced", "checkin", "since"}
+END_WORDS = {"end", "ends", "to", "until", "return", "returned", "dropoff", "arrival", "arrive", "arrives",
+             "finish", "finished", "expiry", "expires", "expiration", "expire", "due", "closed", "resolved",
+             "completed", "ended", "deadline", "checkout"}
+UPDATE_WORDS = {"updated", "modified", "changed"}
+TOTAL_COLUMNS = ("total", "subtotal", "total_price", "total_amount", "amount_total", "order_total",
+                 "grand_total", "items_total")
+UNIT_PRICE_COLUMNS = ("unit_price", "price", "unit_cost", "price_each", "unit_amount", "item_price")
+QUANTITY_WORDS = {"quantity", "qty", "units"}
+DUE_COLUMNS = ("amount_due", "balance_due", "total", "total_price", "total_amount", "price", "subtotal", "amount")
+PAID_COLUMNS = ("amount", "amount_paid", "paid_amount", "payment_amount")
+EXTRA_CHARGE_WORDS = {"fee", "tax", "tip", "surcharge"}
+TIER_RANK = {"basic": 0, "economy": 1, "coach": 1, "standard": 1, "regular": 1, "plus": 2, "premium": 3,
+             "business": 4, "first": 5}
+
+
+def _compact(name: str) -> str:
+    """'check_in_date' -> 'checkindate': joined forms match 'checkin', 'pickup', 'dropoff'."""
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def time_role(column_name: str, table: Table) -> str | None:
+    """'create', 'start', 'end' or 'update' for a time column, from its name (None when unknown)."""
+    words = set(name_words(column_name))
+    compact = _compact(column_name)
+    has_check_in = any("checkin" in _compact(c.name) for c in table.columns)
+    if "checkin" in compact:
+        words.add("checkin")
+    if "checkout" in compact:
+        # A hotel's check-out ends a stay; a library's checkout (with a due date) starts a loan.
+        words.add("checkout" if has_check_in else "start")
+    if "pickup" in compact:
+        words.add("pickup")
+    if "dropoff" in compact:
+        words.add("dropoff")
+    if words & {"birth", "dob", "born"}:
+        return None
+    if words & UPDATE_WORDS:
+        return "update"
+    if words & CREATE_WORDS:
+        return "create"
+    if words & END_WORDS:
+        return "end"
+    if words & START_WORDS:
+        return "start"
+    return None
+
+
+def parse_time(value: Any) -> tuple[dt.datetime, bool] | None:
+    """(moment, has_time) of an ISO date or date-time string, or None for anything else."""
+    if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        return None
+    try:
+        if len(value) == 10:
+            return dt.datetime.fromisoformat(value), False
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None), True
+    except ValueError:
+        return None
+
+
+def _format_like(moment: dt.datetime, template: str) -> str:
+    if len(template) == 10:
+        return moment.date().isoformat()
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + "Z" if template.endswith("Z") else text
+
+
+def time_columns(table: Table) -> dict[str, str]:
+    """Column -> time role for the table's columns that have one."""
+    out = {}
+    for column in table.columns:
+        if column.type in ("date", "string") and column.name != table.primary_key:
+            role = time_role(column.name, table)
+            if role is not None:
+                out[column.name] = role
+    return out
+
+
+def time_violations(table: Table, row: dict[str, Any], roles: dict[str, str] | None = None) -> list[str]:
+    """The pairs of a row's time columns in the wrong order ("start 'a' ... after end 'b'")."""
+    roles = time_columns(table) if roles is None else roles
+    parsed = {c: parse_time(row.get(c)) for c in roles}
+    by_role: dict[str, list[tuple[str, dt.datetime]]] = {}
+    for name, role in roles.items():
+        if parsed[name] is not None:
+            by_role.setdefault(role, []).append((name, parsed[name][0]))
+    problems = []
+    for early, late, strict in (("create", "start", False), ("start", "end", True), ("create", "end", False),
+                                ("create", "update", False)):
+        for a, va in by_role.get(early, []):
+            for b, vb in by_role.get(late, []):
+                if vb < va or (strict and vb == va):
+                    problems.append(f"{table.name}.{a}={row[a]} is after {b}={row[b]}")
+    return problems
+
+
+def order_times(table: Table, row: dict[str, Any], rng: random.Random, roles: dict[str, str]) -> None:
+    """Move a row's later times after its earlier ones: created <= start < end, created <= updated."""
+    def values(role: str) -> list[tuple[str, dt.datetime]]:
+        out = []
+        for name, r in roles.items():
+            parsed = parse_time(row.get(name))
+            if r == role and parsed is not None:
+                out.append((name, parsed[0]))
+        return out
+
+    starts = values("start")
+    if starts:
+        earliest_start = min(v for _, v in starts)
+        for name, v in values("create"):
+            if v > earliest_start:
+                row[name] = _format_like(earliest_start - dt.timedelta(days=rng.randint(1, 60)), row[name])
+    anchor_values = [v for _, v in values("start")] or [v for _, v in values("create")]
+    if anchor_values:
+        anchor = max(anchor_values)
+        for name, v in values("end"):
+            if v <= anchor:
+                row[name] = _format_like(anchor + dt.timedelta(days=rng.randint(1, 14), hours=rng.randint(0, 8)),
+                                         row[name])
+    creates = values("create")
+    if creates:
+        latest_create = max(v for _, v in creates)
+        for name, v in values("update"):
+            if v < latest_create:
+                row[name] = _format_like(latest_create + dt.timedelta(days=rng.randint(0, 30), hours=1), row[name])
+
+
+def order_tiers(table: Table, row: dict[str, Any]) -> None:
+    """economy_price <= business_price: numbers of one stem sorted by their tier's rank."""
+    for group in tier_groups(table):
+        present = [(TIER_RANK[tier], name) for tier, name in group if isinstance(row.get(name), (int, float))]
+        ordered = sorted(row[name] for _, name in present)
+        for value, (_, name) in zip(ordered, sorted(present), strict=True):
+            row[name] = value
+
+
+def tier_groups(table: Table) -> list[list[tuple[str, str]]]:
+    """[[(tier, column), ...], ...]: numeric columns named '<tier>_<stem>' sharing a stem (2+ tiers)."""
+    stems: dict[str, list[tuple[str, str]]] = {}
+    for column in table.columns:
+        if column.type not in ("integer", "number"):
+            continue
+        words = name_words(column.name)
+        if len(words) >= 2 and words[0] in TIER_RANK:
+            stems.setdefault("_".join(words[1:]), []).append((words[0], column.name))
+    return [group for group in stems.values() if len({TIER_RANK[t] for t, _ in group}) > 1]
+
+
+def trip_ends(table: Table) -> list[tuple[str, str]]:
+    """(origin, destination)-like string column pairs of a table."""
+    names = {c.name for c in table.columns if c.type == "string"}
+    pairs = [("origin", "destination"), ("from_airport", "to_airport"), ("departure_airport", "arrival_airport"),
+             ("src", "dst"), ("source_airport", "destination_airport")]
+    return [(a, b) for a, b in pairs if a in names and b in names]
+
+
+# -- references ------------------------------------------------------------------------------
+
+
+class ReferencePlan:
+    """How one table's foreign keys are filled so that they agree with each other.
+
+    `derived[x] = (y, z)`: column x is not drawn but read from the row that column y references
+    (its column z), because y's table references x's table too. `siblings[y] = (x, a, b)`: column y
+    draws among rows whose column b equals column a of the row x references (same grandparent).
+    """
+
+    def __init__(self, spec: EnvSpec, table: Table) -> None:
+        tables = {t.name: t for t in spec.tables}
+        fks = [fk for fk in table.foreign_keys if fk.ref_table != table.name]
+        self.derived: dict[str, tuple[str, str]] = {}
+        self.siblings: dict[str, tuple[str, str, str]] = {}
+        for fk in fks:
+            for other in fks:
+                if other is fk or other.column in self.derived:
+                    continue
+                via = _reference_to(tables.get(other.ref_table), fk.ref_table, fk.ref_column)
+                if via is not None and fk.column not in self.derived:
+                    self.derived[fk.column] = (other.column, via)
+        drawn = [fk for fk in fks if fk.column not in self.derived]
+        for i, fk in enumerate(drawn):
+            for earlier in drawn[:i]:
+                shared = _shared_parent(tables.get(earlier.ref_table), tables.get(fk.ref_table))
+                if shared is not None and fk.column not in self.siblings:
+                    self.siblings[fk.column] = (earlier.column, shared[0], shared[1])
+
+    def order(self, table: Table) -> list[str]:
+        """The table's columns in fill order: drawn references, then derived ones, then the rest."""
+        names = [c.name for c in table.columns]
+        drawn = [n for n in names if n not in self.derived]
+        return drawn + [n for n in names if n in self.derived]
+
+
+def _reference_to(table: Table | None, ref_table: str, ref_column: str) -> str | None:
+    if table is None or table.name == ref_table:
+        return None
+    for fk in table.foreign_keys:
+        if fk.ref_table == ref_table and fk.ref_column == ref_column:
+            return fk.column
+    return None
+
+
+def _shared_parent(a: Table | None, b: Table | None) -> tuple[str, str] | None:
+    """(column of a, column of b) that reference the same third table, if any."""
+    if a is None or b is None or a.name == b.name:
+        return None
+    for fa in a.foreign_keys:
+        for fb in b.foreign_keys:
+            if fa.ref_table == fb.ref_table and fa.ref_column == fb.ref_column \
+                    and fa.ref_table not in (a.name, b.name):
+                return fa.column, fb.column
+    return None
+
+
+def reference_violations(spec: EnvSpec, table: Table, rows: Rows) -> list[str]:
+    """Rows whose references disagree: a derived reference not equal to the one its sibling implies."""
+    plan = ReferencePlan(spec, table)
+    index = {t.name: {r.get(t.primary_key): r for r in rows.get(t.name, [])} for t in spec.tables}
+    fk_of = {fk.column: fk for fk in table.foreign_keys}
+    problems = []
+    for row in rows.get(table.name, []):
+        for column, (via, parent_column) in plan.derived.items():
+            target = index[fk_of[via].ref_table].get(row.get(via))
+            if target is None or row.get(via) is None or row.get(column) is None:
+                continue
+            if target.get(parent_column) != row.get(column):
+                problems.append(f"{table.name} {row.get(table.primary_key)}: {column}={row.get(column)} but its "
+                                f"{via} {row.get(via)} has {parent_column}={target.get(parent_column)}")
+    return problems
+
+
+# -- derived values ---------------------------------------------------------------------------
+
+
+def _column(table: Table, candidates: Iterable[str], types: tuple[str, ...] = ("number", "integer")) -> str | None:
+    names = {c.name: c for c in table.columns}
+    for name in candidates:
+        col = names.get(name)
+        if col is not None and col.type in types and name != table.primary_key:
+            return name
+    return None
+
+
+def quantity_column(table: Table) -> str | None:
+    for c in table.columns:
+        if c.type in ("integer", "number") and set(name_words(c.name)) & QUANTITY_WORDS:
+            return c.name
+    return None
+
+
+def unit_price_links(spec: EnvSpec, table: Table) -> list[tuple[str, ForeignKey, str]]:
+    """(child column, foreign key, parent column): a line's unit price copied from what it buys."""
+    tables = {t.name: t for t in spec.tables}
+    quantity = quantity_column(table)
+    out = []
+    for name in UNIT_PRICE_COLUMNS:
+        if _column(table, [name]) is None or (quantity is None and not name.startswith("unit")):
+            continue
+        for fk in table.foreign_keys:
+            parent = tables.get(fk.ref_table)
+            if parent is None or parent.name == table.name:
+                continue
+            source = _column(parent, [name, name.removeprefix("unit_"), "price", "unit_price"])
+            if source is not None:
+                out.append((name, fk, source))
+                break
+        break
+    return out
+
+
+def class_price_links(spec: EnvSpec, table: Table) -> list[tuple[str, str, ForeignKey, dict[str, str]]]:
+    """(child column, enum column, foreign key, {enum value: parent column}): a fare picked by class."""
+    tables = {t.name: t for t in spec.tables}
+    out = []
+    for col in table.columns:
+        if col.type not in ("number", "integer") or not set(name_words(col.name)) & {"price", "fare", "rate"}:
+            continue
+        for enum_col in (c for c in table.columns if c.type == "enum"):
+            for fk in table.foreign_keys:
+                parent = tables.get(fk.ref_table)
+                if parent is None:
+                    continue
+                names = {c.name for c in parent.columns}
+                choice = {v: f"{v}_{col.name}" if f"{v}_{col.name}" in names else f"{v}_price"
+                          for v in enum_col.enum or []}
+                choice = {v: p for v, p in choice.items() if p in names}
+                if len(choice) >= 2:
+                    out.append((col.name, enum_col.name, fk, choice))
+    return out
+
+
+def total_links(spec: EnvSpec, table: Table) -> list[tuple[str, Table, ForeignKey, str, str]]:
+    """(parent total column, child table, child foreign key, quantity column, price column)."""
+    total = _column(table, ["subtotal"]) or _column(table, TOTAL_COLUMNS)
+    if total is None:
+        return []
+    out = []
+    for child in spec.tables:
+        if child.name == table.name:
+            continue
+        for fk in child.foreign_keys:
+            if fk.ref_table != table.name:
+                continue
+            quantity, price = quantity_column(child), _column(child, UNIT_PRICE_COLUMNS)
+            if quantity is not None and price is not None:
+                out.append((total, child, fk, quantity, price))
+                return out
+    return out
+
+
+def payment_links(spec: EnvSpec, table: Table) -> list[tuple[str, ForeignKey, str]]:
+    """(paid column, foreign key, parent's due column): a payment pays what its parent is due."""
+    words = set(name_words(table.name))
+    if not words & {"payment", "payments"}:
+        return []
+    paid = _column(table, PAID_COLUMNS)
+    if paid is None:
+        return []
+    tables = {t.name: t for t in spec.tables}
+    for fk in table.foreign_keys:
+        parent = tables.get(fk.ref_table)
+        if parent is None or parent.name == table.name:
+            continue
+        due = _column(parent, DUE_COLUMNS)
+        if due is not None:
+            return [(paid, fk, due)]
+    return []
+
+
+def _money(value: float, integer: bool) -> float | int:
+    return int(round(value)) if integer else round(value, 2)
+
+
+def make_consistent(spec: EnvSpec, rows: Rows, fresh: set[int], rng: random.Random, order: list[Table]) -> None:
+    """Apply the row-local and cross-table relations to the rows whose id() is in `fresh`."""
+    def is_fresh(row: dict[str, Any]) -> bool:
+        return id(row) in fresh
+
+    index = {t.name: {r.get(t.primary_key): r for r in rows.get(t.name, [])} for t in spec.tables}
+    columns = {t.name: {c.name: c for c in t.columns} for t in spec.tables}
+    for table in order:
+        roles = time_columns(table)
+        tiers = tier_groups(table)
+        trips = trip_ends(table)
+        for row in rows.get(table.name, []):
+            if not is_fresh(row):
+                continue
+            if roles:
+                order_times(table, row, rng, roles)
+            if tiers:
+                order_tiers(table, row)
+            for a, b in trips:
+                if row.get(a) is not None and row.get(a) == row.get(b):
+                    row[b] = _other_airport(row[a], rng)
+    for table in order:
+        for child_col, fk, parent_col in unit_price_links(spec, table):
+            integer = columns[table.name][child_col].type == "integer"
+            for row in rows.get(table.name, []):
+                parent = index[fk.ref_table].get(row.get(fk.column))
+                if is_fresh(row) and parent is not None and isinstance(parent.get(parent_col), (int, float)):
+                    row[child_col] = _money(parent[parent_col], integer)
+        for child_col, enum_col, fk, choice in class_price_links(spec, table):
+            integer = columns[table.name][child_col].type == "integer"
+            for row in rows.get(table.name, []):
+                parent = index[fk.ref_table].get(row.get(fk.column))
+                source = choice.get(row.get(enum_col))
+                if is_fresh(row) and parent is not None and source and isinstance(parent.get(source), (int, float)):
+                    row[child_col] = _money(parent[source], integer)
+    for table in order:
+        for total, child, fk, quantity, price in total_links(spec, table):
+            integer = columns[table.name][total].type == "integer"
+            sums: dict[Any, float] = {}
+            for line in rows.get(child.name, []):
+                q, p = line.get(quantity), line.get(price)
+                if isinstance(q, (int, float)) and isinstance(p, (int, float)):
+                    sums[line.get(fk.column)] = sums.get(line.get(fk.column), 0.0) + q * p
+            extras = [c.name for c in table.columns if c.type in ("number", "integer") and c.name != total
+                      and set(name_words(c.name)) & EXTRA_CHARGE_WORDS]
+            grand = _column(table, ["total"]) if total == "subtotal" else None
+            for row in rows.get(table.name, []):
+                if not is_fresh(row):
+                    continue
+                row[total] = _money(sums.get(row.get(fk.ref_column), 0.0), integer)
+                if grand is not None:
+                    charges = sum(row.get(c) or 0 for c in extras if isinstance(row.get(c), (int, float)))
+                    row[grand] = _money(row[total] + charges, columns[table.name][grand].type == "integer")
+    for table in order:
+        for paid, fk, due in payment_links(spec, table):
+            integer = columns[table.name][paid].type == "integer"
+            for row in rows.get(table.name, []):
+                parent = index[fk.ref_table].get(row.get(fk.column))
+                if is_fresh(row) and parent is not None and isinstance(parent.get(due), (int, float)):
+                    row[paid] = _money(parent[due], integer)
+
+
+def _other_airport(code: str, rng: random.Random) -> str:
+    from servers.seeddata import PLACES
+
+    choices = [p.airport for p in PLACES if p.airport != code]
+    return rng.choice(choices)
