@@ -169,7 +169,7 @@ DESCRIPTION_CLOSERS = (
 CATEGORIES = ("electronics", "home", "office", "outdoor", "kitchen", "books", "toys", "sports", "garden",
               "beauty")
 STATUS_WORDS = ("active", "pending", "completed", "suspended", "archived")
-TAGS = ("billing", "priority", "internal", "customer", "finance", "legal", "marketing", "ops", "security",
+TAGS = ("billing", "urgent", "internal", "customer", "finance", "legal", "marketing", "ops", "security",
         "research", "travel", "hardware")
 MIME_TYPES = ("application/json", "application/pdf", "image/png", "image/jpeg", "text/csv", "text/plain")
 FILE_STEMS = ("report", "invoice", "summary", "export", "contract", "receipt", "backup", "photo", "notes")

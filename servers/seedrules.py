@@ -31,7 +31,7 @@ Rows = dict[str, list[dict[str, Any]]]
 
 CREATE_WORDS = {"created", "creation", "registered", "joined", "opened", "placed", "ordered", "booked",
                 "requested", "submitted", "issued", "reported", "purchased", "applied", "signed", "inserted",
-                "insert", "filed", "enrolled", "posted"}
+                "insert", "filed", "enrolled", "posted", "paid"}
 START_WORDS = {"start", "starts", "begin", "begins", "from", "pickup", "departure", "depart", "departs",
                "effective", "started", "commenced", "checkin", "since"}
 END_WORDS = {"end", "ends", "to", "until", "return", "returned", "dropoff", "arrival", "arrive", "arrives",
@@ -64,6 +64,8 @@ def time_role(column_name: str, table: Table) -> str | None:
     if "checkout" in compact:
         # A hotel's check-out ends a stay; a library's checkout (with a due date) starts a loan.
         words.add("checkout" if has_check_in else "start")
+        if not has_check_in:
+            words.discard("checkout")
     if "pickup" in compact:
         words.add("pickup")
     if "dropoff" in compact:
@@ -93,7 +95,18 @@ def parse_time(value: Any) -> tuple[dt.datetime, bool] | None:
         return None
 
 
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_clock(value: Any) -> dt.datetime | None:
+    """A time of day ("HH:MM") as a moment on one fixed day, or None."""
+    match = _CLOCK.match(value) if isinstance(value, str) else None
+    return dt.datetime(2000, 1, 1, int(match.group(1)), int(match.group(2))) if match else None
+
+
 def _format_like(moment: dt.datetime, template: str) -> str:
+    if _CLOCK.match(template):
+        return moment.strftime("%H:%M")
     if len(template) == 10:
         return moment.date().isoformat()
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
@@ -101,43 +114,78 @@ def _format_like(moment: dt.datetime, template: str) -> str:
 
 
 def time_columns(table: Table) -> dict[str, str]:
-    """Column -> time role for the table's columns that have one."""
+    """Column -> time role for the table's columns that have one (an arrival time of day that
+    "may be on the next day" has none: it can be earlier than its departure)."""
     out = {}
     for column in table.columns:
         if column.type in ("date", "string") and column.name != table.primary_key:
             role = time_role(column.name, table)
-            if role is not None:
+            if role is not None and "next day" not in (column.description or "").lower():
                 out[column.name] = role
+    return out
+
+
+def _moments(roles: dict[str, str], row: dict[str, Any]) -> dict[str, list[tuple[str, dt.datetime, bool]]]:
+    """role -> [(column, moment, is_clock)] of a row's parseable time values."""
+    out: dict[str, list[tuple[str, dt.datetime, bool]]] = {}
+    for name, role in roles.items():
+        parsed = parse_time(row.get(name))
+        clock = parse_clock(row.get(name)) if parsed is None else None
+        if parsed is not None:
+            out.setdefault(role, []).append((name, parsed[0], False))
+        elif clock is not None:
+            out.setdefault(role, []).append((name, clock, True))
     return out
 
 
 def time_violations(table: Table, row: dict[str, Any], roles: dict[str, str] | None = None) -> list[str]:
     """The pairs of a row's time columns in the wrong order ("start 'a' ... after end 'b'")."""
     roles = time_columns(table) if roles is None else roles
-    parsed = {c: parse_time(row.get(c)) for c in roles}
-    by_role: dict[str, list[tuple[str, dt.datetime]]] = {}
-    for name, role in roles.items():
-        if parsed[name] is not None:
-            by_role.setdefault(role, []).append((name, parsed[name][0]))
+    by_role = _moments(roles, row)
     problems = []
-    for early, late, strict in (("create", "start", False), ("start", "end", True), ("create", "end", False),
-                                ("create", "update", False)):
-        for a, va in by_role.get(early, []):
-            for b, vb in by_role.get(late, []):
+    for early, late, strict in TIME_ORDER:
+        for a, va, ca in by_role.get(early, []):
+            for b, vb, cb in by_role.get(late, []):
+                if ca != cb:
+                    continue  # a time of day says nothing about the order of a date
                 if vb < va or (strict and vb == va):
                     problems.append(f"{table.name}.{a}={row[a]} is after {b}={row[b]}")
     return problems
 
 
-def order_times(table: Table, row: dict[str, Any], rng: random.Random, roles: dict[str, str]) -> None:
-    """Move a row's later times after its earlier ones: created <= start < end, created <= updated."""
+TIME_ORDER = (("create", "start", False), ("start", "end", True), ("create", "end", False),
+              ("create", "update", False))
+
+
+def order_times(table: Table, row: dict[str, Any], rng: random.Random, roles: dict[str, str],
+                now: dt.datetime) -> None:
+    """Move a row's later times after its earlier ones: created <= start < end, created <= updated,
+    and what already happened (created, updated) no later than the episode clock `now`."""
+    for clocks in (False, True):
+        _order_times(row, rng, roles, now, clocks)
+
+
+def _order_times(row: dict[str, Any], rng: random.Random, roles: dict[str, str], now: dt.datetime,
+                 clocks: bool) -> None:
     def values(role: str) -> list[tuple[str, dt.datetime]]:
-        out = []
-        for name, r in roles.items():
-            parsed = parse_time(row.get(name))
-            if r == role and parsed is not None:
-                out.append((name, parsed[0]))
-        return out
+        return [(n, v) for n, v, c in _moments(roles, row).get(role, []) if c == clocks]
+
+    step = (lambda: dt.timedelta(minutes=15 * rng.randint(2, 8))) if clocks else None
+    if not clocks:
+        for role in ("create", "update"):
+            for name, v in values(role):
+                if v > now:
+                    row[name] = _format_like(now - dt.timedelta(days=rng.randint(1, 400), hours=rng.randint(0, 8)),
+                                             row[name])
+    if clocks:
+        anchor_values = [v for _, v in values("start")]
+        if anchor_values:
+            anchor = max(anchor_values)
+            for name, v in values("end"):
+                if v <= anchor:
+                    assert step is not None
+                    row[name] = _format_like(min(anchor + step(), dt.datetime(2000, 1, 1, 23, 45)), row[name])
+        return
 
     starts = values("start")
     if starts:
@@ -158,6 +206,52 @@ def order_times(table: Table, row: dict[str, Any], rng: random.Random, roles: di
         for name, v in values("update"):
             if v < latest_create:
                 row[name] = _format_like(latest_create + dt.timedelta(days=rng.randint(0, 30), hours=1), row[name])
+
+
+def parent_time_bounds(table: Table, row: dict[str, Any], tables: dict[str, Table],
+                       index: dict[str, dict[Any, dict[str, Any]]]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(earliest, latest) a row's creation may be given its parents: not before a parent was
+    created (an order after its customer), not after a parent starts (a booking before its flight)."""
+    low: dt.datetime | None = None
+    high: dt.datetime | None = None
+    for fk in table.foreign_keys:
+        parent_table = tables.get(fk.ref_table)
+        parent = index.get(fk.ref_table, {}).get(row.get(fk.column))
+        if parent_table is None or parent is None or parent is row:
+            continue
+        for name, role in time_columns(parent_table).items():
+            parsed = parse_time(parent.get(name))
+            if parsed is None:
+                continue
+            if role == "create":
+                low = parsed[0] if low is None else max(low, parsed[0])
+            elif role == "start":
+                high = parsed[0] if high is None else min(high, parsed[0])
+    return low, high
+
+
+def follow_parents(table: Table, row: dict[str, Any], roles: dict[str, str], tables: dict[str, Table],
+                   index: dict[str, dict[Any, dict[str, Any]]], rng: random.Random, now: dt.datetime) -> None:
+    """Move a row's creation inside its parents' bounds (and not after `now`) when they leave room."""
+    low, high = parent_time_bounds(table, row, tables, index)
+    high = now if high is None else min(high, now)
+    if low is None and high is None or (low is not None and high is not None and high < low):
+        return
+    for name, role in roles.items():
+        parsed = parse_time(row.get(name))
+        if role != "create" or parsed is None:
+            continue
+        moment = parsed[0]
+        if low is not None and moment < low:
+            room = (high - low).days if high is not None else 30
+            moment = low + dt.timedelta(days=rng.randint(0, max(0, min(room, 30))), hours=rng.randint(0, 6))
+            if high is not None and moment > high:
+                moment = low
+        elif high is not None and moment > high:
+            moment = high - dt.timedelta(days=rng.randint(1, 60))
+            if low is not None and moment < low:
+                moment = low
+        row[name] = _format_like(moment, row[name])
 
 
 def order_tiers(table: Table, row: dict[str, Any]) -> None:
@@ -373,6 +467,10 @@ def make_consistent(spec: EnvSpec, rows: Rows, fresh: set[int], rng: random.Rand
 
     index = {t.name: {r.get(t.primary_key): r for r in rows.get(t.name, [])} for t in spec.tables}
     columns = {t.name: {c.name: c for c in t.columns} for t in spec.tables}
+    from servers.program import DEFAULT_CLOCK  # servers.program imports this module's importers
+
+    now = dt.datetime.fromisoformat(DEFAULT_CLOCK)
+    tables = {t.name: t for t in spec.tables}
     for table in order:
         roles = time_columns(table)
         tiers = tier_groups(table)
@@ -381,7 +479,9 @@ def make_consistent(spec: EnvSpec, rows: Rows, fresh: set[int], rng: random.Rand
             if not is_fresh(row):
                 continue
             if roles:
-                order_times(table, row, rng, roles)
+                order_times(table, row, rng, roles, now)
+                follow_parents(table, row, roles, tables, index, rng, now)
+                order_times(table, row, rng, roles, now)
             if tiers:
                 order_tiers(table, row)
             for a, b in trips:

@@ -180,7 +180,7 @@ class ColumnKind:
         if c.type == "date":
             if w & {"birth", "dob", "birthday", "born"}:
                 return "birth_date"
-            return "datetime" if w & {"time", "timestamp", "datetime", "at"} else "date"
+            return "datetime" if w & {"time", "timestamp", "datetime"} else "date"
         if c.type in ("integer", "number"):
             return "number"
         if is_identifier(c, self.table):
