@@ -205,7 +205,8 @@ def _order_times(row: dict[str, Any], rng: random.Random, roles: dict[str, str],
         latest_create = max(v for _, v in creates)
         for name, v in values("update"):
             if v < latest_create:
-                row[name] = _format_like(latest_create + dt.timedelta(days=rng.randint(0, 30), hours=1), row[name])
+                later = latest_create + dt.timedelta(days=rng.randint(0, 30), hours=1)
+                row[name] = _format_like(max(latest_create, min(later, now)), row[name])
 
 
 def parent_time_bounds(table: Table, row: dict[str, Any], tables: dict[str, Table],

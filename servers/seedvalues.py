@@ -233,6 +233,8 @@ class ColumnKind:
             return "timezone"
         if w & {"airport", "origin", "destination"} or name in {"src", "dst"}:
             return "airport"
+        if w & {"shelf", "aisle", "bin", "rack", "bay"}:
+            return "shelf"
         if w & {"location", "place", "venue"} and not w & {"id"}:
             return "location"
         if w & {"currency"}:
@@ -253,6 +255,8 @@ class ColumnKind:
             return "seat"
         if w & {"iban"}:
             return "iban"
+        if w & {"isbn"}:
+            return "isbn"
         if w >= {"flight", "number"}:
             return "flight_number"
         if w & {"sku", "code", "number", "reference", "ref", "serial", "plate", "vin", "confirmation", "locator",
@@ -454,6 +458,13 @@ class ColumnKind:
             return rng.choice(data.COLORS)
         if kind == "seat":
             return f"{rng.randint(1, 40)}{rng.choice('ABCDEF')}"
+        if kind == "shelf":
+            return f"{rng.choice('ABCDEFGH')}{rng.randint(1, 12)}-{rng.randint(1, 40):02d}"
+        if kind == "isbn":
+            digits = [9, 7, 8] + [rng.randrange(10) for _ in range(9)]
+            check = (10 - sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10) % 10
+            text = "".join(map(str, digits + [check]))
+            return f"{text[:3]}-{text[3]}-{text[4:8]}-{text[8:12]}-{text[12]}"
         if kind == "iban":
             return f"DE{rng.randrange(10, 100)} {' '.join(f'{rng.randrange(10_000):04d}' for _ in range(4))} 00"
         if kind == "flight_number":
@@ -484,8 +495,11 @@ class ColumnKind:
             noun = max(self.table_words & VENUE_TABLE_WORDS, key=len)
             return f"{rng.choice(data.COMPANY_STEMS)} {noun.capitalize()}"
         if kind == "title":
+            adjective, noun = rng.choice(data.NAME_ADJECTIVES).capitalize(), rng.choice(data.NAME_NOUNS).capitalize()
+            if self.table_words & {"book", "film", "movie", "album", "song", "episode", "show", "title", "article"}:
+                return f"The {adjective} {noun}" if rng.random() < 0.5 else f"{noun} of the {adjective} {rng.choice(data.NAME_NOUNS).capitalize()}"
             topic = rng.choice(data.TOPICS)
-            return f"{topic.title()}: {rng.choice(data.NAME_ADJECTIVES).capitalize()} {rng.choice(data.NAME_NOUNS).capitalize()}"
+            return f"{topic[0].upper()}{topic[1:]} {rng.choice(['kickoff', 'workshop', 'review', 'plan', 'sync'])}"
         if kind == "proper_name":
             return f"{rng.choice(data.NAME_ADJECTIVES).capitalize()} {rng.choice(data.NAME_NOUNS).capitalize()}"
         return f"{rng.choice(data.NAME_ADJECTIVES)}-{rng.choice(data.NAME_NOUNS)}"
