@@ -705,7 +705,7 @@ def test_clinic_cancel_reschedule_update_only_scheduled(world):
     w.refused("cancel_appointment", {"appointment_id": appointment, "cancel_reason": "ill"}, "only scheduled appointments")
     w.refused("reschedule_appointment", {"appointment_id": appointment, "slot_id": target}, "only scheduled")
     w.refused("update_appointment", {"appointment_id": appointment, "visit_type": "video"}, "only scheduled")
-    w.sql("UPDATE appointments SET status = 'scheduled' WHERE appointment_id = ?", appointment)
+    w.sql("UPDATE appointments SET status = 'scheduled', visit_type = 'in_person' WHERE appointment_id = ?", appointment)
     w.sql("UPDATE slots SET doctor_id = (SELECT MIN(doctor_id) FROM doctors WHERE doctor_id != ?) WHERE slot_id = ?", doctor, target)
     w.refused("reschedule_appointment", {"appointment_id": appointment, "slot_id": target}, "same doctor")
     w.sql("UPDATE slots SET doctor_id = ? WHERE slot_id = ?", doctor, target)
