@@ -13,7 +13,8 @@ makes generated rows respect them.
 - Tiers are ordered: economy_price <= premium_price <= business_price <= first_price.
 - A trip's origin differs from its destination.
 
-Everything here changes only rows the generator made in this run (`fresh`), never given rows.
+Everything here changes only rows the generator made in this run (`fresh`); the one exception is
+a given parent the generator added lines to, whose total is summed again.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ CREATE_WORDS = {"created", "creation", "registered", "joined", "opened", "placed
                 "requested", "submitted", "issued", "reported", "purchased", "applied", "signed", "inserted",
                 "insert", "filed", "enrolled", "posted", "paid"}
 START_WORDS = {"start", "starts", "begin", "begins", "from", "pickup", "departure", "depart", "departs",
-               "effective", "started", "commenced", "checkin", "since"}
+               "effective", "started", "commenced", "checkin"}
 END_WORDS = {"end", "ends", "to", "until", "return", "returned", "dropoff", "arrival", "arrive", "arrives",
              "finish", "finished", "expiry", "expires", "expiration", "expire", "due", "closed", "resolved",
              "completed", "ended", "deadline", "checkout"}
@@ -187,12 +188,14 @@ def _order_times(row: dict[str, Any], rng: random.Random, roles: dict[str, str],
                     row[name] = _format_like(min(anchor + step(), dt.datetime(2000, 1, 1, 23, 45)), row[name])
         return
 
-    starts = values("start")
-    if starts:
-        earliest_start = min(v for _, v in starts)
-        for name, v in values("create"):
-            if v > earliest_start:
-                row[name] = _format_like(earliest_start - dt.timedelta(days=rng.randint(1, 60)), row[name])
+    creates = values("create")
+    if creates:
+        # Starts move after the creation (not the creation before them): the creation is also
+        # bound by the row's parents and the clock.
+        latest_create = max(v for _, v in creates)
+        for name, v in values("start"):
+            if v < latest_create:
+                row[name] = _format_like(latest_create + dt.timedelta(days=rng.randint(1, 30)), row[name])
     anchor_values = [v for _, v in values("start")] or [v for _, v in values("create")]
     if anchor_values:
         anchor = max(anchor_values)
@@ -210,17 +213,23 @@ def _order_times(row: dict[str, Any], rng: random.Random, roles: dict[str, str],
 
 
 def parent_time_bounds(table: Table, row: dict[str, Any], tables: dict[str, Table],
-                       index: dict[str, dict[Any, dict[str, Any]]]) -> tuple[dt.datetime | None, dt.datetime | None]:
+                       index: dict[str, dict[Any, dict[str, Any]]],
+                       roles_of: dict[str, dict[str, str]] | None = None,
+                       ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """(earliest, latest) a row's creation may be given its parents: not before a parent was
-    created (an order after its customer), not after a parent starts (a booking before its flight)."""
+    created (an order after its customer), not after a parent starts (a booking before its flight).
+    `roles_of` caches `time_columns` per table name."""
     low: dt.datetime | None = None
     high: dt.datetime | None = None
+    roles_of = {} if roles_of is None else roles_of
     for fk in table.foreign_keys:
         parent_table = tables.get(fk.ref_table)
         parent = index.get(fk.ref_table, {}).get(row.get(fk.column))
         if parent_table is None or parent is None or parent is row:
             continue
-        for name, role in time_columns(parent_table).items():
+        if parent_table.name not in roles_of:
+            roles_of[parent_table.name] = time_columns(parent_table)
+        for name, role in roles_of[parent_table.name].items():
             parsed = parse_time(parent.get(name))
             if parsed is None:
                 continue
@@ -232,9 +241,12 @@ def parent_time_bounds(table: Table, row: dict[str, Any], tables: dict[str, Tabl
 
 
 def follow_parents(table: Table, row: dict[str, Any], roles: dict[str, str], tables: dict[str, Table],
-                   index: dict[str, dict[Any, dict[str, Any]]], rng: random.Random, now: dt.datetime) -> None:
+                   index: dict[str, dict[Any, dict[str, Any]]], rng: random.Random, now: dt.datetime,
+                   roles_of: dict[str, dict[str, str]]) -> None:
     """Move a row's creation inside its parents' bounds (and not after `now`) when they leave room."""
-    low, high = parent_time_bounds(table, row, tables, index)
+    if "create" not in roles.values():
+        return
+    low, high = parent_time_bounds(table, row, tables, index, roles_of)
     high = now if high is None else min(high, now)
     if low is None and high is None or (low is not None and high is not None and high < low):
         return
@@ -317,8 +329,20 @@ class ReferencePlan:
     def order(self, table: Table) -> list[str]:
         """The table's columns in fill order: drawn references, then derived ones, then the rest."""
         names = [c.name for c in table.columns]
-        drawn = [n for n in names if n not in self.derived]
-        return drawn + [n for n in names if n in self.derived]
+        derived: list[str] = []
+
+        def visit(name: str, path: set[str]) -> None:
+            if name in derived or name in path:
+                return
+            via = self.derived[name][0]
+            if via in self.derived:  # read from a reference that is itself read: that one first
+                visit(via, path | {name})
+            derived.append(name)
+
+        for name in names:
+            if name in self.derived:
+                visit(name, set())
+        return [n for n in names if n not in self.derived] + derived
 
 
 def _reference_to(table: Table | None, ref_table: str, ref_column: str) -> str | None:
@@ -351,8 +375,8 @@ def reference_violations(spec: EnvSpec, table: Table, rows: Rows) -> list[str]:
     for row in rows.get(table.name, []):
         for column, (via, parent_column) in plan.derived.items():
             target = index[fk_of[via].ref_table].get(row.get(via))
-            if target is None or row.get(via) is None or row.get(column) is None:
-                continue
+            if target is None or row.get(via) is None or row.get(column) is None or target.get(parent_column) is None:
+                continue  # nothing to agree with
             if target.get(parent_column) != row.get(column):
                 problems.append(f"{table.name} {row.get(table.primary_key)}: {column}={row.get(column)} but its "
                                 f"{via} {row.get(via)} has {parent_column}={target.get(parent_column)}")
@@ -472,8 +496,9 @@ def make_consistent(spec: EnvSpec, rows: Rows, fresh: set[int], rng: random.Rand
 
     now = dt.datetime.fromisoformat(DEFAULT_CLOCK)
     tables = {t.name: t for t in spec.tables}
+    roles_of = {t.name: time_columns(t) for t in spec.tables}
     for table in order:
-        roles = time_columns(table)
+        roles = roles_of[table.name]
         tiers = tier_groups(table)
         trips = trip_ends(table)
         for row in rows.get(table.name, []):
@@ -481,7 +506,7 @@ def make_consistent(spec: EnvSpec, rows: Rows, fresh: set[int], rng: random.Rand
                 continue
             if roles:
                 order_times(table, row, rng, roles, now)
-                follow_parents(table, row, roles, tables, index, rng, now)
+                follow_parents(table, row, roles, tables, index, rng, now, roles_of)
                 order_times(table, row, rng, roles, now)
             if tiers:
                 order_tiers(table, row)
@@ -506,15 +531,18 @@ def make_consistent(spec: EnvSpec, rows: Rows, fresh: set[int], rng: random.Rand
         for total, child, fk, quantity, price in total_links(spec, table):
             integer = columns[table.name][total].type == "integer"
             sums: dict[Any, float] = {}
+            grown: set[Any] = set()  # given parents the generator added lines to
             for line in rows.get(child.name, []):
                 q, p = line.get(quantity), line.get(price)
                 if isinstance(q, (int, float)) and isinstance(p, (int, float)):
                     sums[line.get(fk.column)] = sums.get(line.get(fk.column), 0.0) + q * p
+                if is_fresh(line):
+                    grown.add(line.get(fk.column))
             extras = [c.name for c in table.columns if c.type in ("number", "integer") and c.name != total
                       and set(name_words(c.name)) & EXTRA_CHARGE_WORDS]
             grand = _column(table, ["total"]) if total == "subtotal" else None
             for row in rows.get(table.name, []):
-                if not is_fresh(row):
+                if not is_fresh(row) and row.get(fk.ref_column) not in grown:
                     continue
                 row[total] = _money(sums.get(row.get(fk.ref_column), 0.0), integer)
                 if grand is not None:

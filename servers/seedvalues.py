@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,8 @@ NOTE_WORDS = {
 }
 DESCRIPTION_WORDS = {"description", "summary", "about", "bio", "overview", "purpose", "abstract", "synopsis"}
 TIME_OF_DAY_HINT = re.compile(r"HH:MM|\b24h\b|time of day|hh:mm", re.IGNORECASE)
+# "YYYY-MM-DDTHH:MM:SSZ" mentions HH:MM too, but describes a full date-time.
+FULL_DATE_HINT = re.compile(r"YYYY|yyyy|ISO.?8601|RFC.?3339|date", re.IGNORECASE)
 DATETIME_WORDS = {"timestamp", "datetime", "created", "updated", "modified", "creation", "deleted", "expires",
                   "expiry", "expiration", "inserted", "last", "at", "on", "since", "until", "date"}
 _NUMBER = r"-?\d+(?:\.\d+)?"
@@ -125,8 +128,6 @@ class RowContext:
 
 
 def _ascii(text: str) -> str:
-    import unicodedata
-
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^A-Za-z]", "", folded).lower() or "user"
 
@@ -194,7 +195,7 @@ class ColumnKind:
         if w & {"url", "uri", "link", "href", "website", "homepage", "avatar", "image", "icon", "thumbnail",
                 "endpoint", "callback", "webhook"}:
             return "url"
-        if TIME_OF_DAY_HINT.search(c.description or ""):
+        if TIME_OF_DAY_HINT.search(c.description or "") and not FULL_DATE_HINT.search(c.description or ""):
             return "clock"
         if w & {"timestamp", "datetime", "created", "updated", "modified", "creation", "deleted"} \
                 or last in {"at", "date", "on"} or (w & {"date", "time"} and w & {"start", "end", "expiry",
@@ -333,16 +334,16 @@ class ColumnKind:
         return self._string(ctx, n)
 
     def _bounded(self, rng: random.Random, low: float, high: float, integer: bool) -> float:
-        if self.low is not None:
-            low = self.low if self.high is not None or self.low > high else max(low, self.low)
-        if self.high is not None:
-            high = self.high if self.low is not None or self.high < low else min(high, self.high)
-        if self.low is not None and self.high is None and high < low:
-            high = low * 10 + 10
-        if self.high is not None and self.low is None and low > high:
-            low = min(0, high)
+        """A value in the stated range when the description gives one, else in the name's usual span."""
+        if self.low is not None and self.high is not None:
+            low, high = self.low, self.high
+        elif self.low is not None:
+            low, high = self.low, high if high > self.low else self.low + 10
+        elif self.high is not None:
+            low, high = min(low, self.high), self.high
         if integer:
-            return rng.randint(int(-(-low // 1)), int(high // 1)) if int(-(-low // 1)) <= int(high // 1) else int(low)
+            first, last = int(-(-low // 1)), int(high // 1)
+            return rng.randint(first, last) if first <= last else first
         return round(rng.uniform(low, high), 2)
 
     def _integer(self, rng: random.Random) -> int:

@@ -186,8 +186,13 @@ def check_references(spec: EnvSpec) -> CheckResult:
         plan = ReferencePlan(spec, table)
         if not plan.derived:
             continue
-        result.checked += sum(1 for r in rows[table.name]
-                              if all(r.get(c) is not None and r.get(v) is not None for c, (v, _) in plan.derived.items()))
+        index = {t.name: {r.get(t.primary_key): r for r in rows[t.name]} for t in spec.tables}
+        fk_of = {fk.column: fk for fk in table.foreign_keys}
+        for column, (via, parent_column) in plan.derived.items():
+            for row in rows[table.name]:
+                target = index[fk_of[via].ref_table].get(row.get(via))
+                if row.get(column) is not None and target is not None and target.get(parent_column) is not None:
+                    result.checked += 1
         result.failures += reference_violations(spec, table, rows)
     return result
 
@@ -237,7 +242,8 @@ def check_places(spec: EnvSpec) -> CheckResult:
     result = CheckResult("places agree")
     rows = _rows(spec)
     for table in spec.tables:
-        words = {c.name: set(name_words(c.name)) for c in table.columns if c.type == "string"}
+        words = {c.name: set(name_words(c.name)) for c in table.columns
+                 if c.type == "string" and not is_identifier(c, table)}
         cities = [c for c, w in words.items() if w & {"city", "town"}]
         countries = [c for c, w in words.items() if w & {"country"} and not w & {"code", "iso"}]
         for row in rows[table.name]:
