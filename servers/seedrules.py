@@ -105,6 +105,10 @@ def parse_clock(value: Any) -> dt.datetime | None:
     return dt.datetime(2000, 1, 1, int(match.group(1)), int(match.group(2))) if match else None
 
 
+def _date_only(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 10
+
+
 def _format_like(moment: dt.datetime, template: str) -> str:
     if _CLOCK.match(template):
         return moment.strftime("%H:%M")
@@ -149,6 +153,8 @@ def time_violations(table: Table, row: dict[str, Any], roles: dict[str, str] | N
             for b, vb, cb in by_role.get(late, []):
                 if ca != cb:
                     continue  # a time of day says nothing about the order of a date
+                if _date_only(row[a]) or _date_only(row[b]):
+                    va, vb = dt.datetime.combine(va.date(), dt.time()), dt.datetime.combine(vb.date(), dt.time())
                 if vb < va or (strict and vb == va):
                     problems.append(f"{table.name}.{a}={row[a]} is after {b}={row[b]}")
     return problems
@@ -179,7 +185,7 @@ def _order_times(row: dict[str, Any], rng: random.Random, roles: dict[str, str],
                     row[name] = _format_like(now - dt.timedelta(days=rng.randint(1, 400), hours=rng.randint(0, 8)),
                                              row[name])
     if clocks:
-        anchor_values = [v for _, v in values("start")]
+        anchor_values = [v for _, v in values("start")] or [v for _, v in values("create")]
         if anchor_values:
             anchor = max(anchor_values)
             for name, v in values("end"):

@@ -195,6 +195,8 @@ class ColumnKind:
         if w & {"url", "uri", "link", "href", "website", "homepage", "avatar", "image", "icon", "thumbnail",
                 "endpoint", "callback", "webhook"}:
             return "url"
+        if last in {"by", "user", "owner"} or w & {"author", "creator"}:
+            return "full_name"  # created_by, updated_by_user: a person, not a time
         if TIME_OF_DAY_HINT.search(c.description or "") and not FULL_DATE_HINT.search(c.description or ""):
             return "clock"
         if w & {"timestamp", "datetime", "created", "updated", "modified", "creation", "deleted"} \

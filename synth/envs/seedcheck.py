@@ -104,7 +104,11 @@ def check_time_order(spec: EnvSpec) -> CheckResult:
                     result.failures.append(f"{table.name}.{name}={row[name]} is after the clock {DEFAULT_CLOCK}")
                 if role != "create" or (low is not None and high is not None and high < low):
                     continue
-                if (low is not None and parsed[0] < low) or (high is not None and parsed[0] > high):
+                moment = parsed[0]
+                if not parsed[1]:  # a date says "that day": compare days
+                    low = None if low is None else dt.datetime.combine(low.date(), dt.time())
+                    high = None if high is None else dt.datetime.combine(high.date(), dt.time())
+                if (low is not None and moment < low) or (high is not None and moment > high):
                     result.failures.append(f"{table.name} {row.get(table.primary_key)}: {name}={row[name]} "
                                            f"outside its parents' times [{low}, {high}]")
     return result
