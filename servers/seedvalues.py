@@ -80,7 +80,11 @@ def singular(word: str) -> str:
 
 def stated_range(column: Column) -> tuple[float | None, float | None]:
     """(minimum, maximum) a column's description states: "(0-3)", "between 1 and 5", "at most 8"."""
-    text = column.description or ""
+    return range_in_text(column.description or "")
+
+
+def range_in_text(text: str) -> tuple[float | None, float | None]:
+    """(minimum, maximum) a text states; (None, None) when it states none."""
     for pattern in _RANGE_PATTERNS:
         match = pattern.search(text)
         if match:

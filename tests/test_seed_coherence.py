@@ -277,3 +277,30 @@ def test_generator_is_deterministic():
     counts = {t.name: 9 for t in spec.tables}
     assert json.dumps(generate_rows(spec, 5, counts)) == json.dumps(generate_rows(spec, 5, counts))
     assert json.dumps(generate_rows(spec, 5, counts)) != json.dumps(generate_rows(spec, 6, counts))
+
+
+def test_declared_minimum_and_maximum_bound_the_seed():
+    """A property's `minimum`/`maximum` (no range in its text) reach the column and bound its seed."""
+    from synth.envs.draft import draft_envspec
+    from synth.tooldef import ToolDef
+
+    record = {"type": "object", "properties": {
+        "table_booking_id": {"type": "string"},
+        "party_size": {"type": "integer", "description": "How many guests.", "minimum": 2, "maximum": 4},
+        "deposit": {"type": "number", "minimum": 5, "maximum": 9}}}
+    tools = [
+        ToolDef(name="create_table_booking", description="Book a table.", source="test", api="Tables",
+                method="post", path="/table-bookings", returns=record, returns_status="201",
+                parameters={"type": "object", "properties": {k: v for k, v in record["properties"].items()
+                                                             if k != "table_booking_id"}}),
+        ToolDef(name="get_table_booking", description="One booking.", source="test", api="Tables",
+                method="get", path="/table-bookings/{table_booking_id}", returns=record, returns_status="200",
+                parameters={"type": "object", "properties": {"table_booking_id": {"type": "string"}},
+                            "required": ["table_booking_id"]}),
+    ]
+    spec = draft_envspec("tables", "tables", tools).spec
+    assert spec is not None
+    table = spec.tables[0]
+    assert "(2 to 4)" in table.column("party_size").description
+    rows = spec.seed.rows[table.name]
+    assert rows and all(2 <= r["party_size"] <= 4 and 5 <= r["deposit"] <= 9 for r in rows)
