@@ -46,6 +46,10 @@ NOTE_WORDS = {
 }
 DESCRIPTION_WORDS = {"description", "summary", "about", "bio", "overview", "purpose", "abstract", "synopsis"}
 TIME_OF_DAY_HINT = re.compile(r"HH:MM|\b24h\b|time of day|hh:mm", re.IGNORECASE)
+# A time column named after an event (insert_time, publish_time) is a moment, not a time of day.
+TIMESTAMP_EVENT_WORDS = {"start", "end", "expiry", "expires", "expiration", "insert", "inserted", "creation",
+                         "publish", "published", "completed", "completion", "last", "modified", "deleted", "event",
+                         "submit", "submitted", "received", "sent", "issued", "processed", "finish", "finished"}
 # "YYYY-MM-DDTHH:MM:SSZ" mentions HH:MM too, but describes a full date-time.
 FULL_DATE_HINT = re.compile(r"YYYY|yyyy|ISO.?8601|RFC.?3339|date", re.IGNORECASE)
 DATETIME_WORDS = {"timestamp", "datetime", "created", "updated", "modified", "creation", "deleted", "expires",
@@ -187,6 +191,9 @@ class ColumnKind:
                 return "birth_date"
             return "datetime" if w & {"time", "timestamp", "datetime"} else "date"
         if c.type in ("integer", "number"):
+            if c.type == "integer" and self.words and (self.words[-1] in {"date", "timestamp", "epoch"}
+                                                       or re.fullmatch(r"(from|to|min|max|since|until)date", c.name.lower())):
+                return "epoch"  # fromdate, creation_date as seconds since 1970
             return "number"
         if is_identifier(c, self.table):
             return "identifier"
@@ -204,8 +211,7 @@ class ColumnKind:
         if TIME_OF_DAY_HINT.search(c.description or "") and not FULL_DATE_HINT.search(c.description or ""):
             return "clock"
         if w & {"timestamp", "datetime", "created", "updated", "modified", "creation", "deleted"} \
-                or last in {"at", "date", "on"} or (w & {"date", "time"} and w & {"start", "end", "expiry",
-                                                                                 "expires", "expiration"}):
+                or last in {"at", "date", "on"} or (w & {"date", "time"} and w & TIMESTAMP_EVENT_WORDS):
             return "datetime"
         if w & {"time", "hour"}:
             return "clock"
@@ -331,6 +337,9 @@ class ColumnKind:
         if c.nullable and self.word_set & {"reason", "note", "notes", "comment", "memo"} and rng.random() < 0.6:
             # Nullable columns that describe an exception (why something was cancelled) are mostly empty.
             return None
+        if self.kind == "epoch":
+            moment = dt.datetime.combine(random_date(rng), dt.time(rng.randrange(6, 22)), tzinfo=dt.UTC)
+            return int(moment.timestamp())
         if c.type == "integer":
             return self._integer(rng)
         if c.type == "number":
@@ -381,6 +390,8 @@ class ColumnKind:
             span = (0, 100)
         elif w & {"points", "miles"}:
             span = (0, 50_000)
+        elif w >= {"status", "code"} or w >= {"http", "code"}:
+            return rng.choice([200, 201, 204, 400, 403, 404, 409, 429, 500, 503])
         elif w & {"port"}:
             span = (1024, 65_535)
         elif w & {"cents", "amount", "price", "balance", "total", "cost", "fee"}:
@@ -499,7 +510,7 @@ class ColumnKind:
         if kind == "product":
             return f"{rng.choice(data.PRODUCT_ADJECTIVES)} {rng.choice(data.PRODUCT_NOUNS)}"
         if kind == "venue":
-            noun = max(self.table_words & VENUE_TABLE_WORDS, key=len)
+            noun = max(sorted(self.table_words & VENUE_TABLE_WORDS), key=len)  # sorted: sets vary by process
             return f"{rng.choice(data.COMPANY_STEMS)} {noun.capitalize()}"
         if kind == "title":
             adjective, noun = rng.choice(data.NAME_ADJECTIVES).capitalize(), rng.choice(data.NAME_NOUNS).capitalize()
