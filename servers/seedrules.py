@@ -85,7 +85,12 @@ def time_role(column_name: str, table: Table) -> str | None:
 
 
 def parse_time(value: Any) -> tuple[dt.datetime, bool] | None:
-    """(moment, has_time) of an ISO date or date-time string, or None for anything else."""
+    """(moment, has_time) of an ISO date or date-time string (or a yyyymmdd number), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 19000101 <= value <= 99991231:
+        try:
+            return dt.datetime.strptime(str(value), "%Y%m%d"), False
+        except ValueError:
+            return None
     if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}", value):
         return None
     try:
@@ -106,10 +111,12 @@ def parse_clock(value: Any) -> dt.datetime | None:
 
 
 def _date_only(value: Any) -> bool:
-    return isinstance(value, str) and len(value) == 10
+    return (isinstance(value, str) and len(value) == 10) or isinstance(value, int)
 
 
-def _format_like(moment: dt.datetime, template: str) -> str:
+def _format_like(moment: dt.datetime, template: Any) -> Any:
+    if isinstance(template, int):
+        return int(moment.strftime("%Y%m%d"))
     if _CLOCK.match(template):
         return moment.strftime("%H:%M")
     if len(template) == 10:
@@ -123,7 +130,7 @@ def time_columns(table: Table) -> dict[str, str]:
     "may be on the next day" has none: it can be earlier than its departure)."""
     out = {}
     for column in table.columns:
-        if column.type in ("date", "string") and column.name != table.primary_key:
+        if column.type in ("date", "string", "integer") and column.name != table.primary_key:
             role = time_role(column.name, table)
             if role is not None and "next day" not in (column.description or "").lower():
                 out[column.name] = role

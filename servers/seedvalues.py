@@ -191,7 +191,9 @@ class ColumnKind:
                 return "birth_date"
             return "datetime" if w & {"time", "timestamp", "datetime"} else "date"
         if c.type in ("integer", "number"):
-            if c.type == "integer" and self.words and (self.words[-1] in {"date", "timestamp", "epoch"}
+            if self.low is not None and self.high is not None and 19000101 <= self.low <= self.high <= 99991231:
+                return "yyyymmdd"  # a date written as a number: its stated range says so
+            if self.low is None and self.high is None and c.type == "integer" and self.words and (self.words[-1] in {"date", "timestamp", "epoch"}
                                                        or re.fullmatch(r"(from|to|min|max|since|until)date", c.name.lower())):
                 return "epoch"  # fromdate, creation_date as seconds since 1970
             return "number"
@@ -337,6 +339,9 @@ class ColumnKind:
         if c.nullable and self.word_set & {"reason", "note", "notes", "comment", "memo"} and rng.random() < 0.6:
             # Nullable columns that describe an exception (why something was cancelled) are mostly empty.
             return None
+        if self.kind == "yyyymmdd":
+            low = dt.date(int(self.low or 0) // 10000, 1, 1)
+            return int(max(random_date(rng), low).strftime("%Y%m%d"))
         if self.kind == "epoch":
             moment = dt.datetime.combine(random_date(rng), dt.time(rng.randrange(6, 22)), tzinfo=dt.UTC)
             return int(moment.timestamp())
