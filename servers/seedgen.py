@@ -1,207 +1,28 @@
-"""Deterministic, realistic seed rows for an EnvSpec's tables.
+"""Deterministic seed rows for an EnvSpec's tables that agree with themselves.
 
-Values fit each column's name and type (an `email` column gets e-mail addresses, a `price`
-column gets prices, an enum column one of its values), foreign keys take keys that exist in the
-referenced table, and parents are generated before children. Only the standard library's
-`random.Random(seed)` is used, so the same spec and seed give the same rows on every machine
-and Python version.
+Values fit each column's semantic kind (servers.seedvalues: an `email` column gets e-mail
+addresses matching the row's person, a `city` and a `country` of one row name one place, a
+`checked_bags` column stays in the "(0-3)" its description states), parents are generated before
+children, references agree with each other (a return's order is its item's order), and a final
+pass (servers.seedrules) orders times, derives unit prices, totals and payments, and orders tiers.
+Only the standard library's `random.Random(seed)` is used, so the same spec and seed give the same
+rows on every machine and Python version.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import random
-import re
 from collections.abc import Iterable
 from typing import Any
 
-from servers.spec import Column, EnvSpec, Table
+from servers.seedrules import ReferencePlan, make_consistent, total_links
+from servers.seedvalues import ColumnKind, RowContext
+from servers.spec import EnvSpec, Table
 
 DEFAULT_GENERATED_ROWS = 20
 # Prefixed keys count from here when a table has none yet, so generated ids look like "O-1001".
 FIRST_PREFIXED_NUMBER = 1001
-
-_FIRST_NAMES = [
-    "Ava", "Liam", "Maya", "Noah", "Zoe", "Ethan", "Iris", "Lucas", "Nora", "Omar", "Priya", "Mateo",
-    "Hana", "Felix", "Sofia", "Kenji", "Amara", "Jonas", "Leila", "Diego", "Chloe", "Ravi", "Elena",
-    "Tariq", "Grace", "Yusuf", "Mila", "Aaron", "Ingrid", "Kofi",
-]
-_LAST_NAMES = [
-    "Nguyen", "Smith", "Garcia", "Okafor", "Müller", "Rossi", "Kowalski", "Tanaka", "Silva", "Haddad",
-    "Johansson", "Patel", "Dubois", "Kim", "Novak", "Fischer", "Moreau", "Chen", "Alvarez", "Brown",
-    "Ivanova", "Murphy", "Larsen", "Costa", "Schmidt",
-]
-_CITIES = [
-    ("Lisbon", "Portugal"), ("Berlin", "Germany"), ("Toronto", "Canada"), ("Osaka", "Japan"),
-    ("Austin", "United States"), ("Lyon", "France"), ("Nairobi", "Kenya"), ("Melbourne", "Australia"),
-    ("Seattle", "United States"), ("Madrid", "Spain"), ("Oslo", "Norway"), ("Pune", "India"),
-    ("Denver", "United States"), ("Krakow", "Poland"), ("Dublin", "Ireland"), ("Bogotá", "Colombia"),
-]
-_AIRPORTS = ["LIS", "BER", "YYZ", "KIX", "AUS", "LYS", "NBO", "MEL", "SEA", "MAD", "OSL", "PNQ", "DEN", "DUB"]
-_STREETS = ["Oak Street", "Maple Avenue", "Harbor Road", "King's Way", "Elm Court", "Station Lane",
-            "Riverside Drive", "Hill Street", "Market Square", "Cedar Boulevard"]
-_COMPANIES = ["Northwind", "Bluepeak", "Acme Supply", "Lumen Labs", "Cobalt & Co", "Greenfield",
-              "Orbit Freight", "Silverline", "Redwood Retail", "Atlas Works"]
-_PRODUCT_ADJ = ["Compact", "Wireless", "Ergonomic", "Classic", "Foldable", "Smart", "Ceramic",
-                "Waterproof", "Portable", "Deluxe"]
-_PRODUCT_NOUN = ["Desk Lamp", "Headphones", "Office Chair", "Backpack", "Kettle", "Monitor Stand",
-                 "Water Bottle", "Keyboard", "Blender", "Umbrella", "Notebook", "Speaker"]
-_WORDS = ["quick", "review", "update", "priority", "standard", "follow-up", "request", "delivery",
-          "account", "support", "seasonal", "annual", "monthly", "express", "regional"]
-_CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CAD"]
-_CATEGORIES = ["electronics", "home", "office", "outdoor", "kitchen", "books", "toys", "sports"]
-# Nullable columns that describe an exception (why something was cancelled) are mostly empty.
-_OFTEN_EMPTY = {"reason", "note", "notes", "comment", "memo"}
-_DATE_START = dt.date(2024, 1, 1)
-_DATE_SPAN_DAYS = 900
-
-
-def _words(name: str) -> set[str]:
-    """Lower-case word parts of a column name: 'customerEmail' and 'customer_email' -> {customer, email}."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return {w for w in spaced.lower().split("_") if w}
-
-
-class _RowFactory:
-    """Makes the values of one table's rows; one instance per (table, generation run)."""
-
-    def __init__(self, table: Table, rng: random.Random) -> None:
-        self.table = table
-        self.rng = rng
-
-    def value(self, column: Column, n: int, row: dict[str, Any]) -> Any:
-        rng = self.rng
-        words = _words(column.name)
-        name = column.name.lower()
-        if column.type == "enum":
-            return rng.choice(column.enum or [""])
-        if column.type == "boolean":
-            # Flags that describe a normal state ("active", "verified") are mostly true.
-            if words & {"active", "enabled", "verified", "available", "refundable", "open"}:
-                return rng.random() < 0.85
-            return rng.random() < 0.3
-        if column.type == "date":
-            if words & {"birth", "dob", "birthday"}:
-                return (dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20_000))).isoformat()
-            day = _DATE_START + dt.timedelta(days=rng.randrange(_DATE_SPAN_DAYS))
-            if words & {"time", "timestamp", "datetime"}:
-                return f"{day.isoformat()}T{rng.randrange(6, 22):02d}:{rng.choice([0, 15, 30, 45]):02d}:00Z"
-            return day.isoformat()
-        if column.nullable and words & _OFTEN_EMPTY and rng.random() < 0.6:
-            return None
-        if column.type == "integer":
-            return self._integer(words, name)
-        if column.type == "number":
-            return self._number(words, name)
-        return self._string(words, name, n, row)
-
-    def _integer(self, words: set[str], name: str) -> int:
-        rng = self.rng
-        if words & {"quantity", "qty", "count", "nights", "guests", "passengers"}:
-            return rng.randint(1, 5)
-        if words & {"stock", "inventory", "available", "remaining", "seats"}:
-            return rng.randint(0, 120)
-        if "age" in words:
-            return rng.randint(18, 80)
-        if "year" in words:
-            return rng.randint(1995, 2025)
-        if words & {"rating", "stars", "score"}:
-            return rng.randint(1, 5)
-        if words & {"minutes", "duration"}:
-            return rng.randint(30, 600)
-        if words & {"cents", "amount", "price", "balance", "total"}:
-            return rng.randint(100, 500_000)
-        return rng.randint(1, 1000)
-
-    def _number(self, words: set[str], name: str) -> float:
-        rng = self.rng
-        if words & {"lat", "latitude"}:
-            return round(rng.uniform(-60, 70), 5)
-        if words & {"lon", "lng", "longitude"}:
-            return round(rng.uniform(-180, 180), 5)
-        if words & {"rating", "stars", "score"}:
-            return round(rng.uniform(1, 5), 1)
-        if words & {"rate", "percent", "pct", "discount", "tax"}:
-            return round(rng.uniform(0, 30), 2)
-        if words & {"balance", "limit"}:
-            return round(rng.uniform(50, 25_000), 2)
-        if words & {"weight", "kg"}:
-            return round(rng.uniform(0.1, 40), 2)
-        return round(rng.uniform(4, 600), 2)
-
-    def _string(self, words: set[str], name: str, n: int, row: dict[str, Any]) -> str:
-        rng = self.rng
-        table_words = _words(self.table.name)
-        person = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
-        if "email" in words:
-            first, last = self._person_of(row) or person
-            return f"{_ascii(first)}.{_ascii(last)}{n}@example.com".lower()
-        if words & {"time", "hour"}:
-            return f"{rng.randint(5, 22):02d}:{rng.choice([0, 10, 20, 30, 40, 50]):02d}"
-        if re.fullmatch(r"last\d", name) or words & {"pin", "cvv", "digits", "last4"}:
-            return f"{rng.randrange(10_000):04d}"
-        if words & {"phone", "mobile", "tel"}:
-            return f"+1-555-{rng.randrange(100, 1000):03d}-{rng.randrange(0, 10000):04d}"
-        if "first" in words:
-            return person[0]
-        if words & {"last", "surname"}:
-            return person[1]
-        if words & {"city", "town"}:
-            return rng.choice(_CITIES)[0]
-        if "country" in words:
-            return rng.choice(_CITIES)[1]
-        if words & {"address", "street"}:
-            return f"{rng.randint(1, 250)} {rng.choice(_STREETS)}, {rng.choice(_CITIES)[0]}"
-        if words & {"zip", "postal", "postcode"}:
-            return f"{rng.randrange(10000, 99999)}"
-        if words & {"origin", "destination", "airport", "from", "to"} or name in {"src", "dst"}:
-            return rng.choice(_AIRPORTS)
-        if words & {"currency"}:
-            return rng.choice(_CURRENCIES)
-        if words & {"company", "vendor", "supplier", "merchant", "airline", "bank"}:
-            return rng.choice(_COMPANIES)
-        if words & {"category", "type", "kind", "department"}:
-            return rng.choice(_CATEGORIES)
-        if words & {"url", "website", "link"}:
-            return f"https://example.com/{self.table.name}/{n}"
-        if words & {"sku", "code", "number", "iban", "reference", "ref"}:
-            return f"{self.table.name[:3].upper()}{rng.randrange(10_000, 99_999)}"
-        if words & {"seat"}:
-            return f"{rng.randint(1, 40)}{rng.choice('ABCDEF')}"
-        if words & {"description", "notes", "note", "comment", "reason", "message", "summary", "memo"}:
-            return f"{rng.choice(_WORDS).capitalize()} {rng.choice(_WORDS)} for {self.table.name.replace('_', ' ')}"
-        if words & {"name", "title", "label"}:
-            if table_words & {"customer", "customers", "user", "users", "passenger", "passengers",
-                              "employee", "employees", "person", "people", "member", "members",
-                              "owner", "owners", "contact", "contacts", "patient", "patients"} \
-                    or words & {"full", "holder", "owner", "customer", "passenger"}:
-                return f"{person[0]} {person[1]}"
-            if table_words & {"product", "products", "item", "items"}:
-                return f"{rng.choice(_PRODUCT_ADJ)} {rng.choice(_PRODUCT_NOUN)}"
-            if table_words & {"company", "companies", "vendor", "vendors", "merchant", "merchants"}:
-                return rng.choice(_COMPANIES)
-            return f"{rng.choice(_WORDS).capitalize()} {self.table.name.rstrip('s').replace('_', ' ')} {n}"
-        if "status" in words or "state" in words:
-            return rng.choice(["active", "pending", "closed"])
-        return f"{rng.choice(_WORDS)}-{n}"
-
-    def _person_of(self, row: dict[str, Any]) -> tuple[str, str] | None:
-        """The person already named in this row, so their e-mail matches their name."""
-        first = next((v for k, v in row.items() if "first" in _words(k) and isinstance(v, str)), None)
-        last = next((v for k, v in row.items() if _words(k) & {"last", "surname"} and isinstance(v, str)), None)
-        if first and last:
-            return first, last
-        full = next((v for k, v in row.items() if "name" in _words(k) and isinstance(v, str) and " " in v), None)
-        if full:
-            a, b = full.split(" ", 1)
-            return a, b.replace(" ", "")
-        return None
-
-
-def _ascii(text: str) -> str:
-    return text.encode("ascii", "ignore").decode() or "user"
-
 
 def table_order(spec: EnvSpec) -> list[Table]:
     """Tables with every referenced table before its referrers (cycles broken in spec order)."""
@@ -273,7 +94,8 @@ def generate_rows(
     """`counts[table]` new rows per table, deterministic in `seed`.
 
     Keys never collide with `existing` rows, and foreign keys may point at existing or newly
-    generated parent rows. A table left out of `counts` gets no rows. Raises ValueError when a
+    generated parent rows; the first rows of a child table cover every parent once, so parents
+    have children. A table left out of `counts` gets no rows. Raises ValueError when a
     non-nullable foreign key has no parent row to point at.
     """
     existing = existing or {}
@@ -281,52 +103,129 @@ def generate_rows(
     if unknown:
         raise ValueError(f"cannot generate rows for unknown table(s) {unknown}")
     rng = random.Random(seed)
+    order = table_order(spec)
     out: dict[str, list[dict[str, Any]]] = {t.name: [] for t in spec.tables}
-    for table in table_order(spec):
+    by_key = {t.name: {r.get(t.primary_key): r for r in existing.get(t.name, [])} for t in spec.tables}
+    for table in order:
         count = int(counts.get(table.name, 0))
         if count <= 0:
             continue
         # Each table draws from its own stream so adding a table does not reshuffle the others.
-        factory = _RowFactory(table, random.Random(f"{seed}:{table.name}:{rng.random()}"))
-        keys = next_keys(table, [r.get(table.primary_key) for r in existing.get(table.name, [])], count)
-        fks = {fk.column: fk for fk in table.foreign_keys}
-        # Candidate parent keys per foreign key, gathered once (a self-reference grows as rows are made).
-        parents_of = {
-            fk.column: [
-                r[fk.ref_column]
-                for r in [*existing.get(fk.ref_table, []), *out[fk.ref_table]]
-                if r.get(fk.ref_column) is not None
-            ]
-            for fk in table.foreign_keys
-        }
-        for i, key in enumerate(keys):
-            row: dict[str, Any] = {}
-            for column in table.columns:
-                if column.name == table.primary_key:
-                    continue
-                fk = fks.get(column.name)
-                if fk is not None:
-                    parents = parents_of[fk.column]
-                    self_ref = fk.ref_table == table.name and fk.ref_column == table.primary_key
-                    if parents:
-                        row[column.name] = factory.rng.choice(parents)
-                    elif self_ref:
-                        row[column.name] = key  # the first row of a self-referencing table points at itself
-                    elif column.nullable:
-                        row[column.name] = None
-                    else:
-                        raise ValueError(
-                            f"cannot generate rows for '{table.name}': '{column.name}' references "
-                            f"'{fk.ref_table}', which has no rows (generate some '{fk.ref_table}' rows too)"
-                        )
-                    continue
-                row[column.name] = factory.value(column, i + 1, row)
-            new_row = {table.primary_key: key, **row}
-            for fk in table.foreign_keys:
-                if fk.ref_table == table.name and new_row.get(fk.ref_column) is not None:
-                    parents_of[fk.column].append(new_row[fk.ref_column])
-            out[table.name].append(new_row)
+        table_rng = random.Random(f"{seed}:{table.name}:{rng.random()}")
+        out[table.name] = _table_rows(spec, table, count, table_rng, existing, out, by_key)
+        by_key[table.name].update({r[table.primary_key]: r for r in out[table.name]})
+    fresh = {id(r) for table_rows in out.values() for r in table_rows}
+    merged = {t.name: [*existing.get(t.name, []), *out[t.name]] for t in spec.tables}
+    make_consistent(spec, merged, fresh, random.Random(f"{seed}:consistency"), order)
     return out
+
+
+def _table_rows(
+    spec: EnvSpec,
+    table: Table,
+    count: int,
+    rng: random.Random,
+    existing: dict[str, list[dict[str, Any]]],
+    out: dict[str, list[dict[str, Any]]],
+    by_key: dict[str, dict[Any, dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    kinds = {c.name: ColumnKind(c, table) for c in table.columns}
+    columns = {c.name: c for c in table.columns}
+    plan = ReferencePlan(spec, table)
+    keys = next_keys(table, [r.get(table.primary_key) for r in existing.get(table.name, [])], count)
+    fks = {fk.column: fk for fk in table.foreign_keys}
+    # Candidate parent keys per foreign key, gathered once (a self-reference grows as rows are made).
+    parents_of = {
+        fk.column: [
+            r[fk.ref_column]
+            for r in [*existing.get(fk.ref_table, []), *out[fk.ref_table]]
+            if r.get(fk.ref_column) is not None
+        ]
+        for fk in table.foreign_keys
+    }
+    # Lines of a parent whose total sums them (order items) take every parent once first, so no
+    # order is left with nothing in it; other children (payments, bookings) pick parents freely.
+    tables = {t.name: t for t in spec.tables}
+    summed = {fk.column for fk in table.foreign_keys
+              if any(child.name == table.name and link.column == fk.column
+                     for _, child, link, _, _ in total_links(spec, tables[fk.ref_table]))}
+    cover = {name: rng.sample(keys_, len(keys_)) for name, keys_ in parents_of.items() if name in summed}
+    unique_seen: dict[str, set[str]] = {}
+    rows: list[dict[str, Any]] = []
+    for i, key in enumerate(keys):
+        ctx = RowContext(rng)
+        row: dict[str, Any] = {}
+        for name in plan.order(table):
+            column = columns[name]
+            if name == table.primary_key:
+                continue
+            fk = fks.get(name)
+            if fk is None:
+                value = kinds[name].value(ctx, i + 1)
+                if kinds[name].kind in ("email", "username") and isinstance(value, str):
+                    value = _unique(value, unique_seen.setdefault(name, set()))
+                row[name] = value
+                continue
+            if name in plan.derived:
+                via, parent_column = plan.derived[name]
+                via_fk = fks[via]
+                source = by_key[via_fk.ref_table].get(row.get(via))
+                if source is not None and source.get(parent_column) is not None:
+                    row[name] = source[parent_column]
+                    continue
+            parents = parents_of[name]
+            if name in plan.siblings:
+                parents = _same_grandparent(spec, table, row, name, plan.siblings[name], parents, by_key) or parents
+            self_ref = fk.ref_table == table.name and fk.ref_column == table.primary_key
+            if parents:
+                covering = cover.get(name, [])
+                row[name] = covering[i] if i < len(covering) and name not in plan.siblings else rng.choice(parents)
+            elif self_ref:
+                row[name] = key  # the first row of a self-referencing table points at itself
+            elif column.nullable:
+                row[name] = None
+            else:
+                raise ValueError(
+                    f"cannot generate rows for '{table.name}': '{name}' references "
+                    f"'{fk.ref_table}', which has no rows (generate some '{fk.ref_table}' rows too)"
+                )
+        new_row = {table.primary_key: key, **{c.name: row[c.name] for c in table.columns if c.name in row}}
+        for fk in table.foreign_keys:
+            if fk.ref_table == table.name and new_row.get(fk.ref_column) is not None:
+                parents_of[fk.column].append(new_row[fk.ref_column])
+        rows.append(new_row)
+    return rows
+
+
+def _unique(value: str, seen: set[str]) -> str:
+    """The value, or it with a number before its '@' (or at its end) when a row already has it."""
+    candidate, n = value, 2
+    while candidate in seen:
+        local, at, domain = value.partition("@")
+        candidate = f"{local}{n}{at}{domain}"
+        n += 1
+    seen.add(candidate)
+    return candidate
+
+
+def _same_grandparent(
+    spec: EnvSpec,
+    table: Table,
+    row: dict[str, Any],
+    name: str,
+    sibling: tuple[str, str, str],
+    parents: list[Any],
+    by_key: dict[str, dict[Any, dict[str, Any]]],
+) -> list[Any]:
+    """The candidate parents of `name` that share a grandparent with the row's sibling reference."""
+    earlier, earlier_column, own_column = sibling
+    fks = {fk.column: fk for fk in table.foreign_keys}
+    chosen = by_key[fks[earlier].ref_table].get(row.get(earlier))
+    if chosen is None:
+        return []
+    target = chosen.get(earlier_column)
+    ref_rows = by_key[fks[name].ref_table]
+    return [k for k in parents if ref_rows.get(k, {}).get(own_column) == target]
 
 
 def initial_rows(spec: EnvSpec, seed: int | None = None) -> dict[str, list[dict[str, Any]]]:

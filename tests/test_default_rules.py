@@ -393,6 +393,7 @@ def test_flight_booking_check_in_seat_and_bags(world):
     w.refused("check_in_booking", {"booking_id": booking}, "only confirmed bookings can be checked in")
     assert w.accepted("assign_seat", {"booking_id": booking, "seat": "2A"})["seat"] == "2A"
     w.refused("update_booking_baggage", {"booking_id": booking, "checked_bags": 4}, "between 0 and 3")
+    w.sql("UPDATE bookings SET checked_bags = 0 WHERE booking_id = ?", booking)  # seeds now hold 0-3 bags too
     assert w.accepted("update_booking_baggage", {"booking_id": booking, "checked_bags": 2})["checked_bags"] == 2
     w.sql("UPDATE bookings SET status = 'flown' WHERE booking_id = ?", booking)
     w.refused("assign_seat", {"booking_id": booking, "seat": "3B"}, "only to confirmed or checked-in")
@@ -704,7 +705,7 @@ def test_clinic_cancel_reschedule_update_only_scheduled(world):
     w.refused("cancel_appointment", {"appointment_id": appointment, "cancel_reason": "ill"}, "only scheduled appointments")
     w.refused("reschedule_appointment", {"appointment_id": appointment, "slot_id": target}, "only scheduled")
     w.refused("update_appointment", {"appointment_id": appointment, "visit_type": "video"}, "only scheduled")
-    w.sql("UPDATE appointments SET status = 'scheduled' WHERE appointment_id = ?", appointment)
+    w.sql("UPDATE appointments SET status = 'scheduled', visit_type = 'in_person' WHERE appointment_id = ?", appointment)
     w.sql("UPDATE slots SET doctor_id = (SELECT MIN(doctor_id) FROM doctors WHERE doctor_id != ?) WHERE slot_id = ?", doctor, target)
     w.refused("reschedule_appointment", {"appointment_id": appointment, "slot_id": target}, "same doctor")
     w.sql("UPDATE slots SET doctor_id = ? WHERE slot_id = ?", doctor, target)

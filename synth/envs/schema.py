@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from servers.seedvalues import range_in_text
 from synth.envs.names import identifier, plural_phrase, singular
 from synth.envs.shapes import ToolShape, is_control_param
 
@@ -134,8 +135,15 @@ def _record_schema(returns: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _description(schema: dict[str, Any]) -> str:
-    text = schema.get("description") or schema.get("title") or ""
-    return str(text).strip()[:300]
+    """The property's description, with its declared `minimum`/`maximum` when the text does not
+    state them, so the column says its range (the seed generator keeps values inside it)."""
+    text = str(schema.get("description") or schema.get("title") or "").strip()[:300]
+    low, high = (schema.get(k) if isinstance(schema.get(k), (int, float)) else None for k in ("minimum", "maximum"))
+    if (low is None and high is None) or range_in_text(text) != (None, None):
+        return text
+    bound = f"({low} to {high})" if low is not None and high is not None else (
+        f"(at least {low})" if low is not None else f"(at most {high})")
+    return f"{text} {bound}".strip()
 
 
 @dataclass
