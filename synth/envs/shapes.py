@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from synth.envs.fidelity import LEADING_VERBS
 from synth.envs.names import identifier, singular, singular_phrase, split_words
+from synth.envs.resources import ResourceRef, resource_ref
 from synth.tooldef import ToolDef
 
 Action = Literal["get", "find", "create", "update", "delete", "status", "action"]
@@ -108,6 +110,9 @@ class ToolShape:
     # from (`x-state-transition.from`); without them: `status`, guarded by the verb's rules.
     status_field: str = "status"
     status_from: list[str] | None = None
+    # Why the tool cannot be mapped onto a resource action (an update that names no record);
+    # such a tool is left out of the draft with this reason, never turned into an insert.
+    problem: str | None = None
 
     @property
     def is_write(self) -> bool:
@@ -250,6 +255,8 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     tokens = _path_tokens(tool.path or "")
     name_words = split_words(tool.original_name or tool.name)
     name_verb = _verb_of(name_words[0]) if name_words else None
+    # `Sites_UpdateSiteMetadata`: the verb after the noun.
+    inner_verb = next((w for i, w in enumerate(name_words) if i > 0 and w in LEADING_VERBS), None)
     transition = _state_transition(tool) if method in ("post", "put", "patch") else None
     if transition is not None:
         shaped = _transition_shape(tool, transition, tokens, props, required, name_verb)
@@ -266,6 +273,15 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
             first = first + words[1]  # `/bookings/{id}/check-in` checks in, it reads nothing
         verb = _verb_of(first)
         follows_param = last_lit > 0 and tokens[last_lit - 1][0] == "param"
+        literal = tokens[last_lit][1]
+        separated = bool(re.search(r"[-_.]", literal))
+        if len(words) > 1 and not follows_param and (first in LEADING_VERBS or separated and verb is not None):
+            # `/search_airports`, `/start-support-data-export`: a verb on the resource the rest
+            # names (`StopPoint` stays a noun: an ambiguous verb needs a separator to count;
+            # `/members/{id}/pay-fines` stays an action on that member).
+            action_verb = verb or first
+            tokens = [*tokens[:last_lit], ("lit", "_".join(words[1:])), *tokens[last_lit + 1:]]
+            verb = None
         # `/orders/{id}/cancel` or `/orders/search`: the literal is an action on what precedes it.
         if verb and (follows_param or (len(words) == 1 and last_lit > 0)) and last_lit == len(tokens) - 1:
             action_verb = verb
@@ -276,7 +292,15 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     if last_lit >= 0:
         entity = singular_phrase(identifier(tokens[last_lit][1]))
     else:
-        entity = _entity_from_words(name_words[1:] if name_verb else name_words) or identifier(tool.api or "record")
+        # `Home_Get`, `Sites_ListSites`: a noun first, then the verb.
+        inner = next((i for i, w in enumerate(name_words) if i > 0 and w in LEADING_VERBS), None)
+        if name_verb is None and inner is not None:
+            name_verb = _verb_of(name_words[inner]) or name_words[inner]
+            name_words = name_words[:inner]
+            entity = _entity_from_words(name_words)
+        else:
+            entity = _entity_from_words(name_words[1:] if name_verb else name_words)
+        entity = entity or identifier(tool.api or "record")
     key_param = key_params[-1] if key_params else None
     # The last param after each literal is that parent's key (/repos/{owner}/{repo}: `repo`);
     # params before it (`owner`) are plain attributes.
@@ -320,13 +344,21 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
             key_param = _id_param_for(entity, props, required)
         if key_param is not None:
             return ToolShape(tool, "delete", "delete", entity, key_param, parents, props, required)
-        return ToolShape(tool, "create", "delete", entity, None, parents, props, required)
+        return _write_shape(tool, name_verb if name_verb in DELETE_VERBS else "delete", entity, None, parents,
+                            props, required)
     if method in {"put", "patch"} or (method == "post" and key_param is not None):
         if key_param is not None:
             if name_verb in STATUS_VERBS or name_verb in OTHER_ACTION_VERBS:
                 return _write_shape(tool, name_verb, entity, key_param, parents, props, required)
             return ToolShape(tool, "update", name_verb or "update", entity, key_param, parents, props, required)
+        stated = name_verb or inner_verb
+        if method == "patch" or stated in UPDATE_VERBS or stated in DELETE_VERBS:
+            verb = stated if stated in UPDATE_VERBS or stated in DELETE_VERBS else "update"
+            return _write_shape(tool, verb, entity, None, parents, props, required)
         return ToolShape(tool, "create", name_verb or method, entity, None, parents, props, required)
+    stated = name_verb or inner_verb
+    if stated in UPDATE_VERBS or stated in DELETE_VERBS:
+        return _write_shape(tool, stated, entity, key_param, parents, props, required)
     return ToolShape(tool, "create", name_verb or "create", entity, None, parents, props, required)
 
 
@@ -336,6 +368,19 @@ def _write_shape(
 ) -> ToolShape:
     if key_param is None:
         key_param = _id_param_for(entity, props, required) if verb not in CREATE_VERBS else None
+        if key_param in {p for p, _ in parents}:
+            key_param = None  # the parent's key says where the record is, it is not the record's key
+    changes = verb in UPDATE_VERBS or verb in DELETE_VERBS or verb in STATUS_VERBS
+    if key_param is None and changes and parents:
+        # `PUT /users/{id}/settings`, `DELETE /users/{id}/avatar`: a part of the parent record
+        # with no key of its own; the call changes that parent, it never inserts a row.
+        (key_param, entity), parents = parents[-1], parents[:-1]
+        if verb in DELETE_VERBS:
+            return ToolShape(tool, "action", verb, entity, key_param, parents, props, required)
+    if key_param is None and changes:
+        return ToolShape(tool, "update" if verb not in DELETE_VERBS else "delete", verb, entity, None, parents,
+                         props, required, problem=f"'{verb}' names no {entity.replace('_', ' ')} to change: "
+                         "the operation has no key parameter")
     if verb in DELETE_VERBS and key_param is not None:
         return ToolShape(tool, "delete", verb, entity, key_param, parents, props, required)
     if verb in STATUS_VERBS and key_param is not None:
@@ -489,9 +534,44 @@ def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     return out
 
 
+def _shape_from_ref(tool: ToolDef, ref: ResourceRef, props: dict[str, dict[str, Any]],
+                    required: list[str]) -> ToolShape:
+    """Map an operation-id verb onto a resource action: `get`/`describe` one -> get, `list` ->
+    find, `create`/`insert` -> create, `update`/`patch` -> update, `delete` -> delete, a status
+    verb -> status change, anything else -> an action on the record (never an insert unless the
+    verb creates)."""
+    method = (tool.method or "post").lower()
+    verb_words = ref.verb_words[1:] if len(ref.verb_words) > 1 and ref.verb_words[0] == "batch" else ref.verb_words
+    first = verb_words[0]
+    compound = len(verb_words) > 1
+    entity, key, parents = ref.entity, ref.key_param, ref.parents
+    parent_params = {p for p, _ in parents}
+    if key in parent_params:
+        key = None
+    if first in READ_VERBS or (method == "get" and first not in CREATE_VERBS | UPDATE_VERBS | DELETE_VERBS):
+        one = first in GET_VERBS | {"describe"} or compound
+        if one and key is not None and not ref.plural and (key in required or ref.style == "dotted"):
+            return ToolShape(tool, "get", "get", entity, key, parents, props, required)
+        return ToolShape(tool, "find", first, entity, None, parents, props, required)
+    updates = first in ("update", "patch", "modify", "edit", "replace") and not compound or first == "put"
+    if updates and key is not None:
+        return ToolShape(tool, "update", first, entity, key, parents, props, required)
+    if first in DELETE_VERBS and key is not None and not compound:
+        return ToolShape(tool, "delete", first, entity, key, parents, props, required)
+    if first in ("create", "insert", "add", "new", "put", "register", "upload", "import") and not compound \
+            and key not in required:
+        return ToolShape(tool, "create", first, entity, None, parents, props, required)
+    if key is None and first in CREATE_VERBS:
+        return ToolShape(tool, "create", first, entity, None, parents, props, required)
+    return _write_shape(tool, first, entity, key, parents, props, required)
+
+
 def shape_tool(tool: ToolDef) -> ToolShape:
     props, required = normalized_parameters(tool)
     if tool.method and tool.path:
+        ref = resource_ref(tool, props, required) if _state_transition(tool) is None else None
+        if ref is not None:
+            return _shape_from_ref(tool, ref, props, required)
         return _shape_http(tool, props, required)
     return _shape_named(tool, props, required)
 

@@ -122,7 +122,10 @@ def synthesize_domain(
     start = time.perf_counter()
     result = DomainResult(name, domain, len(tools))
     draft = draft_envspec(name, domain, tools, seed=seed)
-    result.dropped += [(tool, "invalid operation", why) for tool, why in draft.rejected]
+    result.dropped += [
+        (tool, "no resource action", why.split(": ", 1)[1]) if why.startswith("no resource action: ")
+        else (tool, "invalid operation", why) for tool, why in draft.rejected
+    ]
     if draft.spec is None:
         result.reason = draft.reason or "could not be drafted"
         result.seconds = time.perf_counter() - start
@@ -368,7 +371,7 @@ def _stage_summary(ingested: Any, domains: list[Any], results: list[DomainResult
     by_stage: dict[str, int] = defaultdict(int)
     for r in results:
         for _tool, reason, _ in r.dropped:
-            by_stage["draft" if reason == "invalid operation" else "gate"] += 1
+            by_stage["draft" if reason in ("invalid operation", "no resource action") else "gate"] += 1
     return [
         {"stage": "ingest", "in": ingested.files_read, "out": len(ingested.tools),
          "dropped": len(ingested.skipped), "unit": "files -> tools"},
