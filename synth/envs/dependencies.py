@@ -6,6 +6,11 @@ so it feeds `get_customer(customer_id)`; `create_order` returns the new order's 
 and foreign-key arguments are linked: those are the values an agent cannot invent and must
 obtain from an earlier call, which is what task generation walks. What a tool takes and returns
 is `servers.semantics`' answer (`references`, `provided_keys`).
+
+An environment with no such edge (a read-only API keyed by symbols or codes, not ids) still
+has values one call must take from another: `list_symbols` returns `symbol`, which
+`get_quotes(symbol)` filters on. Only there, an equality filter on a column is linked to the
+tools whose results carry that column of the same table.
 """
 
 from __future__ import annotations
@@ -33,4 +38,21 @@ def derive_dependencies(spec: EnvSpec) -> list[ToolDependency]:
                 if column is None or key in required_keys[source.name]:
                     continue
                 deps.append(ToolDependency(source=source.name, target=target.name, argument=argument, column=column))
+    return deps or _value_dependencies(spec, sems)
+
+
+def _value_dependencies(spec: EnvSpec, sems: dict) -> list[ToolDependency]:
+    deps: list[ToolDependency] = []
+    for target in spec.tools:
+        filters = sems[target.name].first_uses("filter")
+        for argument, use in filters.items():
+            if use.op != "eq" or not use.column:
+                continue
+            for source in spec.tools:
+                sem = sems[source.name]
+                if source.name == target.name or sem.output_table != use.table or sem.output_deleted:
+                    continue
+                if use.column in sem.output_columns and argument not in sem.required:
+                    deps.append(ToolDependency(source=source.name, target=target.name, argument=argument,
+                                               column=use.column))
     return deps

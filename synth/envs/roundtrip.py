@@ -70,7 +70,8 @@ def _pick(sems: list[ToolSemantics], kind: str, table: str, *, plain_update: boo
             continue
         # A status change or counted action has its own rules; the round trip's update stores
         # what the caller passes.
-        if plain_update and (sem.preconditions or not sem.first_uses("set")):
+        stated_rules = any(hasattr(p.value, "const") for _, p in sem.preconditions)
+        if plain_update and (stated_rules or not sem.first_uses("set")):
             continue
         return sem
     return None

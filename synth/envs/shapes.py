@@ -342,6 +342,8 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     if method == "delete":
         if key_param is None:
             key_param = _id_param_for(entity, props, required)
+            if key_param in {p for p, _ in parents}:
+                key_param = None  # `DELETE /users/{id}/avatar`: the user's key, not the avatar's
         if key_param is not None:
             return ToolShape(tool, "delete", "delete", entity, key_param, parents, props, required)
         return _write_shape(tool, name_verb if name_verb in DELETE_VERBS else "delete", entity, None, parents,
