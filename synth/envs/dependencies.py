@@ -41,18 +41,27 @@ def derive_dependencies(spec: EnvSpec) -> list[ToolDependency]:
     return deps or _value_dependencies(spec, sems)
 
 
+# Column names too generic to say that two tables hold the same kind of value.
+_GENERIC_COLUMNS = frozenset({
+    "name", "title", "type", "kind", "status", "state", "description", "value", "text", "label", "date",
+    "created", "updated", "created_at", "updated_at", "time", "count", "limit", "format", "lang", "language",
+})
+
+
 def _value_dependencies(spec: EnvSpec, sems: dict) -> list[ToolDependency]:
+    """Equality filters fed by a result column of the same name (same table, or a specific name
+    such as `symbol` or `iata_code` in another table)."""
     deps: list[ToolDependency] = []
     for target in spec.tools:
-        filters = sems[target.name].first_uses("filter")
-        for argument, use in filters.items():
+        for argument, use in sems[target.name].first_uses("filter").items():
             if use.op != "eq" or not use.column:
                 continue
             for source in spec.tools:
                 sem = sems[source.name]
-                if source.name == target.name or sem.output_table != use.table or sem.output_deleted:
+                if source.name == target.name or sem.output_deleted or argument in sem.required:
                     continue
-                if use.column in sem.output_columns and argument not in sem.required:
+                same_table = sem.output_table == use.table
+                if use.column in sem.output_columns and (same_table or use.column not in _GENERIC_COLUMNS):
                     deps.append(ToolDependency(source=source.name, target=target.name, argument=argument,
                                                column=use.column))
     return deps

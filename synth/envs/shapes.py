@@ -568,13 +568,32 @@ def _shape_from_ref(tool: ToolDef, ref: ResourceRef, props: dict[str, dict[str, 
     return _write_shape(tool, first, entity, key, parents, props, required)
 
 
+_KEY_TAIL = re.compile(r"(?i)_?(id|name|arn|identifier|key)$")
+
+
+def _facet_of_keyed_record(shape: ToolShape) -> ToolShape:
+    """`GetBucketAcl(Bucket)`, `PutBucketPolicy(Bucket)`: the key names a bucket and the noun is
+    a part of it (`bucket_acl`), so the call reads or changes that bucket; deleting the part
+    is an action on the bucket, never deleting the bucket."""
+    if shape.key_param is None or shape.action in ("find", "create") or shape.problem:
+        return shape
+    named = singular(identifier(_KEY_TAIL.sub("", shape.key_param) or shape.key_param))
+    if not named or named == shape.entity or not shape.entity.startswith(named + "_"):
+        return shape
+    part = shape.entity[len(named) + 1:]
+    shape.entity = named
+    if shape.action == "delete":
+        shape.action, shape.verb = "action", identifier(f"{shape.verb}_{part}")
+    return shape
+
+
 def shape_tool(tool: ToolDef) -> ToolShape:
     props, required = normalized_parameters(tool)
     if tool.method and tool.path:
         ref = resource_ref(tool, props, required) if _state_transition(tool) is None else None
         if ref is not None:
-            return _shape_from_ref(tool, ref, props, required)
-        return _shape_http(tool, props, required)
+            return _facet_of_keyed_record(_shape_from_ref(tool, ref, props, required))
+        return _facet_of_keyed_record(_shape_http(tool, props, required))
     return _shape_named(tool, props, required)
 
 
