@@ -160,6 +160,13 @@ def test_a_child_must_belong_to_the_parent_in_its_path(posty: Any) -> None:
     try:
         alias = episode.rows()["domain_aliases"][0]
         other = next(d["domain_id"] for d in episode.rows()["domains"] if d["domain_id"] != alias["domain_id"])
+        # Read under the wrong domain: refused; under its own: the alias.
+        get = "GET_api_version_domains_domain_name_aliases_alias_name_format"
+        key = alias["domain_alias_id"]
+        wrong_read = execute_tool(runtime, episode.conn, get, {"domain_name": other, "alias_name": key})
+        assert not wrong_read.ok and "does not belong to domain" in (wrong_read.error or "")
+        read = execute_tool(runtime, episode.conn, get, {"domain_name": alias["domain_id"], "alias_name": key})
+        assert read.ok and read.data["domain_alias_id"] == key
         delete = "DELETE_api_version_domains_domain_name_aliases_alias_name_format"
         wrong = execute_tool(runtime, episode.conn, delete, {"domain_name": other, "alias_name": alias["domain_alias_id"]})
         assert not wrong.ok and "does not belong to domain" in (wrong.error or "")

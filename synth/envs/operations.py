@@ -317,9 +317,9 @@ def _status_op(shape: ToolShape, table: TableDraft, bound: dict[str, str]) -> di
 
 def _require_parents(op: dict[str, Any], shape: ToolShape, table: TableDraft, bound: dict[str, str],
                      schema: DomainSchema) -> None:
-    """`DELETE /orders/{order_id}/items/{order_item_id}` acts on an item of that order: a write on
-    a nested record checks that the record belongs to the parent the path names, so that
-    `order_id` is not silently ignored."""
+    """`DELETE /orders/{order_id}/items/{order_item_id}` acts on an item of that order: a read or
+    write of a nested record checks that the record belongs to the parent the path names, so
+    that `order_id` is not silently ignored."""
     checks = []
     for param, parent in shape.parents:
         column = bound.get(param)
@@ -332,7 +332,7 @@ def _require_parents(op: dict[str, Any], shape: ToolShape, table: TableDraft, bo
         return
     writes = [s["op"] for s in op["steps"]] if op["kind"] == "sequence" else [op]
     for write in writes:
-        if write["kind"] in ("update", "delete"):
+        if write["kind"] in ("update", "delete") or write["kind"] == "get" and op["kind"] == "get":
             write["preconditions"] = checks + list(write.get("preconditions") or [])
 
 
