@@ -575,7 +575,19 @@ def _facet_of_keyed_record(shape: ToolShape) -> ToolShape:
     """`GetBucketAcl(Bucket)`, `PutBucketPolicy(Bucket)`: the key names a bucket and the noun is
     a part of it (`bucket_acl`), so the call reads or changes that bucket; deleting the part
     is an action on the bucket, never deleting the bucket."""
-    if shape.key_param is None or shape.action in ("find", "create") or shape.problem:
+    if shape.problem or shape.action == "create":
+        return shape
+    if shape.key_param is None and shape.action == "find":
+        # `GetInstanceState(instanceName)`: a read of one instance's part is a get of that instance.
+        parents = {p for p, _ in shape.parents}
+        for param in shape.required:
+            named = singular(identifier(_KEY_TAIL.sub("", param) or param))
+            if param not in parents and named and shape.entity.startswith(named + "_") \
+                    and _KEY_TAIL.search(param) and shape.tool.method:
+                shape.entity, shape.key_param, shape.action = named, param, "get"
+                return shape
+        return shape
+    if shape.key_param is None or shape.action == "find":
         return shape
     named = singular(identifier(_KEY_TAIL.sub("", shape.key_param) or shape.key_param))
     if not named or named == shape.entity or not shape.entity.startswith(named + "_"):
