@@ -16,6 +16,7 @@ from synth.envs.draft import draft_envspec
 from synth.envs.fidelity import build_counts, is_verb_named, name_verb, write_named_inserts
 from synth.envs.quality_gate import run_gate
 from synth.envs.shapes import shape_tool
+from synth.envs.states import description_rule
 from synth.ingest import ingest_paths
 from synth.tooldef import ToolDef
 
@@ -173,5 +174,72 @@ def test_a_child_must_belong_to_the_parent_in_its_path(posty: Any) -> None:
         right = execute_tool(runtime, episode.conn, delete,
                              {"domain_name": alias["domain_id"], "alias_name": alias["domain_alias_id"]})
         assert right.ok, right.error
+    finally:
+        store.close(episode.id)
+
+
+class _Enum:
+    def __init__(self, values: list[str]) -> None:
+        self.name, self.type, self.enum = "status", "enum", values
+
+
+def test_state_rules_from_descriptions() -> None:
+    memo = _Enum(["Draft", "Posted", "Cancelled"])
+    assert description_rule("Cancels a credit memo. Only credit memos with the Draft status can be cancelled.",
+                            memo).allowed == ["Draft"]
+    assert description_rule("Only payments with the Cancelled status can be deleted.", memo).allowed == ["Cancelled"]
+    assert description_rule("The original invoice must be in draft status.", memo).allowed == ["Draft"]
+    stack = _Enum(["CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"])
+    assert description_rule("<p>You can cancel only stacks that are in the UPDATE_IN_PROGRESS state.</p>",
+                            stack).allowed == ["UPDATE_IN_PROGRESS"]
+    orders = _Enum(["pending", "confirmed", "shipped", "delivered", "cancelled"])
+    denied = description_rule("Orders that are shipped or delivered cannot be cancelled.", orders)
+    assert denied is not None and denied.allowed == ["pending", "confirmed", "cancelled"]
+    assert description_rule("Returns the order with its status.", orders) is None
+
+
+ORDER_STATUS = {"type": "string", "enum": ["pending", "confirmed", "shipped", "cancelled"]}
+ORDER_RECORD = {"type": "object", "properties": {"id": S, "status": ORDER_STATUS, "note": S}}
+
+
+def _orders_api() -> list[ToolDef]:
+    def tool(name: str, method: str, path: str, props: dict[str, Any], required: list[str], description: str,
+             returns: dict[str, Any] | None = ORDER_RECORD) -> ToolDef:
+        return ToolDef(name=name, source="orders.json", api="Orders", method=method, path=path, format="openapi",
+                       description=description, returns=returns,
+                       parameters={"type": "object", "properties": props, "required": required})
+
+    return [
+        tool("list_orders", "GET", "/orders", {"status": ORDER_STATUS}, [], "List orders.",
+             {"type": "array", "items": ORDER_RECORD}),
+        tool("get_order", "GET", "/orders/{orderId}", {"orderId": S}, ["orderId"], "Get an order."),
+        tool("create_order", "POST", "/orders", {"note": S}, [], "Place an order."),
+        tool("cancel_order", "POST", "/orders/{orderId}/cancel", {"orderId": S}, ["orderId"],
+             "Cancel an order. Only pending or confirmed orders can be cancelled."),
+        tool("delete_order", "DELETE", "/orders/{orderId}", {"orderId": S}, ["orderId"],
+             "Delete an order. Orders must be in cancelled status to be deleted."),
+    ]
+
+
+def test_state_rules_are_preconditions_probed_both_ways() -> None:
+    draft = draft_envspec("orders", "orders", _orders_api())
+    assert draft.spec is not None
+    gated = run_gate(draft.spec)
+    assert gated.spec is not None
+    cancel = gated.spec.tool("cancel_order").operation
+    assert [(p.column, p.op, p.value.const) for p in cancel.preconditions if p.op == "in"] == \
+        [("status", "in", ["pending", "confirmed"])]
+    probes = {(p.tool, p.rule): p for p in gated.rule_probes}
+    assert probes[("cancel_order", "status in ['pending', 'confirmed']")].held
+    assert probes[("delete_order", "status in ['cancelled']")].held
+    # The refusal names the stated rule.
+    runtime = EnvRuntime(gated.spec)
+    store = EpisodeStore({gated.spec.name: runtime})
+    episode = store.create(gated.spec.name)
+    try:
+        order = episode.rows()["orders"][0]
+        episode.conn.execute("UPDATE orders SET status = 'shipped' WHERE order_id = ?", (order["order_id"],))
+        refused = execute_tool(runtime, episode.conn, "cancel_order", {"orderId": order["order_id"]})
+        assert not refused.ok and "Only pending or confirmed orders can be cancelled" in (refused.error or "")
     finally:
         store.close(episode.id)

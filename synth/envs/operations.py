@@ -38,6 +38,7 @@ from synth.envs.shapes import (
     ToolShape,
     is_control_param,
 )
+from synth.envs.states import add_state_rule, description_rule, status_column
 
 DEFAULT_LIMIT = 20
 OPERATION_EXTENSION = "x-envhub-operation"
@@ -195,8 +196,10 @@ def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema, *, derive
     where = {shape.key_param, *(p for p, _ in shape.parents)}
     for param, col in bound.items():
         # A stated operation checks its bounds itself, with its own message.
+        # Keys are this environment's own (`ADD-1003`), whatever length the API's ids have.
         stored = shape.action in ("create", "update", "status") and param not in where \
-            and not (shape.tool.extensions or {}).get(OPERATION_EXTENSION)
+            and not (shape.tool.extensions or {}).get(OPERATION_EXTENSION) \
+            and col != table.primary_key and col not in table.foreign_keys
         props[param] = _aligned(props[param], table.columns[col], stored=stored)
 
     action = shape.action
@@ -219,6 +222,11 @@ def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema, *, derive
     else:
         op = {"kind": "delete", "table": table.name, "key": {"arg": shape.key_param}}
     _require_parents(op, shape, table, bound, schema)
+    if action in ("update", "delete", "status", "action") and stated_operation(shape) is None:
+        status = status_column(table.columns)
+        rule = description_rule(shape.tool.description, status) if status is not None else None
+        if rule is not None:
+            add_state_rule(op, rule, table.entity.replace("_", " "))
 
     writes = action != "get" and action != "find"
     stated = None if derived_only else stated_operation(shape)

@@ -9,8 +9,10 @@ than `min_tools` working tools is dropped as a whole.
 
 Then fidelity (`synth.envs.roundtrip`): every resource with a create and a get tool runs its
 create -> get -> list -> update -> delete round trip on one episode, foreign keys checked after
-every call; the tool of a failed step is dropped with the step and the reason, and the verdicts
-are kept in `GateResult.round_trips` for the report.
+every call; every constant precondition (a state rule) is probed both ways (`synth.envs.ruleprobe`):
+a call that meets it passes, the same call on a row that breaks it fails and changes nothing.
+The tool of a failed step or of a rule that does not hold is dropped with the reason; the
+verdicts are kept in `GateResult.round_trips` and `GateResult.rule_probes` for the report.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from servers.state import EnvRuntime, EpisodeStore, quote
 from servers.validation import ToolValidators
 from synth.arguments import probe_arguments
 from synth.envs.roundtrip import RoundTrip, round_trips
+from synth.envs.ruleprobe import UNPROBED, RuleProbe, probe_rules
 
 ATTEMPTS = 3
 MIN_TOOLS = 3
@@ -51,6 +54,8 @@ class GateResult:
     # Each resource's create -> get -> list -> update -> delete, measured before the tool of a
     # failed step was dropped (synth.envs.roundtrip).
     round_trips: list[RoundTrip] = field(default_factory=list)
+    # Each constant precondition probed both ways (synth.envs.ruleprobe).
+    rule_probes: list[RuleProbe] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -150,24 +155,32 @@ def run_gate(spec: EnvSpec, *, min_tools: int = MIN_TOOLS, round_trip: bool = Tr
     result = _run_tool_gate(spec, min_tools=min_tools)
     if not round_trip or result.spec is None:
         return result
-    trips = round_trips(result.spec, _Probe(result.spec).rows)
-    result.round_trips = trips
-    # The tool of a failed step is what breaks the resource: it goes, with the reason.
-    failing = {trip.tools[trip.failed_step]: trip for trip in trips if not trip.ok and trip.failed_step}
+    rows = _Probe(result.spec).rows
+    trips = round_trips(result.spec, rows)
+    probes = probe_rules(result.spec, rows)
+    result.round_trips, result.rule_probes = trips, probes
+    # The tool of a failed step is what breaks the resource, the tool of a rule that does not hold
+    # both ways what breaks the rule: they go, with the reason.
+    failing: dict[str, tuple[str, str | None]] = {}
+    for trip in trips:
+        if not trip.ok and trip.failed_step:
+            failing.setdefault(trip.tools[trip.failed_step], (f"round trip: {trip.failed_step} failed", trip.detail))
+    for probe in probes:
+        if not probe.held and probe.detail not in UNPROBED:
+            failing.setdefault(probe.tool, ("rule does not hold both ways", f"{probe.rule}: {probe.detail}"))
     if not failing:
         return result
     for verdict in result.verdicts:
-        trip = failing.get(verdict.name)
-        if verdict.ok and trip is not None:
-            verdict.ok, verdict.reason = False, f"round trip: {trip.failed_step} failed"
-            verdict.detail = trip.detail
+        if verdict.ok and verdict.name in failing:
+            verdict.ok = False
+            verdict.reason, verdict.detail = failing[verdict.name]
     kept = [t for t in result.spec.tools if t.name not in failing]
     if len(kept) < min_tools:
-        return GateResult(None, result.verdicts, f"too few coherent tools ({len(kept)} < {min_tools})", trips)
+        return GateResult(None, result.verdicts, f"too few coherent tools ({len(kept)} < {min_tools})", trips, probes)
     trimmed = _keep_tools(result.spec, kept)
     if isinstance(trimmed, str):
-        return GateResult(None, result.verdicts, trimmed, trips)
-    return GateResult(trimmed, result.verdicts, None, trips)
+        return GateResult(None, result.verdicts, trimmed, trips, probes)
+    return GateResult(trimmed, result.verdicts, None, trips, probes)
 
 
 def _keep_tools(spec: EnvSpec, tools: list[ToolSpec]) -> EnvSpec | str:

@@ -89,6 +89,8 @@ class DomainResult:
     seconds: float = 0.0
     # Each resource's round trip (RoundTrip.to_json), measured by the gate.
     round_trips: list[dict[str, Any]] = field(default_factory=list)
+    # Each constant precondition probed both ways (RuleProbe.to_json).
+    rule_probes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -139,6 +141,7 @@ def synthesize_domain(
 
         gated, result.refine = refine_environment(draft.spec, gated, tools, llm, seed=seed, min_tools=min_tools)
     result.round_trips = [trip.to_json() for trip in gated.round_trips]
+    result.rule_probes = [probe.to_json() for probe in gated.rule_probes]
     for v in gated.verdicts:
         if not v.ok:
             result.dropped.append((v.name, v.reason or "call failed", v.detail or ""))
@@ -375,8 +378,10 @@ def _fidelity(results: list[DomainResult], ingested_n: int, kept: int) -> dict[s
     """Rightness, not only yield: round trips of resources, write-named inserts, verb-named tables
     and environments without a dependency edge (counting rules: synth.envs.fidelity)."""
     from synth.envs.fidelity import build_counts
+    from synth.envs.ruleprobe import UNPROBED
 
     trips = [t for r in results for t in r.round_trips]
+    probes = [p for r in results for p in r.rule_probes]
     passed = sum(1 for t in trips if t["failed_step"] is None)
     failed_at: dict[str, int] = defaultdict(int)
     for t in trips:
@@ -394,6 +399,11 @@ def _fidelity(results: list[DomainResult], ingested_n: int, kept: int) -> dict[s
         "round_trip_failures": [
             {"env": r.name, **t} for r in results for t in r.round_trips if t["failed_step"] is not None
         ][:EXAMPLES_PER_REASON * 4],
+        "rules_probed": sum(1 for p in probes if p["detail"] not in UNPROBED),
+        "rules_held_both_ways": sum(1 for p in probes if p["held"]),
+        "rules_not_probed": sum(1 for p in probes if p["detail"] in UNPROBED),
+        "rule_failures": [{"env": r.name, **p} for r in results for p in r.rule_probes
+                          if not p["held"] and p["detail"] not in UNPROBED][:EXAMPLES_PER_REASON * 4],
         "tools_kept_passing_fidelity": kept,
         "tools_kept_share_of_ingested": round(kept / ingested_n, 4) if ingested_n else 0.0,
         "update_named_inserts": counts["update_named_inserts"],
