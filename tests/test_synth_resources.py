@@ -77,12 +77,28 @@ def test_rest_nested_paths_give_parents_and_verb_led_literals_are_split() -> Non
     assert shape(op("Home_Get", "GET", "/", {}))[:2] == ("find", "home")
 
 
+def test_tables_are_nouns_never_verbs() -> None:
+    assert shape(op("getArticleByCoreId", "GET", "/articles/get/{coreId}", {"coreId": S}, ["coreId"]))[:2] == \
+        ("get", "article")
+    assert shape(op("get_chat_delete", "GET", "/chat.delete", {}))[1] == "chat"
+    assert shape(op("GetObject", "GET", "/{Bucket}/{Key}#GetObject", {"Bucket": S, "Key": S},
+                    ["Bucket", "Key"]))[1] == "object"
+    assert shape(op("RequestCancelWorkflowExecution", "POST", "/#RequestCancelWorkflowExecution",
+                    {"workflowId": S}, ["workflowId"]))[1] == "workflow_execution"
+    added = shape(op("addToGroup", "POST", "/contacts/{contactId}/addToGroup/{groupId}",
+                     {"contactId": S, "groupId": S}, ["contactId", "groupId"]))
+    assert added[1] == "group" and not is_verb_named(added[1])
+
+
 def test_update_and_delete_are_never_inserts() -> None:
     # A part of the parent with no key of its own: the call changes the parent.
     settings = shape(op("updateSettings", "PUT", "/users/{userId}/settings", {"userId": S, "theme": S}, ["userId"]))
     assert settings[:3] == ("update", "user", "userId")
     avatar = shape(op("deleteAvatar", "DELETE", "/users/{userId}/avatar", {"userId": S}, ["userId"]))
     assert avatar[0] == "action" and avatar[1:3] == ("user", "userId")
+    # A PATCH never creates, whatever its path's last word says (`open` is a create verb).
+    tracking = shape_tool(op("PATCH_tracking_settings-open", "PATCH", "/tracking_settings/open", {"enabled": S}))
+    assert tracking.action != "create"
     # No record named at all: left out with the reason, never an insert.
     keyless = shape_tool(op("delete_organizers", "DELETE", "/organizers", {"body": S}))
     assert keyless.action == "delete" and keyless.problem and "no key parameter" in keyless.problem

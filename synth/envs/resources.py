@@ -30,7 +30,8 @@ _NAME_PARAMS = {"name", "resource", "parent"}
 _KEY_SUFFIXES = ("id", "ids", "name", "arn", "identifier", "key", "uuid", "code")
 _STOP_WORDS = {"by", "for", "from", "in", "of", "with", "to", "on", "using", "via", "at", "and", "or"}
 _ACTION_PREFIXES = {"batch", "admin", "bulk"}
-_NOUN_VERBS = {"create", "get", "update", "delete", "list", "describe"}
+_NOUN_VERBS = {"create", "get", "update", "delete", "list", "describe", "cancel", "remove", "add", "put",
+               "start", "stop", "reset", "enable", "disable"}
 _GENERIC_TAIL = {"details", "detail", "info", "information", "list", "data", "all", "json", "xml"}
 
 
@@ -104,7 +105,7 @@ def _action_ref(operation_id: str, props: dict[str, Any], required: list[str]) -
     if len(words) < 2:
         return None
     noun = words[1:]
-    if len(noun) > 1 and noun[0] in _NOUN_VERBS:
+    while len(noun) > 1 and noun[0] in _NOUN_VERBS:
         noun = noun[1:]  # `DescribeCreateAccountStatus` describes an account status
     entity, plural = _noun(noun)
     if not entity:

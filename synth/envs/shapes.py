@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from synth.envs.fidelity import LEADING_VERBS
+from synth.envs.fidelity import DELETE_WORDS, LEADING_VERBS, UPDATE_WORDS, name_verb
 from synth.envs.names import identifier, singular, singular_phrase, split_words
 from synth.envs.resources import ResourceRef, resource_ref
 from synth.tooldef import ToolDef
@@ -138,10 +138,14 @@ def normalized_parameters(tool: ToolDef) -> tuple[dict[str, dict[str, Any]], lis
 def _path_tokens(path: str) -> list[tuple[str, str]]:
     """`/v1/orders/{orderId}/cancel.json` -> [("lit","orders"),("param","orderId"),("lit","cancel")]."""
     tokens: list[tuple[str, str]] = []
-    for seg in path.split("?")[0].split("/"):
+    for seg in path.split("?")[0].split("#")[0].split("/"):
         if not seg:
             continue
         params = _PARAM.findall(seg)
+        if params and not seg.startswith("{"):
+            # `update{mediaTypeExtension}`, `items{format}`: a response-format suffix, not a key.
+            params = [p for p in params if not re.search(r"extension|format", p, re.I)]
+            seg = re.sub(r"\{[^}]*(extension|format)[^}]*\}", "", seg, flags=re.I)
         if params:
             literal = _PARAM.sub("", seg).strip(".-_:;,")
             if literal and not re.fullmatch(r"\.?(json|xml|csv|txt|html)", literal, re.I):
@@ -599,14 +603,57 @@ def _facet_of_keyed_record(shape: ToolShape) -> ToolShape:
     return shape
 
 
+# Verbs that never start or end a resource's name (`patch` does: SSM's patch baselines).
+_NAME_LEADING_VERBS = LEADING_VERBS - {"patch"}
+_NAME_TRAILING_VERBS = frozenset({"get", "create", "delete", "describe", "put", "fetch", "retrieve", "insert",
+                                  "remove", "list", "update"})
+
+
+def _noun_entity(shape: ToolShape) -> ToolShape:
+    """Tables are nouns: `add_to_group` -> `group`, `chat_delete` -> `chat`, a bare `get`
+    (`/articles/get/{id}`) -> the resource before it."""
+    words = shape.entity.split("_")
+    if len(words) == 1 and words[0] in _NAME_LEADING_VERBS | _NAME_TRAILING_VERBS:
+        literals = [v for k, v in _path_tokens(shape.tool.path or "") if k == "lit"]
+        before = [singular_phrase(identifier(v)) for v in literals if identifier(v) != words[0]]
+        stem = identifier(_KEY_TAIL.sub("", shape.key_param or "")) if shape.key_param else ""
+        words = (before[-1] if before else stem or identifier(shape.tool.api or "record")).split("_")
+    while len(words) > 1 and words[0] in _NAME_LEADING_VERBS:
+        words = words[1:]
+        while len(words) > 1 and words[0] in _STOP_WORDS:
+            words = words[1:]
+    while len(words) > 1 and words[-1] in _NAME_TRAILING_VERBS:
+        words = words[:-1]
+    entity = "_".join(words)
+    if entity != shape.entity and entity:
+        shape.entity = entity
+        shape.parents = [(p, e) for p, e in shape.parents if e != entity]
+    return shape
+
+
+def _never_insert_a_change(shape: ToolShape) -> ToolShape:
+    """A PATCH, or a tool whose name's verb updates or deletes, is never an insert: it changes
+    the record it names, its path parent's, or (naming none) is left out with the reason."""
+    if shape.action != "create":
+        return shape
+    stated = name_verb(shape.tool.original_name or shape.tool.name)
+    method = (shape.tool.method or "").lower()
+    if method != "patch" and stated not in UPDATE_WORDS and stated not in DELETE_WORDS:
+        return shape
+    verb = stated if stated in UPDATE_WORDS or stated in DELETE_WORDS else "update"
+    return _write_shape(shape.tool, verb, shape.entity, None, shape.parents, shape.properties, shape.required)
+
+
 def shape_tool(tool: ToolDef) -> ToolShape:
     props, required = normalized_parameters(tool)
     if tool.method and tool.path:
         ref = resource_ref(tool, props, required) if _state_transition(tool) is None else None
         if ref is not None:
-            return _facet_of_keyed_record(_shape_from_ref(tool, ref, props, required))
-        return _facet_of_keyed_record(_shape_http(tool, props, required))
-    return _shape_named(tool, props, required)
+            shaped = _shape_from_ref(tool, ref, props, required)
+        else:
+            shaped = _shape_http(tool, props, required)
+        return _noun_entity(_never_insert_a_change(_facet_of_keyed_record(shaped)))
+    return _noun_entity(_never_insert_a_change(_shape_named(tool, props, required)))
 
 
 # Parameters that steer a request (paging, sorting, output format, credentials) rather than
