@@ -119,6 +119,10 @@ class RoundTripper:
             # filters stay; page sizes, offsets and free-text searches would hide the row.
             args = {a: v for a, v in args.items() if a in sem.required or any(
                 u.role == "filter" and u.op == "eq" for u in sem.uses.get(a, []))}
+            for arg in sem.first_uses("limit"):
+                if arg in args:  # a required page size: the largest the API allows
+                    high = sem.properties.get(arg, {}).get("maximum")
+                    args[arg] = int(high) if isinstance(high, (int, float)) and high < 100 else 100
         outcome = execute_tool(self.runtime, conn, sem.name, args)
         if not outcome.ok:
             return False, None, f"{sem.name}({args}) failed: {outcome.error}"

@@ -87,6 +87,11 @@ class RuleProber:
         if column is None or not meeting:
             probe.detail = NO_ROW
             return probe
+        if sem.kind == "delete":
+            # A row other rows refer to cannot be deleted whatever the rule: probe a free one.
+            referred = {r.get(fk.column) for t in self.spec.tables for fk in t.foreign_keys
+                        if fk.ref_table == table_name for r in self.rows.get(t.name, [])}
+            meeting = [r for r in meeting if r.get(table.primary_key) not in referred] or meeting
         row = meeting[0]
         values = list(column.enum or []) if column.type == "enum" else \
             [r.get(pre.column) for r in self.rows.get(table_name, [])]
