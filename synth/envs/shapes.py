@@ -87,6 +87,7 @@ OTHER_ACTION_VERBS = {
 
 _VERSION = re.compile(r"^(v\d+(\.\d+)*[a-z]*|\d+(\.\d+)*|api|apis|rest|latest|public|services?)$", re.I)
 _PARAM = re.compile(r"\{([^}]+)\}")
+_FORMAT_PARAM = re.compile(r"extension|^\{?format\}?$", re.I)
 _STOP_WORDS = {"by", "for", "from", "in", "of", "with", "to", "on", "using", "via", "at", "and", "or"}
 _GENERIC_TAIL = {"details", "detail", "info", "information", "list", "data", "all", "id", "ids", "json", "xml"}
 _ID_SUFFIXES = ("id", "key", "uuid", "code", "name", "number", "slug", "handle", "ref")
@@ -142,10 +143,11 @@ def _path_tokens(path: str) -> list[tuple[str, str]]:
         if not seg:
             continue
         params = _PARAM.findall(seg)
-        if params and not seg.startswith("{"):
-            # `update{mediaTypeExtension}`, `items{format}`: a response-format suffix, not a key.
-            params = [p for p in params if not re.search(r"extension|format", p, re.I)]
-            seg = re.sub(r"\{[^}]*(extension|format)[^}]*\}", "", seg, flags=re.I)
+        if params and (not seg.startswith("{") or len(params) > 1):
+            # `update{mediaTypeExtension}`, `{Sid}.{mediaTypeExtension}`: a response-format
+            # suffix, not a key.
+            params = [p for p in params if not _FORMAT_PARAM.search(p)]
+            seg = re.sub(r"\{[^}]*\}", lambda m: "" if _FORMAT_PARAM.search(m.group(0)) else m.group(0), seg)
         if params:
             literal = _PARAM.sub("", seg).strip(".-_:;,")
             if literal and not re.fullmatch(r"\.?(json|xml|csv|txt|html)", literal, re.I):
