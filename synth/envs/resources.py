@@ -79,6 +79,8 @@ def key_param_for(entity: str, props: dict[str, Any], required: list[str]) -> st
     last = entity.split("_")[-1]
     best: tuple[int, str] | None = None
     for p in props:
+        if isinstance(props[p], dict) and props[p].get("enum"):
+            continue  # a choice among fixed values (`metricName`, `taskStatus`) names no record
         s = identifier(p).replace("_", "")
         score = None
         for rank, suffix in enumerate(("id", "identifier", "arn", "name", "uuid", "key", "code")):
@@ -184,7 +186,7 @@ def _dotted_ref(operation_id: str, path: str, props: dict[str, Any], required: l
             parent = singular_phrase(identifier(re.sub(r"(?i)(_?id|_?name)$", "", value)))
         if parent and parent != entity and value in props:
             parents.append((value, parent))
-    if key is not None and key not in props:
+    if key is not None and (key not in props or isinstance(props[key], dict) and props[key].get("enum")):
         key = None
     if key is None and verb_words[0] not in ("list", "create", "insert", "search", "aggregated"):
         key = key_param_for(entity, props, required)

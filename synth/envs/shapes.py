@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from synth.envs.fidelity import DELETE_WORDS, LEADING_VERBS, UPDATE_WORDS, name_verb
+from synth.envs.fidelity import DELETE_WORDS, LEADING_VERBS, TRAILING_VERBS, UPDATE_WORDS, name_verb
 from synth.envs.names import identifier, singular, singular_phrase, split_words
 from synth.envs.resources import ResourceRef, resource_ref
 from synth.tooldef import ToolDef
@@ -615,9 +615,10 @@ def _noun_entity(shape: ToolShape) -> ToolShape:
     """Tables are nouns: `add_to_group` -> `group`, `chat_delete` -> `chat`, a bare `get`
     (`/articles/get/{id}`) -> the resource before it."""
     words = shape.entity.split("_")
-    if len(words) == 1 and words[0] in _NAME_LEADING_VERBS | _NAME_TRAILING_VERBS:
-        literals = [v for k, v in _path_tokens(shape.tool.path or "") if k == "lit"]
-        before = [singular_phrase(identifier(v)) for v in literals if identifier(v) != words[0]]
+    # A lone `update` or `list` is a noun as often as not (status updates, mailing lists).
+    if len(words) == 1 and words[0] in TRAILING_VERBS:
+        literals = [singular_phrase(identifier(v)) for k, v in _path_tokens(shape.tool.path or "") if k == "lit"]
+        before = [v for v in literals if v not in TRAILING_VERBS]
         stem = identifier(_KEY_TAIL.sub("", shape.key_param or "")) if shape.key_param else ""
         words = (before[-1] if before else stem or identifier(shape.tool.api or "record")).split("_")
     while len(words) > 1 and words[0] in _NAME_LEADING_VERBS:
