@@ -29,13 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_synth_full import ARCHIVE, PeakRSS
-
-from servers.spec import parse_envspec
-from synth.envs.fidelity import build_counts
-from synth.envs.roundtrip import round_trips
-
 HERE = Path(__file__).resolve().parents[1]
+# The counting rules are this checkout's, whatever checkout an installed package points at.
+sys.path.insert(0, str(HERE))
+
+from bench_synth_full import ARCHIVE, PeakRSS  # noqa: E402
+
+from servers.spec import parse_envspec  # noqa: E402
+from synth.envs.fidelity import build_counts  # noqa: E402
+from synth.envs.roundtrip import round_trips  # noqa: E402
 
 
 def build(src: Path, archive: Path, out: Path) -> tuple[float, int]:
@@ -43,9 +45,11 @@ def build(src: Path, archive: Path, out: Path) -> tuple[float, int]:
     env = {**os.environ, "PYTHONPATH": str(src)}
     with PeakRSS() as rss:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "hub.cli", "synth", str(archive), "--out", str(out), "--no-progress"],
-                       check=True, env=env, cwd=src, stdout=subprocess.DEVNULL)
+        done = subprocess.run([sys.executable, "-m", "hub.cli", "synth", str(archive), "--out", str(out),
+                               "--no-progress"], env=env, cwd=src, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"envhub synth with {src} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     return seconds, rss.peak
 
 
