@@ -85,6 +85,9 @@ def test_tables_are_nouns_never_verbs() -> None:
                     ["Bucket", "Key"]))[1] == "object"
     assert shape(op("RequestCancelWorkflowExecution", "POST", "/#RequestCancelWorkflowExecution",
                     {"workflowId": S}, ["workflowId"]))[1] == "workflow_execution"
+    # A verb literal between resources names neither the record nor its parent.
+    pdf = shape(op("getArticlePdfByCoreId", "GET", "/articles/get/{coreId}/download/pdf", {"coreId": S}, ["coreId"]))
+    assert pdf[1] == "pdf" and pdf[3] == [("coreId", "article")]
     added = shape(op("addToGroup", "POST", "/contacts/{contactId}/addToGroup/{groupId}",
                      {"contactId": S, "groupId": S}, ["contactId", "groupId"]))
     assert added[1] == "group" and not is_verb_named(added[1])

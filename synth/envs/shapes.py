@@ -611,26 +611,35 @@ _NAME_TRAILING_VERBS = frozenset({"get", "create", "delete", "describe", "put", 
                                   "remove", "list", "update"})
 
 
-def _noun_entity(shape: ToolShape) -> ToolShape:
-    """Tables are nouns: `add_to_group` -> `group`, `chat_delete` -> `chat`, a bare `get`
-    (`/articles/get/{id}`) -> the resource before it."""
-    words = shape.entity.split("_")
-    # A lone `update` or `list` is a noun as often as not (status updates, mailing lists).
+def _nounify(name: str, literals: list[str], fallback: str) -> str:
+    """`add_to_group` -> `group`, `get_forecast_point` -> `forecast_point`, a lone `get` -> the
+    path's noun before it (`/articles/get/{id}` -> `article`)."""
+    words = name.split("_")
     if len(words) == 1 and words[0] in TRAILING_VERBS:
-        literals = [singular_phrase(identifier(v)) for k, v in _path_tokens(shape.tool.path or "") if k == "lit"]
-        before = [v for v in literals if v not in TRAILING_VERBS]
-        stem = identifier(_KEY_TAIL.sub("", shape.key_param or "")) if shape.key_param else ""
-        words = (before[-1] if before else stem or identifier(shape.tool.api or "record")).split("_")
+        before = [v for v in literals if v not in TRAILING_VERBS and v != name]
+        words = (before[0] if before else fallback).split("_")
     while len(words) > 1 and words[0] in _NAME_LEADING_VERBS:
         words = words[1:]
         while len(words) > 1 and words[0] in _STOP_WORDS:
             words = words[1:]
     while len(words) > 1 and words[-1] in _NAME_TRAILING_VERBS:
         words = words[:-1]
-    entity = "_".join(words)
-    if entity != shape.entity and entity:
-        shape.entity = entity
-        shape.parents = [(p, e) for p, e in shape.parents if e != entity]
+    return "_".join(words) or name
+
+
+def _noun_entity(shape: ToolShape) -> ToolShape:
+    """Tables are nouns, for the record and for the parents its path names."""
+    literals = [singular_phrase(identifier(v)) for k, v in _path_tokens(shape.tool.path or "") if k == "lit"]
+    stem = identifier(_KEY_TAIL.sub("", shape.key_param or "")) if shape.key_param else ""
+    # A verb literal stands for the noun right before it in the path.
+    entity = _nounify(shape.entity, list(reversed(literals)), stem or identifier(shape.tool.api or "record"))
+    parents = []
+    for param, parent in shape.parents:
+        named = _nounify(parent, list(reversed(literals[:literals.index(parent)] if parent in literals else literals)),
+                         identifier(_KEY_TAIL.sub("", param) or param))
+        if named != entity:
+            parents.append((param, named))
+    shape.entity, shape.parents = entity, parents
     return shape
 
 
