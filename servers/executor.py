@@ -323,7 +323,9 @@ def _next_key(call: _Call, table: Table) -> Any:
 def _run_get(call: _Call, op: GetOp) -> dict:
     table = call.runtime.tables[op.table]
     key = _key_value(table, call.required(op.key, table.primary_key))
-    return _project(_fetch_required(call, table, key), op.fields)
+    row = _fetch_required(call, table, key)
+    _check_preconditions(call, table, key, row, op.preconditions)
+    return _project(row, op.fields)
 
 
 def _run_find(call: _Call, op: FindOp) -> dict:

@@ -181,8 +181,11 @@ def _value_uses(value: Value | int, clause: Clause, table: str, column: str | No
 
 
 def _get_step(op: GetOp, bind: str | None) -> Step:
-    return Step("get", op.table, bind, fields=tuple(op.fields), columns=tuple(op.fields),
-                reads=(Read("key", None, "eq", op.key),))
+    reads = [Read("key", None, "eq", op.key)]
+    reads += [Read("precondition", p.column, p.op, p.value) for p in op.preconditions]
+    return Step("get", op.table, bind, fields=tuple(op.fields),
+                columns=(*op.fields, *(p.column for p in op.preconditions)),
+                reads=tuple(reads), preconditions=tuple(op.preconditions))
 
 
 def _find_step(op: FindOp, bind: str | None) -> Step:

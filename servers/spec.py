@@ -233,6 +233,17 @@ class GetOp(_Strict):
     key: Value
     # Only these columns in the result; all when empty.
     fields: list[str] = []
+    # Checks on the row before it is returned: a nested record read under its parent
+    # (`GET /orders/{order_id}/items/{item_id}`) must belong to that parent.
+    preconditions: list[Precondition] = []
+
+    @model_serializer(mode="wrap")
+    def _omit_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A get without checks serializes as it did before gets had them.
+        data = handler(self)
+        if not data.get("preconditions"):
+            data.pop("preconditions", None)
+        return data
 
 
 class FindOp(_Strict):

@@ -134,7 +134,7 @@ def schema_fit(schema: dict[str, Any], value: Any, rng: random.Random) -> Any:
             value = hi
     if typ == "string" and value is not None and not isinstance(value, str):
         value = str(value)
-    return value
+    return within_bounds(schema, value)
 
 
 def from_schema(schema: dict[str, Any], rng: random.Random, name: str = "") -> Any:
@@ -184,8 +184,34 @@ def example_value(schema: dict[str, Any], name: str = "", depth: int = 0) -> Any
     return text + "x" * max(0, low - len(text))
 
 
+def within_bounds(schema: dict[str, Any], value: Any) -> Any:
+    """`value` moved inside the argument's declared bounds: numbers clamped to minimum/maximum,
+    strings cut to maxLength or padded to minLength (an API's `checked_bags` 0-3, a token of
+    at least 32 characters)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        lo, hi = schema.get("minimum"), schema.get("maximum")
+        if isinstance(lo, (int, float)) and value < lo:
+            value = lo
+        if isinstance(hi, (int, float)) and value > hi:
+            value = hi
+        return int(value) if schema.get("type") == "integer" and float(value).is_integer() else value
+    if isinstance(value, str):
+        low, high = schema.get("minLength"), schema.get("maxLength")
+        if isinstance(high, int) and high >= 0 and len(value) > high:
+            value = value[:high].rstrip() or value[:high]
+        if isinstance(low, int) and len(value) < low:
+            value = value + "x" * (low - len(value))
+    return value
+
+
 def fresh_value(column: Column, current: Any, attempt: int, schema: dict[str, Any]) -> Any:
     """A value for `column` that differs from `current` and fits both the column and the argument schema."""
+    return within_bounds(schema, _fresh(column, current, attempt, schema))
+
+
+def _fresh(column: Column, current: Any, attempt: int, schema: dict[str, Any]) -> Any:
     choices = schema.get("enum") if isinstance(schema.get("enum"), list) else None
     if column.type == "enum" or choices:
         options = [v for v in (choices or column.enum or []) if v != current] or list(choices or column.enum or [])

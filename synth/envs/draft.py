@@ -178,7 +178,10 @@ def _planning_spec(base: dict[str, Any], derived: list[dict[str, Any]], name: st
 
 
 def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0) -> Draft:
-    shapes = reconcile_shapes([shape_tool(t) for t in tools])
+    all_shapes = reconcile_shapes([shape_tool(t) for t in tools])
+    # A tool that maps onto no resource action is left out with the reason (never an insert).
+    unmapped = [(s.tool.name, s.problem) for s in all_shapes if s.problem]
+    shapes = [s for s in all_shapes if not s.problem]
     schema = infer_schema(shapes)
     taken: set[str] = set()
     tool_json: list[dict[str, Any]] = []
@@ -204,7 +207,9 @@ def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0
         "tables": _tables_json(schema),
         "tools": tool_json,
     }
-    rejected: list[tuple[str, str]] = []
+    rejected: list[tuple[str, str]] = [(tool, f"no resource action: {why}") for tool, why in unmapped]
+    if not tool_json:
+        return Draft(None, origins, rejected, "no tool maps onto a resource action")
     try:
         spec = parse_envspec(base, origin=f"env '{name}'")
     except SpecError:

@@ -17,6 +17,7 @@ values) for dependency derivation and argument planning.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from synth.envs.names import identifier, split_words
@@ -37,6 +38,7 @@ from synth.envs.shapes import (
     ToolShape,
     is_control_param,
 )
+from synth.envs.states import add_state_rule, description_rule, status_column
 
 DEFAULT_LIMIT = 20
 OPERATION_EXTENSION = "x-envhub-operation"
@@ -74,8 +76,11 @@ def _clean_schema(schema: Any, depth: int = 0) -> dict[str, Any]:
     return out
 
 
-def _aligned(prop: dict[str, Any], column: ColumnDraft) -> dict[str, Any]:
-    """The argument's schema, typed like the column it is stored in or compared with."""
+def _aligned(prop: dict[str, Any], column: ColumnDraft, *, stored: bool = False) -> dict[str, Any]:
+    """The argument's schema, typed like the column it is stored in or compared with. A value
+    the call `stored` keeps the API's declared bounds that fit the column's type (`checked_bags`
+    0-3), so a write can never store what the API would refuse."""
+    declared = {b: prop[b] for b in ("minimum", "maximum", "minLength", "maxLength") if b in prop}
     out = dict(prop)
     out["type"] = _JSON_TYPE[column.type]
     if column.type == "enum":
@@ -88,6 +93,14 @@ def _aligned(prop: dict[str, Any], column: ColumnDraft) -> dict[str, Any]:
         del out["default"]
     for bound in ("minimum", "maximum", "minLength", "maxLength"):
         out.pop(bound, None)
+    if stored:
+        numeric = column.type in ("integer", "number")
+        for bound, value in declared.items():
+            fits = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 if "Length" in bound \
+                else isinstance(value, (int, float)) and not isinstance(value, bool)
+            if fits and (numeric if bound in ("minimum", "maximum") else column.type == "string"):
+                out[bound] = int(value) if "Length" in bound or column.type == "integer" and float(value).is_integer() \
+                    else value
     out.pop("items", None)
     out.pop("properties", None)
     return out
@@ -119,6 +132,17 @@ def _describe(shape: ToolShape, table: TableDraft) -> str:
         "status": f"{shape.verb.capitalize()} a {thing}.",
         "action": f"{shape.verb.capitalize()} a {thing}.",
     }[shape.action]
+
+
+_OUTPUT_ONLY = re.compile(r"^\W*(output[ -]only|read[ -]only)\b", re.I)
+
+
+def is_read_only(schema: Any) -> bool:
+    """Whether a body property is the API's output, never the caller's input."""
+    if not isinstance(schema, dict):
+        return False
+    text = schema.get("description")
+    return schema.get("readOnly") is True or isinstance(text, str) and bool(_OUTPUT_ONLY.match(text))
 
 
 def _title(name: str) -> str:
@@ -161,8 +185,22 @@ def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema, *, derive
     bound = dict(schema.bindings.get(shape.tool.name, {}))
     props = {p: _clean_schema(s) for p, s in shape.properties.items()}
     required = list(shape.required)
+    if shape.is_write and not (shape.tool.extensions or {}).get(OPERATION_EXTENSION):
+        # Output-only fields (`readOnly: true`, "Output only. When the job was created.") are the
+        # API's to set: a write neither takes nor stores them.
+        keys = {shape.key_param, *(p for p, _ in shape.parents)}
+        for param in [p for p, sub in shape.properties.items() if p not in keys and is_read_only(sub)]:
+            props.pop(param, None)
+            bound.pop(param, None)
+            required = [r for r in required if r != param]
+    where = {shape.key_param, *(p for p, _ in shape.parents)}
     for param, col in bound.items():
-        props[param] = _aligned(props[param], table.columns[col])
+        # A stated operation checks its bounds itself, with its own message.
+        # Keys are this environment's own (`ADD-1003`), whatever length the API's ids have.
+        stored = shape.action in ("create", "update", "status") and param not in where \
+            and not (shape.tool.extensions or {}).get(OPERATION_EXTENSION) \
+            and col != table.primary_key and col not in table.foreign_keys
+        props[param] = _aligned(props[param], table.columns[col], stored=stored)
 
     action = shape.action
     if action == "get":
@@ -184,6 +222,11 @@ def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema, *, derive
     else:
         op = {"kind": "delete", "table": table.name, "key": {"arg": shape.key_param}}
     _require_parents(op, shape, table, bound, schema)
+    if action in ("update", "delete", "status", "action") and stated_operation(shape) is None:
+        status = status_column(table.columns)
+        rule = description_rule(shape.tool.description, status) if status is not None else None
+        if rule is not None:
+            add_state_rule(op, rule, table.entity.replace("_", " "))
 
     writes = action != "get" and action != "find"
     stated = None if derived_only else stated_operation(shape)
@@ -282,9 +325,9 @@ def _status_op(shape: ToolShape, table: TableDraft, bound: dict[str, str]) -> di
 
 def _require_parents(op: dict[str, Any], shape: ToolShape, table: TableDraft, bound: dict[str, str],
                      schema: DomainSchema) -> None:
-    """`DELETE /orders/{order_id}/items/{order_item_id}` acts on an item of that order: a write on
-    a nested record checks that the record belongs to the parent the path names, so that
-    `order_id` is not silently ignored."""
+    """`DELETE /orders/{order_id}/items/{order_item_id}` acts on an item of that order: a read or
+    write of a nested record checks that the record belongs to the parent the path names, so
+    that `order_id` is not silently ignored."""
     checks = []
     for param, parent in shape.parents:
         column = bound.get(param)
@@ -297,7 +340,7 @@ def _require_parents(op: dict[str, Any], shape: ToolShape, table: TableDraft, bo
         return
     writes = [s["op"] for s in op["steps"]] if op["kind"] == "sequence" else [op]
     for write in writes:
-        if write["kind"] in ("update", "delete"):
+        if write["kind"] in ("update", "delete") or write["kind"] == "get" and op["kind"] == "get":
             write["preconditions"] = checks + list(write.get("preconditions") or [])
 
 

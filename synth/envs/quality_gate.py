@@ -6,6 +6,13 @@ write, the state hash changes. A failing tool is retried on other rows, then rep
 constant preconditions relaxed, its argument types aligned with the columns they feed) and
 tried again; a tool that still fails is dropped, with the reason. An environment left with fewer
 than `min_tools` working tools is dropped as a whole.
+
+Then fidelity (`synth.envs.roundtrip`): every resource with a create and a get tool runs its
+create -> get -> list -> update -> delete round trip on one episode, foreign keys checked after
+every call; every constant precondition (a state rule) is probed both ways (`synth.envs.ruleprobe`):
+a call that meets it passes, the same call on a row that breaks it fails and changes nothing.
+The tool of a failed step or of a rule that does not hold is dropped with the reason; the
+verdicts are kept in `GateResult.round_trips` and `GateResult.rule_probes` for the report.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from servers.spec import EnvSpec, SpecError, ToolSpec, parse_envspec
 from servers.state import EnvRuntime, EpisodeStore, quote
 from servers.validation import ToolValidators
 from synth.arguments import probe_arguments
+from synth.envs.roundtrip import RoundTrip, round_trips
+from synth.envs.ruleprobe import UNPROBED, RuleProbe, probe_rules
 
 ATTEMPTS = 3
 MIN_TOOLS = 3
@@ -42,6 +51,11 @@ class GateResult:
     spec: EnvSpec | None  # the environment with only its working tools; None when dropped
     verdicts: list[ToolVerdict] = field(default_factory=list)
     reason: str | None = None  # why the whole environment was dropped
+    # Each resource's create -> get -> list -> update -> delete, measured before the tool of a
+    # failed step was dropped (synth.envs.roundtrip).
+    round_trips: list[RoundTrip] = field(default_factory=list)
+    # Each constant precondition probed both ways (synth.envs.ruleprobe).
+    rule_probes: list[RuleProbe] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -135,8 +149,53 @@ def _with_tool(spec: EnvSpec, tool: ToolSpec) -> EnvSpec:
     return spec.model_copy(update={"tools": tools})
 
 
-def run_gate(spec: EnvSpec, *, min_tools: int = MIN_TOOLS) -> GateResult:
-    """Call every tool; return the spec with only the working (possibly repaired) tools."""
+def run_gate(spec: EnvSpec, *, min_tools: int = MIN_TOOLS, round_trip: bool = True) -> GateResult:
+    """Call every tool, then run every resource's round trip; return the spec with only the
+    working (possibly repaired) tools that keep their resource coherent."""
+    result = _run_tool_gate(spec, min_tools=min_tools)
+    if not round_trip or result.spec is None:
+        return result
+    rows = _Probe(result.spec).rows
+    trips = round_trips(result.spec, rows)
+    probes = probe_rules(result.spec, rows)
+    result.round_trips, result.rule_probes = trips, probes
+    # The tool of a failed step is what breaks the resource, the tool of a rule that does not hold
+    # both ways what breaks the rule: they go, with the reason.
+    failing: dict[str, tuple[str, str | None]] = {}
+    for trip in trips:
+        if not trip.ok and trip.failed_step:
+            failing.setdefault(trip.tools[trip.failed_step], (f"round trip: {trip.failed_step} failed", trip.detail))
+    for probe in probes:
+        if not probe.held and probe.detail not in UNPROBED:
+            failing.setdefault(probe.tool, ("rule does not hold both ways", f"{probe.rule}: {probe.detail}"))
+    if not failing:
+        return result
+    for verdict in result.verdicts:
+        if verdict.ok and verdict.name in failing:
+            verdict.ok = False
+            verdict.reason, verdict.detail = failing[verdict.name]
+    kept = [t for t in result.spec.tools if t.name not in failing]
+    if len(kept) < min_tools:
+        return GateResult(None, result.verdicts, f"too few coherent tools ({len(kept)} < {min_tools})", trips, probes)
+    trimmed = _keep_tools(result.spec, kept)
+    if isinstance(trimmed, str):
+        return GateResult(None, result.verdicts, trimmed, trips, probes)
+    return GateResult(trimmed, result.verdicts, None, trips, probes)
+
+
+def _keep_tools(spec: EnvSpec, tools: list[ToolSpec]) -> EnvSpec | str:
+    """The spec with only `tools` (and the dependencies between them), or why it is invalid."""
+    kept = {t.name for t in tools}
+    data = spec.model_dump(mode="json", by_alias=True)
+    data["tools"] = [t.model_dump(mode="json", by_alias=True) for t in tools]
+    data["dependencies"] = [d for d in data["dependencies"] if d["source"] in kept and d["target"] in kept]
+    try:
+        return parse_envspec(data, origin=f"env '{spec.name}' after the gate")
+    except SpecError as err:
+        return f"invalid after the gate: {err}"
+
+
+def _run_tool_gate(spec: EnvSpec, *, min_tools: int) -> GateResult:
     probe = _Probe(spec)
     verdicts: list[ToolVerdict] = []
     final_tools: list[ToolSpec] = []
@@ -160,12 +219,7 @@ def run_gate(spec: EnvSpec, *, min_tools: int = MIN_TOOLS) -> GateResult:
     if len(final_tools) < min_tools:
         why = "no working tools" if not final_tools else f"too few working tools ({len(final_tools)} < {min_tools})"
         return GateResult(None, verdicts, why)
-    kept = {t.name for t in final_tools}
-    data = spec.model_dump(mode="json", by_alias=True)
-    data["tools"] = [t.model_dump(mode="json", by_alias=True) for t in final_tools]
-    data["dependencies"] = [d for d in data["dependencies"] if d["source"] in kept and d["target"] in kept]
-    try:
-        gated = parse_envspec(data, origin=f"env '{spec.name}' after the gate")
-    except SpecError as err:
-        return GateResult(None, verdicts, f"invalid after the gate: {err}")
+    gated = _keep_tools(spec, final_tools)
+    if isinstance(gated, str):
+        return GateResult(None, verdicts, gated)
     return GateResult(gated, verdicts)

@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from synth.envs.fidelity import DELETE_WORDS, LEADING_VERBS, TRAILING_VERBS, UPDATE_WORDS, name_verb
 from synth.envs.names import identifier, singular, singular_phrase, split_words
+from synth.envs.resources import ResourceRef, resource_ref
 from synth.tooldef import ToolDef
 
 Action = Literal["get", "find", "create", "update", "delete", "status", "action"]
@@ -85,6 +87,7 @@ OTHER_ACTION_VERBS = {
 
 _VERSION = re.compile(r"^(v\d+(\.\d+)*[a-z]*|\d+(\.\d+)*|api|apis|rest|latest|public|services?)$", re.I)
 _PARAM = re.compile(r"\{([^}]+)\}")
+_FORMAT_PARAM = re.compile(r"extension|^\{?format\}?$", re.I)
 _STOP_WORDS = {"by", "for", "from", "in", "of", "with", "to", "on", "using", "via", "at", "and", "or"}
 _GENERIC_TAIL = {"details", "detail", "info", "information", "list", "data", "all", "id", "ids", "json", "xml"}
 _ID_SUFFIXES = ("id", "key", "uuid", "code", "name", "number", "slug", "handle", "ref")
@@ -108,6 +111,9 @@ class ToolShape:
     # from (`x-state-transition.from`); without them: `status`, guarded by the verb's rules.
     status_field: str = "status"
     status_from: list[str] | None = None
+    # Why the tool cannot be mapped onto a resource action (an update that names no record);
+    # such a tool is left out of the draft with this reason, never turned into an insert.
+    problem: str | None = None
 
     @property
     def is_write(self) -> bool:
@@ -133,10 +139,15 @@ def normalized_parameters(tool: ToolDef) -> tuple[dict[str, dict[str, Any]], lis
 def _path_tokens(path: str) -> list[tuple[str, str]]:
     """`/v1/orders/{orderId}/cancel.json` -> [("lit","orders"),("param","orderId"),("lit","cancel")]."""
     tokens: list[tuple[str, str]] = []
-    for seg in path.split("?")[0].split("/"):
+    for seg in path.split("?")[0].split("#")[0].split("/"):
         if not seg:
             continue
         params = _PARAM.findall(seg)
+        if params and (not seg.startswith("{") or len(params) > 1):
+            # `update{mediaTypeExtension}`, `{Sid}.{mediaTypeExtension}`: a response-format
+            # suffix, not a key.
+            params = [p for p in params if not _FORMAT_PARAM.search(p)]
+            seg = re.sub(r"\{[^}]*\}", lambda m: "" if _FORMAT_PARAM.search(m.group(0)) else m.group(0), seg)
         if params:
             literal = _PARAM.sub("", seg).strip(".-_:;,")
             if literal and not re.fullmatch(r"\.?(json|xml|csv|txt|html)", literal, re.I):
@@ -250,6 +261,8 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     tokens = _path_tokens(tool.path or "")
     name_words = split_words(tool.original_name or tool.name)
     name_verb = _verb_of(name_words[0]) if name_words else None
+    # `Sites_UpdateSiteMetadata`: the verb after the noun.
+    inner_verb = next((w for i, w in enumerate(name_words) if i > 0 and w in LEADING_VERBS), None)
     transition = _state_transition(tool) if method in ("post", "put", "patch") else None
     if transition is not None:
         shaped = _transition_shape(tool, transition, tokens, props, required, name_verb)
@@ -266,6 +279,15 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
             first = first + words[1]  # `/bookings/{id}/check-in` checks in, it reads nothing
         verb = _verb_of(first)
         follows_param = last_lit > 0 and tokens[last_lit - 1][0] == "param"
+        literal = tokens[last_lit][1]
+        separated = bool(re.search(r"[-_.]", literal))
+        if len(words) > 1 and not follows_param and (first in LEADING_VERBS or separated and verb is not None):
+            # `/search_airports`, `/start-support-data-export`: a verb on the resource the rest
+            # names (`StopPoint` stays a noun: an ambiguous verb needs a separator to count;
+            # `/members/{id}/pay-fines` stays an action on that member).
+            action_verb = verb or first
+            tokens = [*tokens[:last_lit], ("lit", "_".join(words[1:])), *tokens[last_lit + 1:]]
+            verb = None
         # `/orders/{id}/cancel` or `/orders/search`: the literal is an action on what precedes it.
         if verb and (follows_param or (len(words) == 1 and last_lit > 0)) and last_lit == len(tokens) - 1:
             action_verb = verb
@@ -276,7 +298,15 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     if last_lit >= 0:
         entity = singular_phrase(identifier(tokens[last_lit][1]))
     else:
-        entity = _entity_from_words(name_words[1:] if name_verb else name_words) or identifier(tool.api or "record")
+        # `Home_Get`, `Sites_ListSites`: a noun first, then the verb.
+        inner = next((i for i, w in enumerate(name_words) if i > 0 and w in LEADING_VERBS), None)
+        if name_verb is None and inner is not None:
+            name_verb = _verb_of(name_words[inner]) or name_words[inner]
+            name_words = name_words[:inner]
+            entity = _entity_from_words(name_words)
+        else:
+            entity = _entity_from_words(name_words[1:] if name_verb else name_words)
+        entity = entity or identifier(tool.api or "record")
     key_param = key_params[-1] if key_params else None
     # The last param after each literal is that parent's key (/repos/{owner}/{repo}: `repo`);
     # params before it (`owner`) are plain attributes.
@@ -318,15 +348,25 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     if method == "delete":
         if key_param is None:
             key_param = _id_param_for(entity, props, required)
+            if key_param in {p for p, _ in parents}:
+                key_param = None  # `DELETE /users/{id}/avatar`: the user's key, not the avatar's
         if key_param is not None:
             return ToolShape(tool, "delete", "delete", entity, key_param, parents, props, required)
-        return ToolShape(tool, "create", "delete", entity, None, parents, props, required)
+        return _write_shape(tool, name_verb if name_verb in DELETE_VERBS else "delete", entity, None, parents,
+                            props, required)
     if method in {"put", "patch"} or (method == "post" and key_param is not None):
         if key_param is not None:
             if name_verb in STATUS_VERBS or name_verb in OTHER_ACTION_VERBS:
                 return _write_shape(tool, name_verb, entity, key_param, parents, props, required)
             return ToolShape(tool, "update", name_verb or "update", entity, key_param, parents, props, required)
+        stated = name_verb or inner_verb
+        if method == "patch" or stated in UPDATE_VERBS or stated in DELETE_VERBS:
+            verb = stated if stated in UPDATE_VERBS or stated in DELETE_VERBS else "update"
+            return _write_shape(tool, verb, entity, None, parents, props, required)
         return ToolShape(tool, "create", name_verb or method, entity, None, parents, props, required)
+    stated = name_verb or inner_verb
+    if stated in UPDATE_VERBS or stated in DELETE_VERBS:
+        return _write_shape(tool, stated, entity, key_param, parents, props, required)
     return ToolShape(tool, "create", name_verb or "create", entity, None, parents, props, required)
 
 
@@ -336,6 +376,19 @@ def _write_shape(
 ) -> ToolShape:
     if key_param is None:
         key_param = _id_param_for(entity, props, required) if verb not in CREATE_VERBS else None
+        if key_param in {p for p, _ in parents}:
+            key_param = None  # the parent's key says where the record is, it is not the record's key
+    changes = verb in UPDATE_VERBS or verb in DELETE_VERBS or verb in STATUS_VERBS
+    if key_param is None and changes and parents:
+        # `PUT /users/{id}/settings`, `DELETE /users/{id}/avatar`: a part of the parent record
+        # with no key of its own; the call changes that parent, it never inserts a row.
+        (key_param, entity), parents = parents[-1], parents[:-1]
+        if verb in DELETE_VERBS:
+            return ToolShape(tool, "action", verb, entity, key_param, parents, props, required)
+    if key_param is None and changes:
+        return ToolShape(tool, "update" if verb not in DELETE_VERBS else "delete", verb, entity, None, parents,
+                         props, required, problem=f"'{verb}' names no {entity.replace('_', ' ')} to change: "
+                         "the operation has no key parameter")
     if verb in DELETE_VERBS and key_param is not None:
         return ToolShape(tool, "delete", verb, entity, key_param, parents, props, required)
     if verb in STATUS_VERBS and key_param is not None:
@@ -489,11 +542,130 @@ def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     return out
 
 
+def _shape_from_ref(tool: ToolDef, ref: ResourceRef, props: dict[str, dict[str, Any]],
+                    required: list[str]) -> ToolShape:
+    """Map an operation-id verb onto a resource action: `get`/`describe` one -> get, `list` ->
+    find, `create`/`insert` -> create, `update`/`patch` -> update, `delete` -> delete, a status
+    verb -> status change, anything else -> an action on the record (never an insert unless the
+    verb creates)."""
+    method = (tool.method or "post").lower()
+    verb_words = ref.verb_words[1:] if len(ref.verb_words) > 1 and ref.verb_words[0] == "batch" else ref.verb_words
+    first = verb_words[0]
+    compound = len(verb_words) > 1
+    entity, key, parents = ref.entity, ref.key_param, ref.parents
+    parent_params = {p for p, _ in parents}
+    if key in parent_params:
+        key = None
+    if first in READ_VERBS or (method == "get" and first not in CREATE_VERBS | UPDATE_VERBS | DELETE_VERBS):
+        one = first in GET_VERBS | {"describe"} or compound
+        if one and key is not None and not ref.plural and (key in required or ref.style == "dotted"):
+            return ToolShape(tool, "get", "get", entity, key, parents, props, required)
+        return ToolShape(tool, "find", first, entity, None, parents, props, required)
+    updates = first in ("update", "patch", "modify", "edit", "replace") and not compound or first == "put"
+    if updates and key is not None:
+        return ToolShape(tool, "update", first, entity, key, parents, props, required)
+    if first in DELETE_VERBS and key is not None and not compound:
+        return ToolShape(tool, "delete", first, entity, key, parents, props, required)
+    if first in ("create", "insert", "add", "new", "put", "register", "upload", "import") and not compound \
+            and key not in required:
+        return ToolShape(tool, "create", first, entity, None, parents, props, required)
+    if key is None and first in CREATE_VERBS:
+        return ToolShape(tool, "create", first, entity, None, parents, props, required)
+    return _write_shape(tool, first, entity, key, parents, props, required)
+
+
+_KEY_TAIL = re.compile(r"(?i)_?(id|name|arn|identifier|key)$")
+
+
+def _facet_of_keyed_record(shape: ToolShape) -> ToolShape:
+    """`GetBucketAcl(Bucket)`, `PutBucketPolicy(Bucket)`: the key names a bucket and the noun is
+    a part of it (`bucket_acl`), so the call reads or changes that bucket; deleting the part
+    is an action on the bucket, never deleting the bucket."""
+    if shape.problem or shape.action == "create":
+        return shape
+    if shape.key_param is None and shape.action == "find":
+        # `GetInstanceState(instanceName)`: a read of one instance's part is a get of that instance.
+        parents = {p for p, _ in shape.parents}
+        for param in shape.required:
+            named = singular(identifier(_KEY_TAIL.sub("", param) or param))
+            if param not in parents and named and shape.entity.startswith(named + "_") \
+                    and _KEY_TAIL.search(param) and shape.tool.method:
+                shape.entity, shape.key_param, shape.action = named, param, "get"
+                return shape
+        return shape
+    if shape.key_param is None or shape.action == "find":
+        return shape
+    named = singular(identifier(_KEY_TAIL.sub("", shape.key_param) or shape.key_param))
+    if not named or named == shape.entity or not shape.entity.startswith(named + "_"):
+        return shape
+    part = shape.entity[len(named) + 1:]
+    shape.entity = named
+    if shape.action == "delete":
+        shape.action, shape.verb = "action", identifier(f"{shape.verb}_{part}")
+    return shape
+
+
+# Verbs that never start or end a resource's name (`patch` does: SSM's patch baselines).
+_NAME_LEADING_VERBS = LEADING_VERBS - {"patch"}
+_NAME_TRAILING_VERBS = frozenset({"get", "create", "delete", "describe", "put", "fetch", "retrieve", "insert",
+                                  "remove", "list", "update"})
+
+
+def _nounify(name: str, literals: list[str], fallback: str) -> str:
+    """`add_to_group` -> `group`, `get_forecast_point` -> `forecast_point`, a lone `get` -> the
+    path's noun before it (`/articles/get/{id}` -> `article`)."""
+    words = name.split("_")
+    if len(words) == 1 and words[0] in TRAILING_VERBS:
+        before = [v for v in literals if v not in TRAILING_VERBS and v != name]
+        words = (before[0] if before else fallback).split("_")
+    while len(words) > 1 and words[0] in _NAME_LEADING_VERBS:
+        words = words[1:]
+        while len(words) > 1 and words[0] in _STOP_WORDS:
+            words = words[1:]
+    while len(words) > 1 and words[-1] in _NAME_TRAILING_VERBS:
+        words = words[:-1]
+    return "_".join(words) or name
+
+
+def _noun_entity(shape: ToolShape) -> ToolShape:
+    """Tables are nouns, for the record and for the parents its path names."""
+    literals = [singular_phrase(identifier(v)) for k, v in _path_tokens(shape.tool.path or "") if k == "lit"]
+    stem = identifier(_KEY_TAIL.sub("", shape.key_param or "")) if shape.key_param else ""
+    # A verb literal stands for the noun right before it in the path.
+    entity = _nounify(shape.entity, list(reversed(literals)), stem or identifier(shape.tool.api or "record"))
+    parents = []
+    for param, parent in shape.parents:
+        named = _nounify(parent, list(reversed(literals[:literals.index(parent)] if parent in literals else literals)),
+                         identifier(_KEY_TAIL.sub("", param) or param))
+        if named != entity:
+            parents.append((param, named))
+    shape.entity, shape.parents = entity, parents
+    return shape
+
+
+def _never_insert_a_change(shape: ToolShape) -> ToolShape:
+    """A PATCH, or a tool whose name's verb updates or deletes, is never an insert: it changes
+    the record it names, its path parent's, or (naming none) is left out with the reason."""
+    if shape.action != "create":
+        return shape
+    stated = name_verb(shape.tool.original_name or shape.tool.name)
+    method = (shape.tool.method or "").lower()
+    if method != "patch" and stated not in UPDATE_WORDS and stated not in DELETE_WORDS:
+        return shape
+    verb = stated if stated in UPDATE_WORDS or stated in DELETE_WORDS else "update"
+    return _write_shape(shape.tool, verb, shape.entity, None, shape.parents, shape.properties, shape.required)
+
+
 def shape_tool(tool: ToolDef) -> ToolShape:
     props, required = normalized_parameters(tool)
     if tool.method and tool.path:
-        return _shape_http(tool, props, required)
-    return _shape_named(tool, props, required)
+        ref = resource_ref(tool, props, required) if _state_transition(tool) is None else None
+        if ref is not None:
+            shaped = _shape_from_ref(tool, ref, props, required)
+        else:
+            shaped = _shape_http(tool, props, required)
+        return _noun_entity(_never_insert_a_change(_facet_of_keyed_record(shaped)))
+    return _noun_entity(_never_insert_a_change(_shape_named(tool, props, required)))
 
 
 # Parameters that steer a request (paging, sorting, output format, credentials) rather than

@@ -87,6 +87,10 @@ class DomainResult:
     reason: str | None = None  # why the whole environment was dropped
     refine: dict[str, Any] | None = None
     seconds: float = 0.0
+    # Each resource's round trip (RoundTrip.to_json), measured by the gate.
+    round_trips: list[dict[str, Any]] = field(default_factory=list)
+    # Each constant precondition probed both ways (RuleProbe.to_json).
+    rule_probes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -122,7 +126,10 @@ def synthesize_domain(
     start = time.perf_counter()
     result = DomainResult(name, domain, len(tools))
     draft = draft_envspec(name, domain, tools, seed=seed)
-    result.dropped += [(tool, "invalid operation", why) for tool, why in draft.rejected]
+    result.dropped += [
+        (tool, "no resource action", why.split(": ", 1)[1]) if why.startswith("no resource action: ")
+        else (tool, "invalid operation", why) for tool, why in draft.rejected
+    ]
     if draft.spec is None:
         result.reason = draft.reason or "could not be drafted"
         result.seconds = time.perf_counter() - start
@@ -133,6 +140,8 @@ def synthesize_domain(
         from synth.envs.refine import refine_environment
 
         gated, result.refine = refine_environment(draft.spec, gated, tools, llm, seed=seed, min_tools=min_tools)
+    result.round_trips = [trip.to_json() for trip in gated.round_trips]
+    result.rule_probes = [probe.to_json() for probe in gated.rule_probes]
     for v in gated.verdicts:
         if not v.ok:
             result.dropped.append((v.name, v.reason or "call failed", v.detail or ""))
@@ -361,6 +370,50 @@ def _report(paths: list[Path], ingested: Any, graph: Any, domains: list[Any], re
             for r in results
         ],
         "stages": _stage_summary(ingested, domains, results, kept),
+        "fidelity": _fidelity(results, ingested_n, kept),
+    }
+
+
+def _fidelity(results: list[DomainResult], ingested_n: int, kept: int) -> dict[str, Any]:
+    """Rightness, not only yield: round trips of resources, write-named inserts, verb-named tables
+    and environments without a dependency edge (counting rules: synth.envs.fidelity)."""
+    from synth.envs.fidelity import build_counts
+    from synth.envs.ruleprobe import UNPROBED
+
+    trips = [t for r in results for t in r.round_trips]
+    probes = [p for r in results for p in r.rule_probes]
+    passed = sum(1 for t in trips if t["failed_step"] is None)
+    failed_at: dict[str, int] = defaultdict(int)
+    for t in trips:
+        if t["failed_step"] is not None:
+            failed_at[t["failed_step"]] += 1
+    counts = build_counts([r.spec_json for r in results if r.spec_json is not None])
+    envs = counts["environments"]
+    return {
+        "resources_with_create_and_get": len(trips),
+        "round_trips_passed": passed,
+        "round_trip_pass_rate": round(passed / len(trips), 4) if trips else 0.0,
+        "round_trips_failed_by_step": dict(sorted(failed_at.items())),
+        "round_trip_steps_run": {step: sum(1 for t in trips if step in t["passed"] or t["failed_step"] == step)
+                                 for step in ("create", "get", "list", "update", "delete")},
+        "round_trip_failures": [
+            {"env": r.name, **t} for r in results for t in r.round_trips if t["failed_step"] is not None
+        ][:EXAMPLES_PER_REASON * 4],
+        "rules_probed": sum(1 for p in probes if p["detail"] not in UNPROBED),
+        "rules_held_both_ways": sum(1 for p in probes if p["held"]),
+        "rules_not_probed": sum(1 for p in probes if p["detail"] in UNPROBED),
+        "rule_failures": [{"env": r.name, **p} for r in results for p in r.rule_probes
+                          if not p["held"] and p["detail"] not in UNPROBED][:EXAMPLES_PER_REASON * 4],
+        "tools_kept_passing_fidelity": kept,
+        "tools_kept_share_of_ingested": round(kept / ingested_n, 4) if ingested_n else 0.0,
+        "update_named_inserts": counts["update_named_inserts"],
+        "delete_named_inserts": counts["delete_named_inserts"],
+        "tables": counts["tables"],
+        "verb_named_tables": counts["verb_named_tables"],
+        "environments_without_dependency": counts["environments_without_dependency"],
+        "environments_without_dependency_share": round(counts["environments_without_dependency"] / envs, 4)
+        if envs else 0.0,
+        "examples": counts["examples"],
     }
 
 
@@ -368,7 +421,7 @@ def _stage_summary(ingested: Any, domains: list[Any], results: list[DomainResult
     by_stage: dict[str, int] = defaultdict(int)
     for r in results:
         for _tool, reason, _ in r.dropped:
-            by_stage["draft" if reason == "invalid operation" else "gate"] += 1
+            by_stage["draft" if reason in ("invalid operation", "no resource action") else "gate"] += 1
     return [
         {"stage": "ingest", "in": ingested.files_read, "out": len(ingested.tools),
          "dropped": len(ingested.skipped), "unit": "files -> tools"},

@@ -1,0 +1,123 @@
+"""Fidelity of a full `envhub synth` of the 567-spec archive, this code against a baseline checkout.
+
+    .venv/bin/python bench/bench_fidelity.py [--archive PATH] [--baseline-src /path/to/old/checkout] [--out DIR]
+
+Both builds run in the same invocation, one after the other, each as its own `envhub synth`
+process (PYTHONPATH = the checkout it measures), and both build folders are then measured by
+the same counting rules (synth.envs.fidelity, synth.envs.roundtrip) of this checkout:
+
+- write-named inserts: tools whose name's verb is update/patch/modify/edit (or delete/remove/
+  destroy) but whose operation only inserts;
+- verb-named tables: a table name that starts with an operation verb (`get_change_tokens`) or
+  ends with one (`projects_jobs_gets`);
+- round trip: every table with a create (insert) and a get tool, on the finished env files:
+  create -> get -> list -> update -> delete, foreign keys checked after each call. The current
+  build also reports the gate-time rate (report.json `fidelity`), measured before the gate
+  dropped the tools of failed steps; the files afterwards hold what passed;
+- environments without a dependency edge, tools kept / tools ingested, wall seconds, peak PSS
+  of the build process tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+# The counting rules are this checkout's, whatever checkout an installed package points at.
+sys.path.insert(0, str(HERE))
+
+from bench_synth_full import ARCHIVE, PeakRSS  # noqa: E402
+
+from servers.spec import parse_envspec  # noqa: E402
+from synth.envs.fidelity import build_counts  # noqa: E402
+from synth.envs.roundtrip import round_trips  # noqa: E402
+
+
+def build(src: Path, archive: Path, out: Path) -> tuple[float, int]:
+    """Run `envhub synth` with the code of `src`; (wall seconds, peak PSS bytes)."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    with PeakRSS() as rss:
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "hub.cli", "synth", str(archive), "--out", str(out),
+                               "--no-progress"], env=env, cwd=src, capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"envhub synth with {src} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return seconds, rss.peak
+
+
+def measure(out: Path) -> dict:
+    specs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "envs").glob("*.json"))]
+    counts = build_counts(specs)
+    trips = passed = 0
+    for data in specs:
+        spec = parse_envspec(data, origin=data["name"])
+        for trip in round_trips(spec, spec.seed.rows):
+            trips += 1
+            passed += trip.ok
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return {**counts, "round_trips": trips, "round_trips_passed": passed,
+            "tools_ingested": report["tools_ingested"], "tools_kept": report["tools_kept"],
+            "gate_fidelity": report.get("fidelity")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archive", type=Path, default=ARCHIVE)
+    parser.add_argument("--baseline-src", type=Path, default=Path("/work/main"),
+                        help="a checkout of the code to compare with (default /work/main)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for both builds (default: a temporary one)")
+    parser.add_argument("--markdown", type=Path, default=None, help="also write the table to this file")
+    args = parser.parse_args()
+    if not args.archive.exists():
+        print(f"archive not found: {args.archive}", file=sys.stderr)
+        return 2
+    if not (args.baseline_src / "synth").is_dir():
+        print(f"not a checkout: {args.baseline_src}", file=sys.stderr)
+        return 2
+    out = args.out or Path(tempfile.mkdtemp(prefix="envhub-fidelity-"))
+    rows = {}
+    for label, src in (("baseline", args.baseline_src), ("this code", HERE)):
+        seconds, peak = build(src, args.archive, out / label.replace(" ", "_"))
+        rows[label] = {**measure(out / label.replace(" ", "_")), "seconds": seconds, "peak_mb": peak / 2**20}
+
+    def pct(a: int, b: int) -> str:
+        return f"{a / b:.1%}" if b else "-"
+
+    lines = [
+        f"baseline: {args.baseline_src}; this code: {HERE}; archive: {args.archive.name}",
+        "",
+        "| build | update-named inserts | delete-named inserts | verb-named tables | round trip (env files) "
+        "| envs without dependency edge | tools kept / ingested | wall s | peak PSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, r in rows.items():
+        lines.append(
+            f"| {label} | {r['update_named_inserts']} | {r['delete_named_inserts']} | "
+            f"{r['verb_named_tables']} / {r['tables']} | {r['round_trips_passed']} / {r['round_trips']} "
+            f"({pct(r['round_trips_passed'], r['round_trips'])}) | {r['environments_without_dependency']} / "
+            f"{r['environments']} ({pct(r['environments_without_dependency'], r['environments'])}) | "
+            f"{r['tools_kept']} / {r['tools_ingested']} ({pct(r['tools_kept'], r['tools_ingested'])}) | "
+            f"{r['seconds']:.0f} | {r['peak_mb']:.0f} |")
+    gate = rows["this code"]["gate_fidelity"]
+    if gate:
+        lines += ["", f"this code, at gate time (before failing tools were dropped): round trip "
+                  f"{gate['round_trips_passed']} / {gate['resources_with_create_and_get']} "
+                  f"({gate['round_trip_pass_rate']:.1%}), failed by step {gate['round_trips_failed_by_step']}, "
+                  f"steps run {gate['round_trip_steps_run']}"]
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

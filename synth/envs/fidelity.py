@@ -1,0 +1,123 @@
+"""Counting rules for how right a build is, read from the environment files alone.
+
+The same rules measure any build (this code's, or an older one's env files), so a before/after
+comparison counts the same things:
+
+- **write-named inserts**: a tool whose name says it changes or removes something (the first verb
+  word of its name, `name_verb`, is in UPDATE_WORDS or DELETE_WORDS) but whose operation only inserts rows (an `insert`, or a
+  `sequence` / `program` whose only writes are inserts).
+- **verb-named tables**: a table whose name starts with an operation verb (`get_change_tokens`,
+  `delete_xss_match_sets`) or ends with one (`projects_jobs_gets`): one table per operation, not
+  per resource.
+- **environments without a dependency edge**: no tool's output feeds another tool's key argument,
+  so no multi-step task can be drawn from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synth.envs.names import singular, split_words
+
+UPDATE_WORDS = frozenset({"update", "patch", "modify", "edit"})
+DELETE_WORDS = frozenset({"delete", "remove", "destroy"})
+# A table name's first word in this set names an operation, never a resource.
+LEADING_VERBS = frozenset({
+    "get", "list", "create", "update", "delete", "remove", "describe", "put", "patch", "search", "find",
+    "fetch", "retrieve", "add", "modify", "insert", "upsert", "cancel", "enable", "disable", "reset",
+    "generate", "validate", "execute",
+})
+# Its last word (singular) in this set: rarer, since many verbs are also nouns (`lists`, `updates`).
+TRAILING_VERBS = frozenset({"get", "create", "delete", "describe", "patch", "put", "fetch", "retrieve", "insert",
+                            "remove"})
+
+
+def _kinds_written(op: dict[str, Any]) -> set[str]:
+    kind = op.get("kind")
+    if kind in ("insert", "update", "delete"):
+        return {kind}
+    if kind == "sequence":
+        out: set[str] = set()
+        for step in op.get("steps") or []:
+            out |= _kinds_written(step.get("op") or {})
+        return out
+    if kind == "program":
+        import re
+
+        out = set()
+
+        def walk(steps: Any) -> None:
+            for step in steps if isinstance(steps, list) else []:
+                if not isinstance(step, dict):
+                    continue
+                sql = step.get("exec")
+                if isinstance(sql, str):
+                    m = re.match(r"\s*(insert|update|delete)\b", sql, re.I)
+                    if m:
+                        out.add(m.group(1).lower())
+                for sub in ("then", "else", "steps"):
+                    walk(step.get(sub))
+
+        walk(op.get("steps"))
+        return out
+    return set()
+
+
+_NAME_VERBS = LEADING_VERBS | UPDATE_WORDS | DELETE_WORDS | {"create", "insert", "add", "register", "set", "put"}
+
+
+def name_verb(name: str) -> str | None:
+    """The verb a tool's name states: its first verb word (`adexchangebuyer_proposals_patch` ->
+    patch, `CreateOrUpdateX` -> create, `RegisterPatchBaseline` -> register)."""
+    return next((w for w in split_words(name) if w in _NAME_VERBS), None)
+
+
+def write_named_inserts(spec: dict[str, Any]) -> dict[str, list[str]]:
+    """{"update": [tool...], "delete": [tool...]}: tools named as updates/deletes that only insert."""
+    out: dict[str, list[str]] = {"update": [], "delete": []}
+    for tool in spec.get("tools") or []:
+        if _kinds_written(tool.get("operation") or {}) != {"insert"}:
+            continue
+        verb = name_verb(tool["name"])
+        if verb in UPDATE_WORDS:
+            out["update"].append(tool["name"])
+        elif verb in DELETE_WORDS:
+            out["delete"].append(tool["name"])
+    return out
+
+
+def is_verb_named(table_name: str) -> bool:
+    words = table_name.split("_")
+    return bool(words) and (words[0] in LEADING_VERBS or singular(words[-1]) in TRAILING_VERBS)
+
+
+def verb_named_tables(spec: dict[str, Any]) -> list[str]:
+    return [t["name"] for t in spec.get("tables") or [] if is_verb_named(t["name"])]
+
+
+def build_counts(specs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The static fidelity counts over every environment of a build."""
+    update_inserts = delete_inserts = verb_tables = tables = no_edge = 0
+    examples: dict[str, list[str]] = {"update_inserts": [], "delete_inserts": [], "verb_tables": [], "no_edge": []}
+    for spec in specs:
+        named = write_named_inserts(spec)
+        update_inserts += len(named["update"])
+        delete_inserts += len(named["delete"])
+        verbs = verb_named_tables(spec)
+        verb_tables += len(verbs)
+        tables += len(spec.get("tables") or [])
+        if not spec.get("dependencies"):
+            no_edge += 1
+            examples["no_edge"].append(spec["name"])
+        examples["update_inserts"] += [f"{spec['name']}:{t}" for t in named["update"]]
+        examples["delete_inserts"] += [f"{spec['name']}:{t}" for t in named["delete"]]
+        examples["verb_tables"] += [f"{spec['name']}:{t}" for t in verbs]
+    return {
+        "environments": len(specs),
+        "update_named_inserts": update_inserts,
+        "delete_named_inserts": delete_inserts,
+        "tables": tables,
+        "verb_named_tables": verb_tables,
+        "environments_without_dependency": no_edge,
+        "examples": {k: v[:8] for k, v in examples.items()},
+    }

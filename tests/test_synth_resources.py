@@ -1,0 +1,264 @@
+"""Resource models from paths and operation ids, update/delete never as inserts, the round-trip
+gate on a small real spec (tests/data/posty-api.json, from the APIs.guru collection, CC0) and
+child-belongs-to-parent enforcement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from servers.executor import execute_tool
+from servers.spec import parse_envspec
+from servers.state import EnvRuntime, EpisodeStore
+from synth.envs.draft import draft_envspec
+from synth.envs.fidelity import build_counts, is_verb_named, name_verb, write_named_inserts
+from synth.envs.quality_gate import run_gate
+from synth.envs.shapes import shape_tool
+from synth.envs.states import description_rule
+from synth.ingest import ingest_paths
+from synth.tooldef import ToolDef
+
+POSTY = Path(__file__).parent / "data" / "posty-api.json"
+S = {"type": "string"}
+
+
+def op(operation_id: str, method: str, path: str, props: dict[str, Any], required: list[str] | None = None,
+       returns: dict[str, Any] | None = None) -> ToolDef:
+    return ToolDef(name=operation_id.replace(".", "_"), original_name=operation_id, source="api.json", api="API",
+                   method=method, path=path, format="openapi", returns=returns,
+                   parameters={"type": "object", "properties": props, "required": required or []})
+
+
+def shape(tool: ToolDef) -> tuple[str, str, str | None, list[tuple[str, str]]]:
+    s = shape_tool(tool)
+    assert s.problem is None, s.problem
+    return s.action, s.entity, s.key_param, s.parents
+
+
+def test_google_style_operation_ids_name_the_resource_and_verb() -> None:
+    assert shape(op("ml.projects.jobs.get", "GET", "/v1/{name}", {"name": S}, ["name"])) == \
+        ("get", "job", "name", [])
+    assert shape(op("ml.projects.jobs.create", "POST", "/v1/{parent}/jobs", {"parent": S, "jobId": S}, ["parent"])) \
+        == ("create", "job", None, [("parent", "project")])
+    assert shape(op("ml.projects.jobs.list", "GET", "/v1/{parent}/jobs", {"parent": S, "pageSize": {"type": "integer"}},
+                    ["parent"])) == ("find", "job", None, [("parent", "project")])
+    assert shape(op("ml.projects.models.versions.patch", "PATCH", "/v1/{name}", {"name": S, "description": S},
+                    ["name"]))[:3] == ("update", "version", "name")
+    assert shape(op("ml.projects.operations.delete", "DELETE", "/v1/{name}", {"name": S}, ["name"]))[:3] == \
+        ("delete", "operation", "name")
+    cancel = shape_tool(op("ml.projects.jobs.cancel", "POST", "/v1/{name}:cancel", {"name": S}, ["name"]))
+    assert (cancel.action, cancel.entity, cancel.key_param, cancel.status_target) == ("status", "job", "name", "cancelled")
+    # A Google API with REST paths: the key in the query (`?id=`) still makes a patch an update.
+    patch = op("dfareporting.accounts.patch", "PATCH", "/userprofiles/{profileId}/accounts",
+               {"profileId": S, "id": S, "name": S}, ["profileId", "id"])
+    assert shape(patch) == ("update", "account", "id", [("profileId", "userprofile")])
+
+
+def test_action_apis_read_verb_and_noun_from_the_operation_name() -> None:
+    body = {"Name": S, "ChangeToken": S}
+    assert shape(op("CreateIPSet", "POST", "/#CreateIPSet", body, ["Name"]))[:3] == ("create", "ip_set", None)
+    assert shape(op("GetIPSet", "POST", "/#GetIPSet", {"IPSetId": S}, ["IPSetId"]))[:3] == ("get", "ip_set", "IPSetId")
+    assert shape(op("ListIPSets", "POST", "/#ListIPSets", {"Limit": {"type": "integer"}}))[:2] == ("find", "ip_set")
+    assert shape(op("UpdateIPSet", "POST", "/#UpdateIPSet", {"IPSetId": S, "Updates": S}, ["IPSetId"]))[:3] == \
+        ("update", "ip_set", "IPSetId")
+    assert shape(op("DeleteIPSet", "POST", "/", {"IPSetId": S, "ChangeToken": S}, ["IPSetId"]))[:3] == \
+        ("delete", "ip_set", "IPSetId")
+    assert shape(op("DescribeDBInstances", "POST", "/?Action=DescribeDBInstances",
+                    {"DBInstanceIdentifier": S}))[:2] == ("find", "db_instance")
+    assert shape(op("BatchGetBuilds", "POST", "/#BatchGetBuilds", {"ids": S}, ["ids"]))[1] == "build"
+
+
+def test_rest_nested_paths_give_parents_and_verb_led_literals_are_split() -> None:
+    assert shape(op("removeItem", "DELETE", "/orders/{orderId}/items/{itemId}", {"orderId": S, "itemId": S},
+                    ["orderId", "itemId"])) == ("delete", "item", "itemId", [("orderId", "order")])
+    assert shape(op("search_airports", "GET", "/search_airports", {"q": S}))[:2] == ("find", "airport")
+    assert shape(op("Home_Get", "GET", "/", {}))[:2] == ("find", "home")
+
+
+def test_tables_are_nouns_never_verbs() -> None:
+    assert shape(op("getArticleByCoreId", "GET", "/articles/get/{coreId}", {"coreId": S}, ["coreId"]))[:2] == \
+        ("get", "article")
+    assert shape(op("get_chat_delete", "GET", "/chat.delete", {}))[1] == "chat"
+    assert shape(op("GetObject", "GET", "/{Bucket}/{Key}#GetObject", {"Bucket": S, "Key": S},
+                    ["Bucket", "Key"]))[1] == "object"
+    assert shape(op("RequestCancelWorkflowExecution", "POST", "/#RequestCancelWorkflowExecution",
+                    {"workflowId": S}, ["workflowId"]))[1] == "workflow_execution"
+    # A verb literal between resources names neither the record nor its parent.
+    pdf = shape(op("getArticlePdfByCoreId", "GET", "/articles/get/{coreId}/download/pdf", {"coreId": S}, ["coreId"]))
+    assert pdf[1] == "pdf" and pdf[3] == [("coreId", "article")]
+    added = shape(op("addToGroup", "POST", "/contacts/{contactId}/addToGroup/{groupId}",
+                     {"contactId": S, "groupId": S}, ["contactId", "groupId"]))
+    assert added[1] == "group" and not is_verb_named(added[1])
+
+
+def test_update_and_delete_are_never_inserts() -> None:
+    # A part of the parent with no key of its own: the call changes the parent.
+    settings = shape(op("updateSettings", "PUT", "/users/{userId}/settings", {"userId": S, "theme": S}, ["userId"]))
+    assert settings[:3] == ("update", "user", "userId")
+    avatar = shape(op("deleteAvatar", "DELETE", "/users/{userId}/avatar", {"userId": S}, ["userId"]))
+    assert avatar[0] == "action" and avatar[1:3] == ("user", "userId")
+    # A PATCH never creates, whatever its path's last word says (`open` is a create verb).
+    tracking = shape_tool(op("PATCH_tracking_settings-open", "PATCH", "/tracking_settings/open", {"enabled": S}))
+    assert tracking.action != "create"
+    # No record named at all: left out with the reason, never an insert.
+    keyless = shape_tool(op("delete_organizers", "DELETE", "/organizers", {"body": S}))
+    assert keyless.action == "delete" and keyless.problem and "no key parameter" in keyless.problem
+    draft = draft_envspec("orgs", "orgs", [
+        keyless.tool, op("list_organizers", "GET", "/organizers", {}),
+        op("get_organizer", "GET", "/organizers/{id}", {"id": S}, ["id"]),
+    ])
+    assert draft.spec is not None and "delete_organizers" not in {t.name for t in draft.spec.tools}
+    assert any(name == "delete_organizers" and why.startswith("no resource action") for name, why in draft.rejected)
+
+
+def test_counting_rules() -> None:
+    assert name_verb("adexchangebuyer_proposals_patch") == "patch"
+    assert name_verb("CreateOrUpdateTimeSettings") == "create"
+    assert name_verb("RegisterPatchBaseline") == "register"
+    assert is_verb_named("get_change_tokens") and is_verb_named("delete_xss_match_sets")
+    assert is_verb_named("projects_jobs_gets")
+    assert not is_verb_named("xss_match_sets") and not is_verb_named("mailing_lists")
+    spec = {"name": "e", "tables": [], "dependencies": [], "tools": [
+        {"name": "accounts_patch", "operation": {"kind": "insert", "table": "a", "values": {}}},
+        {"name": "DeleteRule", "operation": {"kind": "sequence", "steps": [
+            {"bind": "x", "op": {"kind": "insert", "table": "a", "values": {}}}]}},
+        {"name": "accounts_update", "operation": {"kind": "update", "table": "a", "key": {"arg": "id"}, "set": {}}},
+    ]}
+    assert write_named_inserts(spec) == {"update": ["accounts_patch"], "delete": ["DeleteRule"]}
+    assert build_counts([spec])["environments_without_dependency"] == 1
+
+
+@pytest.fixture(scope="module")
+def posty() -> Any:
+    tools = ingest_paths([POSTY]).tools
+    draft = draft_envspec("posty", "posty", tools)
+    assert draft.spec is not None
+    return tools, draft.spec
+
+
+def test_round_trip_gate_on_a_real_spec(posty: Any) -> None:
+    tools, spec = posty
+    gated = run_gate(spec)
+    assert gated.spec is not None
+    trips = {t.table: t for t in gated.round_trips}
+    # Every resource with a create and a get tool: domains, their users and aliases, transports.
+    assert set(trips) == {"domains", "domain_aliases", "domain_users", "user_aliases", "transports"}
+    for trip in trips.values():
+        assert trip.ok, (trip.table, trip.failed_step, trip.detail)
+        assert trip.passed_steps == ["create", "get", "list", "delete"]
+    assert len(gated.kept) == len(tools)
+    counts = build_counts([gated.spec.model_dump(mode="json")])
+    assert counts["verb_named_tables"] == 0
+    assert counts["update_named_inserts"] == counts["delete_named_inserts"] == 0
+
+
+def test_round_trip_failure_drops_the_tool_with_the_reason(posty: Any) -> None:
+    _, spec = posty
+    # A listing that shows only the first row never shows what the create made: it works on the
+    # seed, so only the round trip sees that it is wrong.
+    data = spec.model_dump(mode="json", by_alias=True)
+    name = "GET_api_version_domains_format"
+    listing = next(t for t in data["tools"] if t["name"] == name)
+    assert listing["operation"]["kind"] == "find"
+    listing["operation"]["limit"] = 1
+    gated = run_gate(parse_envspec(data, origin="broken posty"))
+    trip = next(t for t in gated.round_trips if t.table == "domains")
+    verdict = next(v for v in gated.verdicts if v.name == name)
+    assert trip.failed_step == "list" and trip.tools["list"] == name and "does not list" in (trip.detail or "")
+    assert not verdict.ok and verdict.reason == "round trip: list failed"
+    assert gated.spec is not None and name not in {t.name for t in gated.spec.tools}
+    assert len(gated.spec.tools) == len(spec.tools) - 1
+
+
+def test_a_child_must_belong_to_the_parent_in_its_path(posty: Any) -> None:
+    _, spec = posty
+    runtime = EnvRuntime(spec)
+    store = EpisodeStore({spec.name: runtime})
+    episode = store.create(spec.name)
+    try:
+        alias = episode.rows()["domain_aliases"][0]
+        other = next(d["domain_id"] for d in episode.rows()["domains"] if d["domain_id"] != alias["domain_id"])
+        # Read under the wrong domain: refused; under its own: the alias.
+        get = "GET_api_version_domains_domain_name_aliases_alias_name_format"
+        key = alias["domain_alias_id"]
+        wrong_read = execute_tool(runtime, episode.conn, get, {"domain_name": other, "alias_name": key})
+        assert not wrong_read.ok and "does not belong to domain" in (wrong_read.error or "")
+        read = execute_tool(runtime, episode.conn, get, {"domain_name": alias["domain_id"], "alias_name": key})
+        assert read.ok and read.data["domain_alias_id"] == key
+        delete = "DELETE_api_version_domains_domain_name_aliases_alias_name_format"
+        wrong = execute_tool(runtime, episode.conn, delete, {"domain_name": other, "alias_name": alias["domain_alias_id"]})
+        assert not wrong.ok and "does not belong to domain" in (wrong.error or "")
+        right = execute_tool(runtime, episode.conn, delete,
+                             {"domain_name": alias["domain_id"], "alias_name": alias["domain_alias_id"]})
+        assert right.ok, right.error
+    finally:
+        store.close(episode.id)
+
+
+class _Enum:
+    def __init__(self, values: list[str]) -> None:
+        self.name, self.type, self.enum = "status", "enum", values
+
+
+def test_state_rules_from_descriptions() -> None:
+    memo = _Enum(["Draft", "Posted", "Cancelled"])
+    assert description_rule("Cancels a credit memo. Only credit memos with the Draft status can be cancelled.",
+                            memo).allowed == ["Draft"]
+    assert description_rule("Only payments with the Cancelled status can be deleted.", memo).allowed == ["Cancelled"]
+    assert description_rule("The original invoice must be in draft status.", memo).allowed == ["Draft"]
+    stack = _Enum(["CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"])
+    assert description_rule("<p>You can cancel only stacks that are in the UPDATE_IN_PROGRESS state.</p>",
+                            stack).allowed == ["UPDATE_IN_PROGRESS"]
+    orders = _Enum(["pending", "confirmed", "shipped", "delivered", "cancelled"])
+    denied = description_rule("Orders that are shipped or delivered cannot be cancelled.", orders)
+    assert denied is not None and denied.allowed == ["pending", "confirmed", "cancelled"]
+    assert description_rule("Returns the order with its status.", orders) is None
+
+
+ORDER_STATUS = {"type": "string", "enum": ["pending", "confirmed", "shipped", "cancelled"]}
+ORDER_RECORD = {"type": "object", "properties": {"id": S, "status": ORDER_STATUS, "note": S}}
+
+
+def _orders_api() -> list[ToolDef]:
+    def tool(name: str, method: str, path: str, props: dict[str, Any], required: list[str], description: str,
+             returns: dict[str, Any] | None = ORDER_RECORD) -> ToolDef:
+        return ToolDef(name=name, source="orders.json", api="Orders", method=method, path=path, format="openapi",
+                       description=description, returns=returns,
+                       parameters={"type": "object", "properties": props, "required": required})
+
+    return [
+        tool("list_orders", "GET", "/orders", {"status": ORDER_STATUS}, [], "List orders.",
+             {"type": "array", "items": ORDER_RECORD}),
+        tool("get_order", "GET", "/orders/{orderId}", {"orderId": S}, ["orderId"], "Get an order."),
+        tool("create_order", "POST", "/orders", {"note": S}, [], "Place an order."),
+        tool("cancel_order", "POST", "/orders/{orderId}/cancel", {"orderId": S}, ["orderId"],
+             "Cancel an order. Only pending or confirmed orders can be cancelled."),
+        tool("delete_order", "DELETE", "/orders/{orderId}", {"orderId": S}, ["orderId"],
+             "Delete an order. Orders must be in cancelled status to be deleted."),
+    ]
+
+
+def test_state_rules_are_preconditions_probed_both_ways() -> None:
+    draft = draft_envspec("orders", "orders", _orders_api())
+    assert draft.spec is not None
+    gated = run_gate(draft.spec)
+    assert gated.spec is not None
+    cancel = gated.spec.tool("cancel_order").operation
+    assert [(p.column, p.op, p.value.const) for p in cancel.preconditions if p.op == "in"] == \
+        [("status", "in", ["pending", "confirmed"])]
+    probes = {(p.tool, p.rule): p for p in gated.rule_probes}
+    assert probes[("cancel_order", "status in ['pending', 'confirmed']")].held
+    assert probes[("delete_order", "status in ['cancelled']")].held
+    # The refusal names the stated rule.
+    runtime = EnvRuntime(gated.spec)
+    store = EpisodeStore({gated.spec.name: runtime})
+    episode = store.create(gated.spec.name)
+    try:
+        order = episode.rows()["orders"][0]
+        episode.conn.execute("UPDATE orders SET status = 'shipped' WHERE order_id = ?", (order["order_id"],))
+        refused = execute_tool(runtime, episode.conn, "cancel_order", {"orderId": order["order_id"]})
+        assert not refused.ok and "Only pending or confirmed orders can be cancelled" in (refused.error or "")
+    finally:
+        store.close(episode.id)
