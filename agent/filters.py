@@ -13,8 +13,15 @@
   was done. None when the task has nothing to compare (a write task without gold writes). Rule
   `sequence`, the old one: read tasks only, every call equals the gold calls exactly.
   Reads and writes are told apart by the tool name's verb (`agent.toolkinds`).
+  Refusal tasks (`kind: "refusal"`): the agent may look records up (the gold reads must appear in
+  order: it checked before refusing) but must not call any write tool at all, not even one the
+  environment then rejects: trying the forbidden change is what the task tests against.
 - `outputs`: every expected output string appears (case-insensitively) in the agent's final
-  message (None when nothing is expected).
+  message (None when nothing is expected). For a refusal task these are the facts the rule turns
+  on (the order's status), so it checks that the agent said why.
+- `refusal`: refusal tasks only (None otherwise): the final message declines ("I can't", "unable",
+  "not possible", "not allowed", ...). With `state_match` (unchanged state) and `outputs` (the
+  reason), a refusal passes only when nothing changed and the agent refused and explained.
 
 A trajectory passes when no filter is False.
 """
@@ -22,6 +29,7 @@ A trajectory passes when no filter is False.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -159,6 +167,10 @@ def exact_match(task: TaskSpec, messages: list[dict[str, Any]], rule: str = "dia
     if rule != "dialogue":
         raise ValueError(f"unknown exact-match rule {rule!r} (expected one of {', '.join(EXACT_RULES)})")
     gold = [(c.name, c.arguments) for c in task.gold_calls]
+    if task.kind == "refusal":
+        if any(not reads(name) for name, _ in called(messages)):
+            return False
+        return _in_order([c for c in gold if reads(c[0])], succeeded_calls(messages))
     gold_writes = [c for c in gold if not reads(c[0])]
     required_reads = [c for c in gold if reads(c[0])] if task.kind == "read" else []
     if not gold_writes and not required_reads:
@@ -166,6 +178,19 @@ def exact_match(task: TaskSpec, messages: list[dict[str, Any]], rule: str = "dia
     made = succeeded_calls(messages)
     writes_ok = [c for c in made if not reads(c[0])] == gold_writes
     return writes_ok and _in_order([c for c in gold if c in gold_writes or c in required_reads], made)
+
+
+# How a final message declines a request; a refusal without one of these did not say no.
+REFUSAL_WORDS = re.compile(
+    r"\b(can(?:no|['’])t|cannot|unable|not able|(?:is|isn't|is not) (?:not )?(?:possible|allowed|permitted)|"
+    r"not (?:possible|allowed|permitted|eligible)|won't be able|couldn't|could not|i'm afraid|i am afraid)\b", re.I)
+
+
+def refused(task: TaskSpec, messages: list[dict[str, Any]]) -> bool | None:
+    """Refusal tasks: whether the final message declines the request (None for other tasks)."""
+    if task.kind != "refusal":
+        return None
+    return bool(REFUSAL_WORDS.search(final_text(messages)))
 
 
 def apply_filters(task: TaskSpec, messages: list[dict[str, Any]], tool_names: set[str],
@@ -181,7 +206,8 @@ def apply_filters(task: TaskSpec, messages: list[dict[str, Any]], tool_names: se
         text = final_text(messages).lower()
         outputs = all(expected.lower() in text for expected in task.expected_outputs)
     return {"valid": problem is None, "state_match": state_match,
-            "exact_match": exact_match(task, messages, exact_rule, reads), "outputs": outputs}, problem
+            "exact_match": exact_match(task, messages, exact_rule, reads), "outputs": outputs,
+            "refusal": refused(task, messages)}, problem
 
 
 def passed(filters: dict[str, bool | None]) -> bool:

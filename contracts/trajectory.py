@@ -110,6 +110,8 @@ class Filters(Contract):
     state_match: StrictBool | None = None
     exact_match: StrictBool | None = None
     outputs: StrictBool | None = None
+    # Refusal tasks: the final message refuses and explains (null for other tasks).
+    refusal: StrictBool | None = None
 
     def verdicts(self) -> dict[str, bool | None]:
         return self.model_dump()

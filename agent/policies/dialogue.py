@@ -340,7 +340,16 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
         else:
             before = next((records[item] for item in ids if item in records), None)
             writes.append((fn["name"], arguments, data, before))
+    if task.refusal is not None:
+        return refusal_text(task, results, wording)
     sentences = []
+    if task.condition is not None and not task.condition.holds:
+        # The user's condition did not hold: say so before what was found (the `else` branch).
+        sentences.append(wording.fill("unmet", [
+            "The {label} is not {value}, so I have not made that change.",
+            "Since the {label} isn't {value}, I left everything as it is.",
+            "That only applied if the {label} was {value}, which it is not, so nothing was changed."],
+            label=humanize(task.condition.column), value=value_text(task.condition.value)))
     for name, arguments, data, before in writes:
         ids = {k: v for k, v in arguments.items() if re.search(r"(^|_)id$|Id$", k)}
         target = f" for {describe_args(ids)}" if ids else ""
@@ -360,6 +369,28 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
         sentences.append(wording.pick("nothing", ["I've looked into it; there was nothing to change.",
                                                   "I checked, and nothing needed changing."]))
     return " ".join(sentences)
+
+
+def refusal_text(task: TaskSpec, results: list[Any], wording: Wording) -> str:
+    """Decline a request the rules forbid, with the environment's reason and the facts it turns on."""
+    assert task.refusal is not None
+    call = task.refusal.call
+    ids = {k: v for k, v in call.arguments.items() if re.search(r"(^|_)id$|Id$", k)}
+    target = f" for {describe_args(ids)}" if ids else ""
+    reason = task.refusal.reason.strip().rstrip(".")
+    text = wording.fill("refuse", [
+        "I'm sorry, but I can't {action}{target}: {reason}.",
+        "I checked, and I'm unable to {action}{target}. The rules say: {reason}.",
+        "Unfortunately that is not possible: {reason}. So I can't {action}{target}.",
+        "I'm afraid I cannot {action}{target}, because {reason}.",
+    ], action=humanize(call.name), target=target, reason=reason)
+    wanted = [v for v in task.expected_outputs if v.lower() not in text.lower()]
+    if wanted:
+        text += " " + wording.fill("why-found", ["For reference: {found}.", "What I found: {found}."],
+                                   found=outputs_sentence(wanted, results))
+    # No question here: a question would keep the simulated user talking.
+    offer = wording.pick("offer", ["Let me know if I can help with something else.", ""])
+    return f"{text} {offer}".strip()
 
 
 def _is_id(key: str) -> bool:
