@@ -141,5 +141,6 @@ def run(args: argparse.Namespace) -> int:
                       "(small tool graphs or state; see failed walks)")
     if paraphraser is not None:
         console.print(f"paraphrases kept: {paraphraser.kept}, rejected (fact lost): {paraphraser.rejected}, "
-                      f"endpoint failures: {paraphraser.failed}")
+                      f"endpoint failures: {paraphraser.failed}; personas rewritten: {paraphraser.personas_kept}, "
+                      f"kept as sketched: {paraphraser.personas_rejected}")
     return 0

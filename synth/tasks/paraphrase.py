@@ -44,6 +44,9 @@ class Paraphraser:
     kept: int = 0
     rejected: int = 0
     failed: int = 0
+    # Persona rewrites, counted apart from the goals'.
+    personas_kept: int = 0
+    personas_rejected: int = 0
 
     def __post_init__(self) -> None:
         from openai import OpenAI
@@ -82,10 +85,10 @@ class Paraphraser:
         if problem is None and re.search(r"\d|@", text):
             problem = "adds numbers or addresses"
         if problem:
-            self.rejected += 1
+            self.personas_rejected += 1
             logger.info("persona paraphrase rejected (%s); keeping the sketch", problem)
             return sketch
-        self.kept += 1
+        self.personas_kept += 1
         return text
 
     def _complete(self, system: str, user: str) -> str | None:
