@@ -105,6 +105,9 @@ def test_the_checks_catch_a_detour_and_a_ghost_id(default_specs, default_tasks):
     padded = TaskSpec.parse({**task.to_json(), "gold_calls": [detour, *[c.to_json() for c in task.gold_calls]]})
     run = replay(spec, padded)
     assert 0 in detours(padded, run.results, reads)
+    # the same lookup twice in a row shows nothing new
+    again = TaskSpec.parse({**task.to_json(), "gold_calls": [detour, detour]})
+    assert detours(again, replay(spec, again).results, reads) == [0, 1]
     ghost = TaskSpec.parse({**task.to_json(), "goal": task.goal + " My other order is ORD-9999."})
     assert ghost_ids(ghost, replay(spec, ghost)) == ["ORD-9999"]
 

@@ -7,7 +7,8 @@ calls on a fresh episode:
 - **no detour**: every lookup in the gold calls is needed. A read call is needed when a later call
   uses a value that this call's result is the first to carry (not a fact the user gave, not a value
   an earlier result already showed), or when its result holds a value the agent must say
-  (`expected_outputs`: an answer, the fact a condition or a refusal turns on).
+  (`expected_outputs`: an answer, the fact a condition or a refusal turns on), and it does not
+  repeat an identical earlier lookup with no write in between.
 - **no ghost id**: every id-like token of the goal (`O-1003`, `ORD-2010`, `CAL-1008`) names a value of
   the initial state or one a gold call returned (a record the task creates).
 - **dependent chain**: some call takes a value that an earlier call returned and the user never said.
@@ -116,6 +117,11 @@ def detours(task: TaskSpec, results: list[Any], reads: set[str]) -> list[int]:
     out = []
     for i, call in enumerate(task.gold_calls):
         if call.name not in reads:
+            continue
+        # The same lookup again with nothing changed in between shows nothing new.
+        same = [k for k in range(i) if task.gold_calls[k] == call]
+        if same and all(task.gold_calls[k].name in reads for k in range(same[-1] + 1, i)):
+            out.append(i)
             continue
         if used.get(i):
             continue
