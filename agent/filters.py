@@ -205,9 +205,11 @@ def apply_filters(task: TaskSpec, messages: list[dict[str, Any]], tool_names: se
     if task.expected_outputs:
         text = final_text(messages).lower()
         outputs = all(expected.lower() in text for expected in task.expected_outputs)
-    return {"valid": problem is None, "state_match": state_match,
-            "exact_match": exact_match(task, messages, exact_rule, reads), "outputs": outputs,
-            "refusal": refused(task, messages)}, problem
+    filters = {"valid": problem is None, "state_match": state_match,
+               "exact_match": exact_match(task, messages, exact_rule, reads), "outputs": outputs}
+    if task.kind == "refusal":  # the verdict exists only where it applies (records keep their shape)
+        filters["refusal"] = refused(task, messages)
+    return filters, problem
 
 
 def passed(filters: dict[str, bool | None]) -> bool:
