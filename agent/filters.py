@@ -13,9 +13,10 @@
   was done. None when the task has nothing to compare (a write task without gold writes). Rule
   `sequence`, the old one: read tasks only, every call equals the gold calls exactly.
   Reads and writes are told apart by the tool name's verb (`agent.toolkinds`).
-  Refusal tasks (`kind: "refusal"`): the agent may look records up (the gold reads must appear in
-  order: it checked before refusing) but must not call any write tool at all, not even one the
-  environment then rejects: trying the forbidden change is what the task tests against.
+  Refusal tasks (`kind: "refusal"`): the successful writes equal the gold writes (the other things
+  the user wanted), the gold reads appear in order (the agent checked before refusing), and the
+  refused change is never tried: no call to its tool naming the same record, not even one the
+  environment then rejects.
 - `outputs`: every expected output string appears (case-insensitively) in the agent's final
   message (None when nothing is expected). For a refusal task these are the facts the rule turns
   on (the order's status), so it checks that the agent said why.
@@ -157,6 +158,15 @@ def _in_order(wanted: list[tuple[str, Any]], made: list[tuple[str, Any]]) -> boo
     return all(any(call == item for item in remaining) for call in wanted)
 
 
+def _attempts(refused_name: str, refused_args: dict[str, Any], name: str, args: dict[str, Any] | None) -> bool:
+    """Whether a call tries the refused change: the same tool, naming the same record (any text
+    argument value in common, such as the order id), whatever the environment then answered."""
+    if name != refused_name:
+        return False
+    values = {v for v in refused_args.values() if isinstance(v, str)}
+    return not values or any(isinstance(v, str) and v in values for v in (args or {}).values())
+
+
 def exact_match(task: TaskSpec, messages: list[dict[str, Any]], rule: str = "dialogue",
                 reads: Callable[[str], bool] = is_read) -> bool | None:
     """Whether the calls match the gold: under "dialogue", the successful writes equal the gold writes
@@ -167,10 +177,14 @@ def exact_match(task: TaskSpec, messages: list[dict[str, Any]], rule: str = "dia
     if rule != "dialogue":
         raise ValueError(f"unknown exact-match rule {rule!r} (expected one of {', '.join(EXACT_RULES)})")
     gold = [(c.name, c.arguments) for c in task.gold_calls]
-    if task.kind == "refusal":
-        if any(not reads(name) for name, _ in called(messages)):
+    if task.kind == "refusal" and task.refusal is not None:
+        if any(_attempts(task.refusal.call.name, task.refusal.call.arguments, name, args)
+               for name, args in called(messages)):
             return False
-        return _in_order([c for c in gold if reads(c[0])], succeeded_calls(messages))
+        made = succeeded_calls(messages)
+        gold_writes = [c for c in gold if not reads(c[0])]
+        return [c for c in made if not reads(c[0])] == gold_writes and _in_order(
+            [c for c in gold if reads(c[0])], made)
     gold_writes = [c for c in gold if not reads(c[0])]
     required_reads = [c for c in gold if reads(c[0])] if task.kind == "read" else []
     if not gold_writes and not required_reads:

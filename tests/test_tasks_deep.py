@@ -107,7 +107,7 @@ def test_the_checks_catch_a_detour_and_a_ghost_id(default_specs, default_tasks):
     assert 0 in detours(padded, run.results, reads)
     # the same lookup twice in a row shows nothing new
     again = TaskSpec.parse({**task.to_json(), "gold_calls": [detour, detour]})
-    assert detours(again, replay(spec, again).results, reads) == [0, 1]
+    assert 1 in detours(again, replay(spec, again).results, reads)
     ghost = TaskSpec.parse({**task.to_json(), "goal": task.goal + " My other order is ORD-9999."})
     assert ghost_ids(ghost, replay(spec, ghost)) == ["ORD-9999"]
 
@@ -131,17 +131,21 @@ def test_conditional_gold_is_the_branch_the_state_selects(default_specs, default
 def test_refusal_tasks_name_a_rule_the_environment_enforces(default_specs, default_tasks):
     specs = {s.name: s for s in default_specs}
     refusals = [t for t in default_tasks if t.kind == "refusal"]
+    # most refused requests come after other things the user wants done
+    assert sum(t.steps >= 2 for t in refusals) >= len(refusals) / 2
     for task in refusals:
         spec = specs[task.env]
         runtime = EnvRuntime(spec)
         store = EpisodeStore({spec.name: runtime})
         episode = store.create(spec.name, seed=task.initial_state.seed)
+        for call in task.gold_calls:
+            assert execute_tool(runtime, episode.conn, call.name, dict(call.arguments)).ok, task.task_id
         before = episode.state_hash()
         assert before == task.gold_state_hash
         outcome = execute_tool(runtime, episode.conn, task.refusal.call.name, dict(task.refusal.call.arguments))
         assert not outcome.ok and outcome.error == task.refusal.reason, task.task_id
         assert episode.state_hash() == before
-        assert all(v in task.refusal.reason for v in task.expected_outputs)
+        assert task.expected_outputs[-1] in task.refusal.reason
         store.close_all()
 
 
@@ -199,10 +203,11 @@ def test_refusals_pass_when_the_agent_checks_and_declines_and_fail_otherwise(def
         filters = _grade(spec, task, messages, final)
         assert filters == {"valid": True, "state_match": True, "exact_match": True, "outputs": True,
                            "refusal": True}, (task.task_id, messages[-1]["content"])
-        # the agent that goes ahead: the environment refuses, the state is unchanged, and it still fails
+        # the agent that goes ahead: the environment refuses (nothing changes), and it still fails
         messages, final = asyncio.run(_converse(careless, spec, task))
         filters = _grade(spec, task, messages, final)
-        assert filters["state_match"] is True
+        refused_first = messages[2]["tool_calls"][0]["function"]["name"] == task.refusal.call.name
+        assert refused_first and messages[3]["content"].startswith("Error")
         assert filters["exact_match"] is False and filters["refusal"] is False and not passed(filters)
 
 

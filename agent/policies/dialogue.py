@@ -340,8 +340,6 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
         else:
             before = next((records[item] for item in ids if item in records), None)
             writes.append((fn["name"], arguments, data, before))
-    if task.refusal is not None:
-        return refusal_text(task, results, wording)
     sentences = []
     if task.condition is not None and not task.condition.holds:
         # The user's condition did not hold: say so before what was found (the `else` branch).
@@ -359,6 +357,8 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
                             action=humanize(name), target=target)
         change = changes_sentence(data, before, arguments)
         sentences.append(done + (f" {capitalize(change)}." if change else ""))
+    if task.refusal is not None:
+        sentences.append(refusal_text(task, results, wording))
     said = " ".join(sentences)
     wanted = [v for v in task.expected_outputs if v.lower() not in said.lower()]
     if wanted:
@@ -384,13 +384,7 @@ def refusal_text(task: TaskSpec, results: list[Any], wording: Wording) -> str:
         "Unfortunately that is not possible: {reason}. So I can't {action}{target}.",
         "I'm afraid I cannot {action}{target}, because {reason}.",
     ], action=humanize(call.name), target=target, reason=reason)
-    wanted = [v for v in task.expected_outputs if v.lower() not in text.lower()]
-    if wanted:
-        text += " " + wording.fill("why-found", ["For reference: {found}.", "What I found: {found}."],
-                                   found=outputs_sentence(wanted, results))
-    # No question here: a question would keep the simulated user talking.
-    offer = wording.pick("offer", ["Let me know if I can help with something else.", ""])
-    return f"{text} {offer}".strip()
+    return text
 
 
 def _is_id(key: str) -> bool:

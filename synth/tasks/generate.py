@@ -175,7 +175,8 @@ class EnvTaskGenerator:
                 self.report.attempts += 1
                 rng, task_seed = _rng(self.seed, self.spec.name, slot, kind, attempt)
                 try:
-                    task = self._attempt(rng, task_seed, kind, max(self.min_steps, length - attempt // SHRINK_EVERY))
+                    task = self._attempt(rng, task_seed, kind, max(self.min_steps, length - attempt // SHRINK_EVERY),
+                                         late=attempt >= ATTEMPTS_PER_TASK // 2)
                 except _Rejected as rejected:
                     if rejected.reason == "no-op":
                         self.report.noops += 1
@@ -204,9 +205,10 @@ class EnvTaskGenerator:
 
     # -- one attempt ----------------------------------------------------------------------------
 
-    def _attempt(self, rng: random.Random, task_seed: int, kind: str, length: int) -> dict[str, Any]:
+    def _attempt(self, rng: random.Random, task_seed: int, kind: str, length: int, late: bool = False
+                 ) -> dict[str, Any]:
         if kind == "refusal":
-            return self._refusal(rng, task_seed)
+            return self._refusal(rng, task_seed, length, alone=late or length < 2)
         walk_kind = "read" if kind == "read" else "write"
         if kind == "conditional":
             length = max(1, min(length, self.max_steps) - 1)  # the check adds a call
@@ -230,13 +232,7 @@ class EnvTaskGenerator:
             raise _Rejected("no-op")
         if walk_kind == "read" and gold_hash != initial_hash:
             raise _Rejected("read-changed-state")
-        asked: dict[int, list[str]] = {}
-        expected: list[str] = []
-        for intent in walk.intents:
-            if intent.kind == "read":
-                fields, values = self._answer(intent.last, calls, results, facts)
-                asked[intent.last] = fields
-                expected += [v for v in values if v not in expected]
+        asked, expected = self._questions(walk.intents, calls, results, facts)
         goal_input = GoalInput(self.spec, self.shapes, walk, calls, results, facts, asked, walk_kind)
         task_kind = walk_kind
         gold_calls, gold_results = calls, results
@@ -450,10 +446,12 @@ class EnvTaskGenerator:
                 if not s.read_only and s.kind in ("update", "delete") and s.key_arg() is not None
                 and s.table in checks]
 
-    def _refusal(self, rng: random.Random, task_seed: int) -> dict[str, Any]:
+    def _refusal(self, rng: random.Random, task_seed: int, length: int, alone: bool) -> dict[str, Any]:
         """A request the environment's rules refuse: the user asks for a change to a record that
-        breaks a precondition of the write (cancel a shipped order). The gold is the lookup that
-        shows why; the right answer leaves the state unchanged and says why."""
+        breaks a precondition of the write (cancel a shipped order), usually after other things
+        they want done (`alone`: it is the only request, the fallback once such walks keep failing).
+        The gold is those other calls plus the lookup that shows why; the right answer makes the
+        other changes, not that one, and says why."""
         tools = self._refusable_tools()
         if not tools:
             raise _Rejected("no-refusal")
@@ -464,13 +462,24 @@ class EnvTaskGenerator:
         check = self._check_tools()[shape.table]
         table = self.spec.table(shape.table)
         tool = self.runtime.tools[name]
+        walk = None
+        if not alone:
+            walk = self.walks.compose(rng, "write", length - 1)
         state_seed = rng.choice(self.state_seeds)
         drawer = ArgumentDrawer(self.spec, rng)
         episode = self.store.create(self.spec.name, seed=state_seed)
         try:
+            initial_rows = episode.rows()
+            calls: list[dict[str, Any]] = []
+            results: list[Any] = []
+            facts: dict[tuple[int, str], Any] = {}
+            if walk is not None:
+                calls, results, facts, _ = self._run_walk(walk, episode, rng)
             rows = episode.rows()
-            initial_hash = episode.state_hash()
-            pool = list(rows.get(shape.table, []))
+            start_hash = episode.state_hash()
+            named = {json.dumps(v, sort_keys=True, default=str) for c in calls for v in c["arguments"].values()}
+            pool = [r for r in rows.get(shape.table, [])
+                    if json.dumps(r.get(table.primary_key), default=str) not in named]
             rng.shuffle(pool)
             for row in pool[:REFUSAL_ROWS]:
                 args = drawer.draw(shape, rows, {key: row[table.primary_key]})
@@ -479,36 +488,44 @@ class EnvTaskGenerator:
                 checked, problem = check_argument_values(tool.input_schema, dict(args))
                 if problem or validate_arguments(self.runtime, tool, checked):
                     continue
-                outcome = execute_tool(self.runtime, episode.conn, name, dict(args))
-                if outcome.ok:
-                    # The rules allow this one: start again from the initial state.
-                    self.store.close(episode.id)
-                    episode = self.store.create(self.spec.name, seed=state_seed)
-                    continue
+                # Tried on a fork: a call the rules allow must not change the task's state.
+                fork = self.store.fork(episode.id)
+                try:
+                    outcome = execute_tool(self.runtime, fork.conn, name, dict(args))
+                finally:
+                    self.store.close(fork.id)
                 reason = outcome.error or ""
-                if _NOT_A_RULE.search(reason) or episode.state_hash() != initial_hash:
+                if outcome.ok or _NOT_A_RULE.search(reason):
                     continue
                 mention = _mentioned_value(reason, row, table.primary_key, check.output_columns)
                 if mention is None:
                     continue
                 check_call = {"name": check.name, "arguments": {check.key_arg() or key: row[table.primary_key]}}
                 outcome = execute_tool(self.runtime, episode.conn, check_call["name"], dict(check_call["arguments"]))
-                if not outcome.ok:
+                if not outcome.ok or episode.state_hash() != start_hash:
                     continue
-                return self._refusal_task(rng, task_seed, state_seed, name, args, reason, mention, check_call,
-                                          outcome.data, rows, initial_hash)
+                return self._refusal_task(rng, task_seed, state_seed, walk, calls, results, facts,
+                                          {"name": name, "arguments": args}, reason, mention, check_call,
+                                          outcome.data, initial_rows, start_hash)
         finally:
             self.store.close(episode.id)
         raise _Rejected("no-refusal")
 
-    def _refusal_task(self, rng: random.Random, task_seed: int, state_seed: int | None, name: str,
-                      args: dict[str, Any], reason: str, mention: str, check_call: dict[str, Any], check_result: Any,
-                      initial_rows: dict, initial_hash: str) -> dict[str, Any]:
-        walk = Walk([WalkStep(name)], [Intent("write", (0,))])
-        facts = {(0, a): v for a, v in args.items()}
-        goal_input = GoalInput(self.spec, self.shapes, walk, [{"name": name, "arguments": args}], [None], facts, {},
+    def _refusal_task(self, rng: random.Random, task_seed: int, state_seed: int | None, walk: Walk | None,
+                      calls: list[dict], results: list[Any], facts: dict, refused: dict[str, Any], reason: str,
+                      mention: str, check_call: dict[str, Any], check_result: Any, initial_rows: dict,
+                      gold_hash: str) -> dict[str, Any]:
+        steps = list(walk.steps) if walk is not None else []
+        intents = list(walk.intents) if walk is not None else []
+        asked, expected = self._questions(intents, calls, results, facts)
+        n = len(steps)
+        # The refused change is the last thing the user asks for: the goal says it like any other.
+        told = Walk([*steps, WalkStep(refused["name"])], [*intents, Intent("write", (n,))])
+        told_facts = {**facts, **{(n, a): v for a, v in refused["arguments"].items()}}
+        goal_input = GoalInput(self.spec, self.shapes, told, [*calls, refused], [*results, None], told_facts, asked,
                                "write")
         goal, user_facts = compose_goal(goal_input, rng)
+        gold = [*calls, check_call]
         task = {
             "format": TASK_FORMAT,
             "task_id": "",
@@ -517,15 +534,27 @@ class EnvTaskGenerator:
             "kind": "refusal",
             "goal": goal,
             "user_facts": user_facts,
-            "gold_calls": [check_call],
-            "gold_state_hash": initial_hash,
-            "expected_outputs": [mention],
-            "steps": 1,
+            "gold_calls": gold,
+            "gold_state_hash": gold_hash,
+            "expected_outputs": [*expected, *([mention] if mention not in expected else [])],
+            "steps": len(gold),
             "seed": task_seed,
-            "refusal": {"call": {"name": name, "arguments": args}, "reason": reason},
+            "refusal": {"call": refused, "reason": reason},
         }
-        self._check_properties(task, initial_rows, [check_result])
+        self._check_properties(task, initial_rows, [*results, check_result])
         return task
+
+    def _questions(self, intents: list[Intent], calls: list[dict], results: list[Any], facts: dict
+                   ) -> tuple[dict[int, list[str]], list[str]]:
+        """For each question among the intents: the fields it asks for; and every value to say."""
+        asked: dict[int, list[str]] = {}
+        expected: list[str] = []
+        for intent in intents:
+            if intent.kind == "read":
+                fields, values = self._answer(intent.last, calls, results, facts)
+                asked[intent.last] = fields
+                expected += [v for v in values if v not in expected]
+        return asked, expected
 
     def _reject_detours(self, walk: Walk, calls: list[dict], results: list[Any]) -> None:
         """A lookup made only with looked-up values, whose every hand-over the earlier result already
