@@ -315,6 +315,11 @@ class EnvTaskGenerator:
             results.append(outcome.data)
             facts.update({(i, a): v for a, v in args.items() if a not in step.feeds})
         self._reject_detours(walk, calls, results)
+        # A user asks for one change to a record once ("set my email to A ... set my email to B" is not a request).
+        changed = [(c["name"], json.dumps(c["arguments"].get(self.shapes[c["name"]].key_arg() or ""), default=str))
+                   for c in calls if not self.shapes[c["name"]].read_only and self.shapes[c["name"]].key_arg()]
+        if len(changed) != len(set(changed)):
+            raise _Rejected("repeated-change")
         return calls, results, facts, rows_before_last
 
     def _steer(self, walk: Walk, i: int, episode: Any, drawer: ArgumentDrawer, results: list[Any]

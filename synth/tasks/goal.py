@@ -438,7 +438,7 @@ def user_facts(goal: GoalInput) -> dict[str, Any]:
 
 def compose_goal(goal: GoalInput, rng: random.Random) -> tuple[str, dict[str, Any]]:
     """The goal text and the user's facts; any fact the templates left out is appended verbatim."""
-    text = GoalWriter(goal, rng).write()
+    text = GoalWriter(goal, rng).write().strip()
     facts = user_facts(goal)
     missing = [(k, v) for k, v in facts.items() if fact_text(v) not in text]
     if missing:
