@@ -167,7 +167,8 @@ def _replay(messages: list[dict[str, Any]], task: TaskSpec) -> PolicyTurn:
 def final_answer(task: TaskSpec) -> str:
     """The replay mode's closing line: the expected outputs, or a fixed phrase."""
     if task.refusal is not None:
-        return f"I can't do that: {task.refusal.reason}"
+        found = f" Here is what I found: {'; '.join(task.expected_outputs)}." if task.expected_outputs else ""
+        return f"I can't do that: {task.refusal.reason}.{found}"
     if task.expected_outputs:
         return "Here is what I found: " + "; ".join(task.expected_outputs) + "."
     if task.kind == "write":
