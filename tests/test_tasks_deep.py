@@ -235,3 +235,15 @@ def test_the_scripted_dialogue_passes_conditional_and_deep_tasks(default_specs, 
         [t for t in default_tasks if t.kind == "write" and t.steps >= 5][:8]
     results = [passed(_grade(specs[t.env], t, *asyncio.run(_converse(policy, specs[t.env], t)))) for t in chosen]
     assert sum(results) >= 0.75 * len(results), results
+
+
+def test_the_llm_user_plays_the_persona_and_nothing_else_changes():
+    from agent.user import STOP_PHRASE, USER_SYSTEM_PROMPT, LLMUser
+
+    base = {"task_id": "t", "env": "e", "goal": "Cancel order O-1.", "user_facts": {"order_id": "O-1"}}
+    user = LLMUser(client=None, model="m")
+    plain = user._system(TaskSpec.parse(base))["content"]
+    assert plain == USER_SYSTEM_PROMPT.format(goal="Cancel order O-1.", facts='{"order_id": "O-1"}', stop=STOP_PHRASE)
+    sketch = "You are a student, in a hurry, who writes short, direct messages."
+    with_persona = user._system(TaskSpec.parse({**base, "persona": sketch}))["content"]
+    assert with_persona == plain + f"\nYour character: {sketch}"
