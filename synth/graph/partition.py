@@ -12,6 +12,7 @@ from collections.abc import Callable
 import networkx as nx
 import numpy as np
 
+from synth.envs.shapes import shape_tool
 from synth.graph.build import SMALL_API_SIZE, ToolGraph
 from synth.graph.naming import Domain, is_inferred_api, name_domains
 from synth.tooldef import ToolDef
@@ -34,7 +35,10 @@ def partition_domains(
     more than `max_size`, Louvain/Leiden (seeded) on its own subgraph splits it, at finer
     resolutions and at last along its main direction of variation. The tools of smaller APIs
     are pooled and partitioned the same way, and each small API goes whole to the community
-    holding most of its tools, so related small APIs share a domain. Finally a community under
+    holding most of its tools, so related small APIs share a domain. The pieces of a split API
+    are then repaired so that each resource's tools (get/update/delete next to list/create) sit
+    in one piece, as far as `max_size` allows: a key only one piece can produce would leave the
+    other without a dependency edge. Finally a community under
     `min_size` joins the one it has the most edge weight to, else the one sharing its API,
     else the one with the most similar centroid. `method`: "leiden" (leidenalg, fast),
     "louvain" (networkx), or "auto" (leiden when installed).
@@ -66,6 +70,8 @@ def partition_domains(
             parts: list[list[str]] = []
             for community in finder.find(members, resolution=1.0):
                 parts.extend(_split_oversized(finder, community, vectors, row_of, max_size=max_size))
+            parts = keep_resources_together(parts, {name: resource_of(by_name[name]) for name in members},
+                                            max_size=max_size)
             # Fragments of one API rejoin their own API first, never a foreign one.
             communities.extend(
                 _merge_tiny(graph, parts, vectors, row_of, api_of, min_size=min_size, max_size=max_size)
@@ -81,6 +87,48 @@ def partition_domains(
     merged = _merge_tiny(graph, communities, vectors, row_of, api_of, min_size=min_size, max_size=max_size)
     inferred = {name: api for name, api in api_of.items() if is_inferred_api(api)}
     return name_domains(merged, by_name, inferred)
+
+
+def resource_of(tool: ToolDef) -> str:
+    """The resource a tool acts on (the table it will read or write): `jobs_get`, `jobs_cancel`
+    and `jobs_list` share `job`."""
+    return shape_tool(tool).entity
+
+
+def keep_resources_together(
+    parts: list[list[str]], resource: dict[str, str], *, max_size: int
+) -> list[list[str]]:
+    """Move each resource's tools to the piece already holding most of them (the first such
+    piece with room for the rest), biggest resources first, so a resource's key producers
+    (create, list) and consumers (get, update, delete) end up in one environment.
+
+    A resource that fits nowhere stays where the community detection put it; pieces emptied
+    by the moves disappear. Ties go to the earlier piece, so the result is deterministic.
+    """
+    pieces = [list(part) for part in sorted(parts, key=lambda part: part[0])]
+    piece_of = {name: i for i, part in enumerate(pieces) for name in part}
+    members: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(piece_of):
+        members[resource.get(name, name)].append(name)
+    sizes = [len(part) for part in pieces]
+    for key in sorted(members, key=lambda k: (-len(members[k]), k)):
+        names = members[key]
+        held = Counter(piece_of[name] for name in names)
+        if len(held) == 1:
+            continue
+        for target in sorted(held, key=lambda i: (-held[i], i)):
+            if sizes[target] + len(names) - held[target] > max_size:
+                continue
+            for name in names:
+                if piece_of[name] != target:
+                    sizes[piece_of[name]] -= 1
+                    sizes[target] += 1
+                    piece_of[name] = target
+            break
+    regrouped: dict[int, list[str]] = defaultdict(list)
+    for name in sorted(piece_of):
+        regrouped[piece_of[name]].append(name)
+    return sorted(regrouped.values(), key=lambda part: part[0])
 
 
 def _group_small_apis(
