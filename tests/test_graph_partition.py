@@ -16,6 +16,7 @@ from synth.graph import (
     draw_domain_graph,
     partition_domains,
 )
+from synth.graph.partition import keep_resources_together
 from synth.graph.vectorize import group_top_k_neighbours, hashing_vectors, top_k_neighbours
 from synth.tooldef import ToolDef
 
@@ -195,3 +196,62 @@ def test_partition_of_tiny_inputs() -> None:
     one = [ToolDef(name="solo", source="x.json", api="X")]
     domains = partition_domains(build_tool_graph(one), one)
     assert [(d.name, d.tools) for d in domains] == [("x", ["solo"])]
+
+
+RESOURCES = ["job", "model", "bucket", "dataset", "cluster", "topic", "queue", "table", "volume", "image",
+             "snapshot", "policy"]
+
+
+def rest_api_tools() -> list[ToolDef]:
+    """One REST API of 60 tools: 12 resources x create/list/get/update/delete. Parameters and
+    descriptions follow the verb, not the resource (as in generated specs), so similarity alone
+    puts deletes with deletes, away from the lists and creates that produce their keys."""
+    verbs = {
+        "list": ("get", "/v1/{plural}", ["pageSize", "pageToken", "filter", "orderBy"],
+                 "List every record of the collection with paging and filtering."),
+        "create": ("post", "/v1/{plural}", ["displayName", "labels", "etag", "requestId"],
+                   "Create a new record in the collection from the request body."),
+        "get": ("get", "/v1/{plural}/{{id}}", ["id", "view"], "Get one record by its identifier."),
+        "update": ("patch", "/v1/{plural}/{{id}}", ["id", "updateMask", "displayName", "etag"],
+                   "Update fields of one record by its identifier."),
+        "delete": ("delete", "/v1/{plural}/{{id}}", ["id", "force", "etag"],
+                   "Delete one record by its identifier."),
+    }
+    tools = []
+    for noun in RESOURCES:
+        for verb, (method, path, params, description) in verbs.items():
+            tools.append(ToolDef(
+                name=f"{noun}s_{verb}", description=description,
+                parameters={"type": "object", "properties": {p: {"type": "string"} for p in params},
+                            "required": ["id"] if "id" in params else []},
+                source="cloud.json", api="Cloud API", method=method, path=path.format(plural=f"{noun}s"),
+            ))
+    return tools
+
+
+def test_split_api_keeps_each_resource_in_one_domain() -> None:
+    tools = rest_api_tools()
+    domains = partition_domains(build_tool_graph(tools, seed=0), tools, seed=0, min_size=3, max_size=25)
+    assert len(domains) >= 3
+    assert all(len(domain.tools) <= 25 for domain in domains)
+    domain_of = {name: domain.name for domain in domains for name in domain.tools}
+    assert sorted(domain_of) == sorted(tool.name for tool in tools)
+    for noun in RESOURCES:
+        homes = {domain_of[f"{noun}s_{verb}"] for verb in ("list", "create", "get", "update", "delete")}
+        assert len(homes) == 1, f"{noun} is split over {homes}"
+    again = partition_domains(build_tool_graph(tools, seed=0), tools, seed=0, min_size=3, max_size=25)
+    assert [d.tools for d in again] == [d.tools for d in domains]
+
+
+def test_resource_repair_moves_to_the_majority_piece_within_bounds() -> None:
+    resource = {"a_get": "a", "a_list": "a", "a_delete": "a", "b_get": "b", "b_list": "b", "c_get": "c"}
+    parts = [["a_get", "a_list", "b_get"], ["a_delete", "b_list", "c_get"]]
+    # `a` joins its majority piece; `b` (one each) then only fits in the second piece.
+    assert keep_resources_together(parts, resource, max_size=4) == [
+        ["a_delete", "a_get", "a_list"], ["b_get", "b_list", "c_get"]]
+    # No room anywhere: the resource stays split rather than overfill a piece.
+    assert keep_resources_together(parts, resource, max_size=3) == [
+        ["a_delete", "b_list", "c_get"], ["a_get", "a_list", "b_get"]]
+    # A piece emptied by the moves disappears.
+    assert keep_resources_together([["a_get"], ["a_list", "a_delete"]], resource, max_size=5) == [
+        ["a_delete", "a_get", "a_list"]]
