@@ -16,7 +16,7 @@ from synth.graph import (
     draw_domain_graph,
     partition_domains,
 )
-from synth.graph.partition import keep_resources_together
+from synth.graph.partition import ToolResource, keep_resources_together, share_key_producers, tool_resource
 from synth.graph.vectorize import group_top_k_neighbours, hashing_vectors, top_k_neighbours
 from synth.tooldef import ToolDef
 
@@ -255,3 +255,33 @@ def test_resource_repair_moves_to_the_majority_piece_within_bounds() -> None:
     # A piece emptied by the moves disappears.
     assert keep_resources_together([["a_get"], ["a_list", "a_delete"]], resource, max_size=5) == [
         ["a_delete", "a_get", "a_list"]]
+
+
+def test_piece_without_a_key_producer_gets_one_from_a_piece_that_keeps_another() -> None:
+    def res(entity: str, needs: set[str] = frozenset(), produces: set[str] = frozenset()) -> ToolResource:
+        return ToolResource(entity, frozenset(needs), frozenset(produces))
+
+    resources = {
+        "projects_list": res("project", produces={"project"}),
+        "projects_search": res("project", produces={"project"}),
+        "projects_get": res("project", needs={"project"}),
+        "projects_archive": res("project", needs={"project"}),
+        "projects_star": res("project", needs={"project"}),
+        "hooks_list": res("hook", produces={"hook"}),
+    }
+    parts = [["hooks_list", "projects_get", "projects_list", "projects_search"], ["projects_archive", "projects_star"]]
+    # The first piece keeps `projects_search` feeding `projects_get`; `projects_list` moves.
+    assert share_key_producers(parts, resources, max_size=5) == [
+        ["hooks_list", "projects_get", "projects_search"], ["projects_archive", "projects_list", "projects_star"]]
+    # With a single producer the donor would lose its only edge: nothing moves.
+    single = [["projects_archive", "projects_star"], ["projects_get", "projects_list"]]
+    assert share_key_producers(single, resources, max_size=5) == single
+    # A full piece takes nothing.
+    assert share_key_producers(parts, resources, max_size=2) == parts
+
+
+def test_tool_resource_reads_needed_and_produced_keys_from_the_path() -> None:
+    by_name = {tool.name: tool for tool in rest_api_tools()}
+    assert tool_resource(by_name["jobs_get"]) == ToolResource("job", frozenset({"job"}), frozenset())
+    assert tool_resource(by_name["jobs_list"]) == ToolResource("job", frozenset(), frozenset({"job"}))
+    assert tool_resource(by_name["jobs_create"]).produces == frozenset({"job"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -38,7 +39,9 @@ def partition_domains(
     holding most of its tools, so related small APIs share a domain. The pieces of a split API
     are then repaired so that each resource's tools (get/update/delete next to list/create) sit
     in one piece, as far as `max_size` allows: a key only one piece can produce would leave the
-    other without a dependency edge. Finally a community under
+    other without a dependency edge. A resource too big to keep whole (every `/projects/{id}/…`
+    tool of a large API) leaves pieces that need its key with no tool producing it; such a piece
+    is given one producer (a list or create) from a piece that keeps another. Finally a community under
     `min_size` joins the one it has the most edge weight to, else the one sharing its API,
     else the one with the most similar centroid. `method`: "leiden" (leidenalg, fast),
     "louvain" (networkx), or "auto" (leiden when installed).
@@ -70,8 +73,9 @@ def partition_domains(
             parts: list[list[str]] = []
             for community in finder.find(members, resolution=1.0):
                 parts.extend(_split_oversized(finder, community, vectors, row_of, max_size=max_size))
-            parts = keep_resources_together(parts, {name: resource_of(by_name[name]) for name in members},
-                                            max_size=max_size)
+            resources = {name: tool_resource(by_name[name]) for name in members}
+            parts = keep_resources_together(parts, {n: r.entity for n, r in resources.items()}, max_size=max_size)
+            parts = share_key_producers(parts, resources, max_size=max_size)
             # Fragments of one API rejoin their own API first, never a foreign one.
             communities.extend(
                 _merge_tiny(graph, parts, vectors, row_of, api_of, min_size=min_size, max_size=max_size)
@@ -89,10 +93,27 @@ def partition_domains(
     return name_domains(merged, by_name, inferred)
 
 
-def resource_of(tool: ToolDef) -> str:
-    """The resource a tool acts on (the table it will read or write): `jobs_get`, `jobs_cancel`
-    and `jobs_list` share `job`."""
-    return shape_tool(tool).entity
+@dataclass(frozen=True)
+class ToolResource:
+    """What one tool does to resources, as far as grouping needs it: the resource it acts on,
+    the resources whose keys it must be given, and those whose keys its result produces."""
+
+    entity: str
+    needs: frozenset[str]
+    produces: frozenset[str]
+
+
+def tool_resource(tool: ToolDef) -> ToolResource:
+    """`jobs_get`, `jobs_cancel` and `jobs_list` share the resource `job`; the first two need a
+    job's key, the list produces it (and needs its parent's key when nested)."""
+    shape = shape_tool(tool)
+    required = set(shape.required)
+    needs = {parent for param, parent in shape.parents if param in required}
+    keyed = shape.key_param is not None and shape.key_param in required
+    if keyed:
+        needs.add(shape.entity)
+    produces = {shape.entity} if shape.action in ("create", "find") and not keyed else set()
+    return ToolResource(shape.entity, frozenset(needs), frozenset(produces))
 
 
 def keep_resources_together(
@@ -129,6 +150,48 @@ def keep_resources_together(
     for name in sorted(piece_of):
         regrouped[piece_of[name]].append(name)
     return sorted(regrouped.values(), key=lambda part: part[0])
+
+
+def share_key_producers(
+    parts: list[list[str]], resources: dict[str, ToolResource], *, max_size: int
+) -> list[list[str]]:
+    """Give each piece that needs a resource's key, but holds no tool producing it, one producer
+    from another piece: one that holds several, or that keeps a dependency edge without it.
+
+    Pieces are visited in order and producers taken in name order, so the result is
+    deterministic; a piece at `max_size` takes nothing.
+    """
+    pieces = [set(part) for part in sorted(parts, key=lambda part: part[0])]
+
+    def has_edge(piece: set[str]) -> bool:
+        producers: dict[str, set[str]] = defaultdict(set)
+        for name in piece:
+            for entity in resources[name].produces:
+                producers[entity].add(name)
+        return any(producers[entity] - {name} for name in piece for entity in resources[name].needs)
+
+    for index, piece in enumerate(pieces):
+        if not piece or len(piece) >= max_size or has_edge(piece):
+            continue
+        wanted = Counter(entity for name in piece for entity in resources[name].needs)
+        moved = False
+        for entity in sorted(wanted, key=lambda e: (-wanted[e], e)):
+            for donor_index, donor in enumerate(pieces):
+                if donor_index == index:
+                    continue
+                for name in sorted(n for n in donor if entity in resources[n].produces):
+                    rest = donor - {name}
+                    if has_edge(donor) and not has_edge(rest):
+                        continue
+                    donor.discard(name)
+                    piece.add(name)
+                    moved = True
+                    break
+                if moved:
+                    break
+            if moved:
+                break
+    return sorted((sorted(piece) for piece in pieces if piece), key=lambda part: part[0])
 
 
 def _group_small_apis(
