@@ -273,9 +273,10 @@ def test_piece_without_a_key_producer_gets_one_from_a_piece_that_keeps_another()
     # The first piece keeps `projects_search` feeding `projects_get`; `projects_list` moves.
     assert share_key_producers(parts, resources, max_size=5) == [
         ["hooks_list", "projects_get", "projects_search"], ["projects_archive", "projects_list", "projects_star"]]
-    # With a single producer the donor would lose its only edge: nothing moves.
+    # With a single producer the donor would lose its only edge: it is not taken (and the two
+    # pieces together exceed max_size, so they stay apart).
     single = [["projects_archive", "projects_star"], ["projects_get", "projects_list"]]
-    assert share_key_producers(single, resources, max_size=5) == single
+    assert share_key_producers(single, resources, max_size=3) == single
     # A full piece takes nothing.
     assert share_key_producers(parts, resources, max_size=2) == parts
 
@@ -285,3 +286,17 @@ def test_tool_resource_reads_needed_and_produced_keys_from_the_path() -> None:
     assert tool_resource(by_name["jobs_get"]) == ToolResource("job", frozenset({"job"}), frozenset())
     assert tool_resource(by_name["jobs_list"]) == ToolResource("job", frozenset(), frozenset({"job"}))
     assert tool_resource(by_name["jobs_create"]).produces == frozenset({"job"})
+
+
+def test_piece_joins_a_producing_piece_when_no_producer_can_be_spared() -> None:
+    resources = {
+        "projects_list": ToolResource("project", frozenset(), frozenset({"project"})),
+        "projects_get": ToolResource("project", frozenset({"project"}), frozenset()),
+        "projects_archive": ToolResource("project", frozenset({"project"}), frozenset()),
+        "projects_star": ToolResource("project", frozenset({"project"}), frozenset()),
+    }
+    parts = [["projects_archive", "projects_star"], ["projects_get", "projects_list"]]
+    assert share_key_producers(parts, resources, max_size=4) == [
+        ["projects_archive", "projects_get", "projects_list", "projects_star"]]
+    # Together they would exceed max_size: both pieces stay.
+    assert share_key_producers(parts, resources, max_size=3) == parts

@@ -41,7 +41,8 @@ def partition_domains(
     in one piece, as far as `max_size` allows: a key only one piece can produce would leave the
     other without a dependency edge. A resource too big to keep whole (every `/projects/{id}/…`
     tool of a large API) leaves pieces that need its key with no tool producing it; such a piece
-    is given one producer (a list or create) from a piece that keeps another. Finally a community under
+    is given one producer (a list or create) from a piece that keeps another, or else joins a
+    producing piece when both fit in `max_size`. Finally a community under
     `min_size` joins the one it has the most edge weight to, else the one sharing its API,
     else the one with the most similar centroid. `method`: "leiden" (leidenalg, fast),
     "louvain" (networkx), or "auto" (leiden when installed).
@@ -157,6 +158,7 @@ def share_key_producers(
 ) -> list[list[str]]:
     """Give each piece that needs a resource's key, but holds no tool producing it, one producer
     from another piece: one that holds several, or that keeps a dependency edge without it.
+    When none can be spared, the piece joins a piece producing that key if both fit in `max_size`.
 
     Pieces are visited in order and producers taken in name order, so the result is
     deterministic; a piece at `max_size` takes nothing.
@@ -191,7 +193,28 @@ def share_key_producers(
                     break
             if moved:
                 break
+        if not moved:
+            _join_a_producer(index, pieces, wanted, resources, max_size)
     return sorted((sorted(piece) for piece in pieces if piece), key=lambda part: part[0])
+
+
+def _join_a_producer(
+    index: int, pieces: list[set[str]], wanted: Counter[str], resources: dict[str, ToolResource], max_size: int
+) -> None:
+    """No producer could be spared: the piece joins the smallest piece producing the key it
+    needs most, when both fit in `max_size` together (else it stays as it is)."""
+    piece = pieces[index]
+    for entity in sorted(wanted, key=lambda e: (-wanted[e], e)):
+        hosts = [
+            other for other, host in enumerate(pieces)
+            if other != index and host and len(host) + len(piece) <= max_size
+            and any(entity in resources[name].produces for name in host)
+        ]
+        if hosts:
+            host = min(hosts, key=lambda other: (len(pieces[other]), min(pieces[other])))
+            pieces[host] |= piece
+            piece.clear()
+            return
 
 
 def _group_small_apis(
