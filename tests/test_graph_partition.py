@@ -16,6 +16,7 @@ from synth.graph import (
     draw_domain_graph,
     partition_domains,
 )
+from synth.graph.partition import ToolResource, keep_resources_together, share_key_producers, tool_resource
 from synth.graph.vectorize import group_top_k_neighbours, hashing_vectors, top_k_neighbours
 from synth.tooldef import ToolDef
 
@@ -195,3 +196,107 @@ def test_partition_of_tiny_inputs() -> None:
     one = [ToolDef(name="solo", source="x.json", api="X")]
     domains = partition_domains(build_tool_graph(one), one)
     assert [(d.name, d.tools) for d in domains] == [("x", ["solo"])]
+
+
+RESOURCES = ["job", "model", "bucket", "dataset", "cluster", "topic", "queue", "table", "volume", "image",
+             "snapshot", "policy"]
+
+
+def rest_api_tools() -> list[ToolDef]:
+    """One REST API of 60 tools: 12 resources x create/list/get/update/delete. Parameters and
+    descriptions follow the verb, not the resource (as in generated specs), so similarity alone
+    puts deletes with deletes, away from the lists and creates that produce their keys."""
+    verbs = {
+        "list": ("get", "/v1/{plural}", ["pageSize", "pageToken", "filter", "orderBy"],
+                 "List every record of the collection with paging and filtering."),
+        "create": ("post", "/v1/{plural}", ["displayName", "labels", "etag", "requestId"],
+                   "Create a new record in the collection from the request body."),
+        "get": ("get", "/v1/{plural}/{{id}}", ["id", "view"], "Get one record by its identifier."),
+        "update": ("patch", "/v1/{plural}/{{id}}", ["id", "updateMask", "displayName", "etag"],
+                   "Update fields of one record by its identifier."),
+        "delete": ("delete", "/v1/{plural}/{{id}}", ["id", "force", "etag"],
+                   "Delete one record by its identifier."),
+    }
+    tools = []
+    for noun in RESOURCES:
+        for verb, (method, path, params, description) in verbs.items():
+            tools.append(ToolDef(
+                name=f"{noun}s_{verb}", description=description,
+                parameters={"type": "object", "properties": {p: {"type": "string"} for p in params},
+                            "required": ["id"] if "id" in params else []},
+                source="cloud.json", api="Cloud API", method=method, path=path.format(plural=f"{noun}s"),
+            ))
+    return tools
+
+
+def test_split_api_keeps_each_resource_in_one_domain() -> None:
+    tools = rest_api_tools()
+    domains = partition_domains(build_tool_graph(tools, seed=0), tools, seed=0, min_size=3, max_size=25)
+    assert len(domains) >= 3
+    assert all(len(domain.tools) <= 25 for domain in domains)
+    domain_of = {name: domain.name for domain in domains for name in domain.tools}
+    assert sorted(domain_of) == sorted(tool.name for tool in tools)
+    for noun in RESOURCES:
+        homes = {domain_of[f"{noun}s_{verb}"] for verb in ("list", "create", "get", "update", "delete")}
+        assert len(homes) == 1, f"{noun} is split over {homes}"
+    again = partition_domains(build_tool_graph(tools, seed=0), tools, seed=0, min_size=3, max_size=25)
+    assert [d.tools for d in again] == [d.tools for d in domains]
+
+
+def test_resource_repair_moves_to_the_majority_piece_within_bounds() -> None:
+    resource = {"a_get": "a", "a_list": "a", "a_delete": "a", "b_get": "b", "b_list": "b", "c_get": "c"}
+    parts = [["a_get", "a_list", "b_get"], ["a_delete", "b_list", "c_get"]]
+    # `a` joins its majority piece; `b` (one each) then only fits in the second piece.
+    assert keep_resources_together(parts, resource, max_size=4) == [
+        ["a_delete", "a_get", "a_list"], ["b_get", "b_list", "c_get"]]
+    # No room anywhere: the resource stays split rather than overfill a piece.
+    assert keep_resources_together(parts, resource, max_size=3) == [
+        ["a_delete", "b_list", "c_get"], ["a_get", "a_list", "b_get"]]
+    # A piece emptied by the moves disappears.
+    assert keep_resources_together([["a_get"], ["a_list", "a_delete"]], resource, max_size=5) == [
+        ["a_delete", "a_get", "a_list"]]
+
+
+def test_piece_without_a_key_producer_gets_one_from_a_piece_that_keeps_another() -> None:
+    def res(entity: str, needs: set[str] = frozenset(), produces: set[str] = frozenset()) -> ToolResource:
+        return ToolResource(entity, frozenset(needs), frozenset(produces))
+
+    resources = {
+        "projects_list": res("project", produces={"project"}),
+        "projects_search": res("project", produces={"project"}),
+        "projects_get": res("project", needs={"project"}),
+        "projects_archive": res("project", needs={"project"}),
+        "projects_star": res("project", needs={"project"}),
+        "hooks_list": res("hook", produces={"hook"}),
+    }
+    parts = [["hooks_list", "projects_get", "projects_list", "projects_search"], ["projects_archive", "projects_star"]]
+    # The first piece keeps `projects_search` feeding `projects_get`; `projects_list` moves.
+    assert share_key_producers(parts, resources, max_size=5) == [
+        ["hooks_list", "projects_get", "projects_search"], ["projects_archive", "projects_list", "projects_star"]]
+    # With a single producer the donor would lose its only edge: it is not taken (and the two
+    # pieces together exceed max_size, so they stay apart).
+    single = [["projects_archive", "projects_star"], ["projects_get", "projects_list"]]
+    assert share_key_producers(single, resources, max_size=3) == single
+    # A full piece takes nothing.
+    assert share_key_producers(parts, resources, max_size=2) == parts
+
+
+def test_tool_resource_reads_needed_and_produced_keys_from_the_path() -> None:
+    by_name = {tool.name: tool for tool in rest_api_tools()}
+    assert tool_resource(by_name["jobs_get"]) == ToolResource("job", frozenset({"job"}), frozenset())
+    assert tool_resource(by_name["jobs_list"]) == ToolResource("job", frozenset(), frozenset({"job"}))
+    assert tool_resource(by_name["jobs_create"]).produces == frozenset({"job"})
+
+
+def test_piece_joins_a_producing_piece_when_no_producer_can_be_spared() -> None:
+    resources = {
+        "projects_list": ToolResource("project", frozenset(), frozenset({"project"})),
+        "projects_get": ToolResource("project", frozenset({"project"}), frozenset()),
+        "projects_archive": ToolResource("project", frozenset({"project"}), frozenset()),
+        "projects_star": ToolResource("project", frozenset({"project"}), frozenset()),
+    }
+    parts = [["projects_archive", "projects_star"], ["projects_get", "projects_list"]]
+    assert share_key_producers(parts, resources, max_size=4) == [
+        ["projects_archive", "projects_get", "projects_list", "projects_star"]]
+    # Together they would exceed max_size: both pieces stay.
+    assert share_key_producers(parts, resources, max_size=3) == parts

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 
+from synth.envs.shapes import shape_tool
 from synth.graph.build import SMALL_API_SIZE, ToolGraph
 from synth.graph.naming import Domain, is_inferred_api, name_domains
 from synth.tooldef import ToolDef
@@ -34,7 +36,13 @@ def partition_domains(
     more than `max_size`, Louvain/Leiden (seeded) on its own subgraph splits it, at finer
     resolutions and at last along its main direction of variation. The tools of smaller APIs
     are pooled and partitioned the same way, and each small API goes whole to the community
-    holding most of its tools, so related small APIs share a domain. Finally a community under
+    holding most of its tools, so related small APIs share a domain. The pieces of a split API
+    are then repaired so that each resource's tools (get/update/delete next to list/create) sit
+    in one piece, as far as `max_size` allows: a key only one piece can produce would leave the
+    other without a dependency edge. A resource too big to keep whole (every `/projects/{id}/…`
+    tool of a large API) leaves pieces that need its key with no tool producing it; such a piece
+    is given one producer (a list or create) from a piece that keeps another, or else joins a
+    producing piece when both fit in `max_size`. Finally a community under
     `min_size` joins the one it has the most edge weight to, else the one sharing its API,
     else the one with the most similar centroid. `method`: "leiden" (leidenalg, fast),
     "louvain" (networkx), or "auto" (leiden when installed).
@@ -66,6 +74,9 @@ def partition_domains(
             parts: list[list[str]] = []
             for community in finder.find(members, resolution=1.0):
                 parts.extend(_split_oversized(finder, community, vectors, row_of, max_size=max_size))
+            resources = {name: tool_resource(by_name[name]) for name in members}
+            parts = keep_resources_together(parts, {n: r.entity for n, r in resources.items()}, max_size=max_size)
+            parts = share_key_producers(parts, resources, max_size=max_size)
             # Fragments of one API rejoin their own API first, never a foreign one.
             communities.extend(
                 _merge_tiny(graph, parts, vectors, row_of, api_of, min_size=min_size, max_size=max_size)
@@ -81,6 +92,129 @@ def partition_domains(
     merged = _merge_tiny(graph, communities, vectors, row_of, api_of, min_size=min_size, max_size=max_size)
     inferred = {name: api for name, api in api_of.items() if is_inferred_api(api)}
     return name_domains(merged, by_name, inferred)
+
+
+@dataclass(frozen=True)
+class ToolResource:
+    """What one tool does to resources, as far as grouping needs it: the resource it acts on,
+    the resources whose keys it must be given, and those whose keys its result produces."""
+
+    entity: str
+    needs: frozenset[str]
+    produces: frozenset[str]
+
+
+def tool_resource(tool: ToolDef) -> ToolResource:
+    """`jobs_get`, `jobs_cancel` and `jobs_list` share the resource `job`; the first two need a
+    job's key, the list produces it (and needs its parent's key when nested)."""
+    shape = shape_tool(tool)
+    required = set(shape.required)
+    needs = {parent for param, parent in shape.parents if param in required}
+    keyed = shape.key_param is not None and shape.key_param in required
+    if keyed:
+        needs.add(shape.entity)
+    produces = {shape.entity} if shape.action in ("create", "find") and not keyed else set()
+    return ToolResource(shape.entity, frozenset(needs), frozenset(produces))
+
+
+def keep_resources_together(
+    parts: list[list[str]], resource: dict[str, str], *, max_size: int
+) -> list[list[str]]:
+    """Move each resource's tools to the piece already holding most of them (the first such
+    piece with room for the rest), biggest resources first, so a resource's key producers
+    (create, list) and consumers (get, update, delete) end up in one environment.
+
+    A resource that fits nowhere stays where the community detection put it; pieces emptied
+    by the moves disappear. Ties go to the earlier piece, so the result is deterministic.
+    """
+    pieces = [list(part) for part in sorted(parts, key=lambda part: part[0])]
+    piece_of = {name: i for i, part in enumerate(pieces) for name in part}
+    members: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(piece_of):
+        members[resource.get(name, name)].append(name)
+    sizes = [len(part) for part in pieces]
+    for key in sorted(members, key=lambda k: (-len(members[k]), k)):
+        names = members[key]
+        held = Counter(piece_of[name] for name in names)
+        if len(held) == 1:
+            continue
+        for target in sorted(held, key=lambda i: (-held[i], i)):
+            if sizes[target] + len(names) - held[target] > max_size:
+                continue
+            for name in names:
+                if piece_of[name] != target:
+                    sizes[piece_of[name]] -= 1
+                    sizes[target] += 1
+                    piece_of[name] = target
+            break
+    regrouped: dict[int, list[str]] = defaultdict(list)
+    for name in sorted(piece_of):
+        regrouped[piece_of[name]].append(name)
+    return sorted(regrouped.values(), key=lambda part: part[0])
+
+
+def share_key_producers(
+    parts: list[list[str]], resources: dict[str, ToolResource], *, max_size: int
+) -> list[list[str]]:
+    """Give each piece that needs a resource's key, but holds no tool producing it, one producer
+    from another piece: one that holds several, or that keeps a dependency edge without it.
+    When none can be spared, the piece joins a piece producing that key if both fit in `max_size`.
+
+    Pieces are visited in order and producers taken in name order, so the result is
+    deterministic; a piece at `max_size` takes nothing.
+    """
+    pieces = [set(part) for part in sorted(parts, key=lambda part: part[0])]
+
+    def has_edge(piece: set[str]) -> bool:
+        producers: dict[str, set[str]] = defaultdict(set)
+        for name in piece:
+            for entity in resources[name].produces:
+                producers[entity].add(name)
+        return any(producers[entity] - {name} for name in piece for entity in resources[name].needs)
+
+    for index, piece in enumerate(pieces):
+        if not piece or len(piece) >= max_size or has_edge(piece):
+            continue
+        wanted = Counter(entity for name in piece for entity in resources[name].needs)
+        moved = False
+        for entity in sorted(wanted, key=lambda e: (-wanted[e], e)):
+            for donor_index, donor in enumerate(pieces):
+                if donor_index == index:
+                    continue
+                for name in sorted(n for n in donor if entity in resources[n].produces):
+                    rest = donor - {name}
+                    if has_edge(donor) and not has_edge(rest):
+                        continue
+                    donor.discard(name)
+                    piece.add(name)
+                    moved = True
+                    break
+                if moved:
+                    break
+            if moved:
+                break
+        if not moved:
+            _join_a_producer(index, pieces, wanted, resources, max_size)
+    return sorted((sorted(piece) for piece in pieces if piece), key=lambda part: part[0])
+
+
+def _join_a_producer(
+    index: int, pieces: list[set[str]], wanted: Counter[str], resources: dict[str, ToolResource], max_size: int
+) -> None:
+    """No producer could be spared: the piece joins the smallest piece producing the key it
+    needs most, when both fit in `max_size` together (else it stays as it is)."""
+    piece = pieces[index]
+    for entity in sorted(wanted, key=lambda e: (-wanted[e], e)):
+        hosts = [
+            other for other, host in enumerate(pieces)
+            if other != index and host and len(host) + len(piece) <= max_size
+            and any(entity in resources[name].produces for name in host)
+        ]
+        if hosts:
+            host = min(hosts, key=lambda other: (len(pieces[other]), min(pieces[other])))
+            pieces[host] |= piece
+            piece.clear()
+            return
 
 
 def _group_small_apis(
