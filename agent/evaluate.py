@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from agent.intervals import wilson_interval
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -30,7 +32,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-turns", type=int, default=6)
     p.add_argument("--max-tokens", type=int, default=160, help="new tokens per model turn")
     p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--concurrency", type=int, default=8,
+                   help="episodes in flight; their model turns are decoded together in one batch (default 8)")
     p.add_argument("--episode-timeout", type=float, default=900.0)
     p.add_argument("--tool-budget", type=int, default=None, metavar="TOKENS",
                    help="most tokens of tools shown per task, under the rule `envhub train` used (default: the "
@@ -158,12 +161,42 @@ def _evaluate_one(args: argparse.Namespace, tasks: list, url: str, adapter: str 
     # the calls are right: report it next to the filters.
     from contracts import Trajectory, read_jsonl
 
-    tool_calls = sum(len(m.tool_calls or []) for line in read_jsonl(out_file, Trajectory) for m in line.record.messages)
+    calls = call_validity([line.record for line in read_jsonl(out_file, Trajectory)])
     return {
-        "label": label, "adapter": adapter, "trajectories": str(out_file), "tool_calls": tool_calls,
+        "label": label, "adapter": adapter, "trajectories": str(out_file), "tool_calls": calls["tool_calls"],
+        "valid_tool_calls": calls["valid_tool_calls"], "tool_call_validity": calls["tool_call_validity"],
         "episodes": summary.done, "passed": summary.passed, "pass_rate": summary.passed / episodes,
+        "pass_interval": wilson_interval(summary.passed, summary.done).to_json(),
         "errors": summary.errors, "filters": filters, "tokens": dict(summary.tokens),
+        "seconds": round(summary.seconds, 1),
     }
+
+
+def call_validity(trajectories: list) -> dict[str, Any]:
+    """Tool calls made, and how many were well formed: a listed tool, JSON-object arguments, no error back.
+
+    An error answer counts against the call whatever caused it (a bad argument value, a rule the
+    environment enforces): it is the share of calls that did what the model meant them to do.
+    """
+    from agent.filters import parse_arguments
+
+    total = valid = 0
+    for trajectory in trajectories:
+        listed = {tool.function.name for tool in trajectory.tools}
+        answers = {m.tool_call_id: m.content for m in trajectory.messages if m.role == "tool"}
+        for message in trajectory.messages:
+            for call in message.tool_calls or []:
+                total += 1
+                answer = answers.get(call.id)
+                ok_answer = isinstance(answer, str) and not answer.startswith("Error")
+                if call.function.name in listed and parse_arguments(call.function.arguments) is not None and ok_answer:
+                    valid += 1
+    return {"tool_calls": total, "valid_tool_calls": valid, "tool_call_validity": valid / total if total else None}
+
+
+def format_interval(row: dict) -> str:
+    low, high = row.get("pass_interval") or wilson_interval(row["passed"], row["episodes"]).to_json()
+    return f"{low:.0%}-{high:.0%}"
 
 
 def _print_table(rows: list[dict], console: Any) -> None:
@@ -177,10 +210,15 @@ def _print_table(rows: list[dict], console: Any) -> None:
     table.add_column("tool calls", justify="right")
     for name in FILTER_NAMES:
         table.add_column(name, justify="right")
+    table.add_column("valid calls", justify="right")
     table.add_column("all filters", justify="right", style="bold")
+    table.add_column("95% CI", justify="right")
     for row in rows:
         cells = ["n/a" if row["filters"][n] is None else f"{row['filters'][n]:.0%}" for n in FILTER_NAMES]
-        table.add_row(row["label"], str(row["episodes"]), str(row["tool_calls"]), *cells, f"{row['pass_rate']:.0%}")
+        validity = row.get("tool_call_validity")
+        table.add_row(row["label"], str(row["episodes"]), str(row["tool_calls"]), *cells,
+                      "n/a" if validity is None else f"{validity:.0%}",
+                      f"{row['pass_rate']:.0%} ({row['passed']}/{row['episodes']})", format_interval(row))
     console.print(table)
 
 

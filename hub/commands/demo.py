@@ -1,7 +1,12 @@
 """`envhub demo`: the whole pipeline on the embedded default collection, on one CPU machine.
 
 synthesize -> serve -> generate tasks -> collect trajectories -> train SmolLM2-135M in two phases
--> evaluate before and after on held-out tasks of held-out environments -> one report.
+-> evaluate before and after on held-out tasks -> one report with 95% intervals.
+
+The held-out tasks are fixed before anything runs: every `--heldout-every`-th task of each
+environment, in task-id order (a mix of depths, as generated). They are never collected or
+trained on, and the base and the trained model see the same prompts, the same tool budget
+and the same filters as collection.
 
 Every stage runs as its own `envhub` subcommand in a child process: the demo exercises exactly
 the commands a user would type, and a failing stage names itself and keeps what earlier stages
@@ -31,14 +36,23 @@ console = Console()
 @dataclass
 class DemoPlan:
     out: Path
-    per_env: int = 8
-    heldout_envs: int = 2
+    per_env: int = 20
+    # Every N-th task of each environment (by task id) is held out for evaluation: 12 envs x 20
+    # tasks -> 48 held-out tasks. Nothing is chosen by looking at results.
+    heldout_every: int = 5
     target_envs: int = 2
-    heldout_tasks: int = 4
-    train_steps: int = 6
-    # A synthesized environment's 12-16 tool schemas alone take about 2,500 tokens.
-    max_seq_len: int = 4096
-    eval_max_turns: int = 3
+    train_steps: int = 16
+    # ~2 conversations per optimizer step: short sequences, many steps (what moves a small model).
+    batch_tokens: int = 2048
+    lr: float = 1e-3
+    # Tokens of tools per prompt (contracts/tool_budget.py), the same at training and evaluation:
+    # compacted schemas, least relevant tools dropped. Keeps a conversation near 1,100 tokens.
+    tool_budget: int = 512
+    max_seq_len: int = 2048
+    # The dialogue user holds ids back: ask, look up, act, answer takes 4+ turns.
+    eval_max_turns: int = 6
+    eval_max_tokens: int = 96
+    eval_concurrency: int = 16
     seed: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -50,15 +64,20 @@ class DemoPlan:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo",
-        help="run the whole pipeline on the embedded default collection (CPU, about 10 minutes)",
+        help="run the whole pipeline on the embedded default collection (CPU, about 15 minutes)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="working folder (default out/demo)")
-    p.add_argument("--per-env", type=int, default=8, help="tasks per environment (default 8)")
-    p.add_argument("--train-steps", type=int, default=6, help="optimizer steps per training phase")
-    p.add_argument("--heldout-tasks", type=int, default=4, help="held-out tasks evaluated before/after")
-    p.add_argument("--max-seq-len", type=int, default=4096)
+    defaults = DemoPlan(out=Path("out/demo"))
+    p.add_argument("--per-env", type=int, default=defaults.per_env, help=f"tasks per environment (default {defaults.per_env})")
+    p.add_argument("--heldout-every", type=int, default=defaults.heldout_every,
+                   help=f"hold out every N-th task of each environment for evaluation (default {defaults.heldout_every})")
+    p.add_argument("--train-steps", type=int, default=defaults.train_steps,
+                   help=f"optimizer steps per training phase (default {defaults.train_steps})")
+    p.add_argument("--tool-budget", type=int, default=defaults.tool_budget,
+                   help=f"tokens of tools per prompt at training and evaluation (default {defaults.tool_budget})")
+    p.add_argument("--max-seq-len", type=int, default=defaults.max_seq_len)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fresh", action="store_true", help="delete --out first instead of reusing stages")
     p.set_defaults(handler=run_demo)
@@ -95,27 +114,38 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _split_tasks(plan: DemoPlan) -> dict[str, Path]:
-    """Held-out environments for evaluation, target environments for phase 2, the rest for phase 1."""
-    tasks = [line.record for line in read_jsonl(plan.out / "tasks.jsonl", TaskSpec)]
+def split_tasks(tasks: list[TaskSpec], heldout_every: int, target_envs: int
+                ) -> dict[str, list[TaskSpec]]:
+    """general (phase 1), target (phase 2) and held-out (evaluation) tasks, by a fixed rule.
+
+    Held out: every `heldout_every`-th task of each environment in task-id order, starting with
+    the first. Target: the last `target_envs` environments alphabetically; general: the others.
+    The rule reads only ids and names, never results.
+    """
+    if heldout_every < 2:
+        raise DemoError(f"--heldout-every must be at least 2, got {heldout_every}")
     envs = sorted({t.env for t in tasks})
-    if len(envs) < plan.heldout_envs + plan.target_envs + 1:
-        raise DemoError(f"need at least {plan.heldout_envs + plan.target_envs + 1} environments with tasks, got {len(envs)}")
-    # A fixed, readable split: the last environments alphabetically are held out, the ones
-    # before them are the "target vertical", everything else is general.
-    heldout = set(envs[-plan.heldout_envs :])
-    target = set(envs[-(plan.heldout_envs + plan.target_envs) : -plan.heldout_envs])
+    if len(envs) < target_envs + 1:
+        raise DemoError(f"need at least {target_envs + 1} environments with tasks, got {len(envs)}")
+    target = set(envs[len(envs) - target_envs:])
     groups: dict[str, list[TaskSpec]] = {"general": [], "target": [], "heldout": []}
-    for t in tasks:
-        group = "heldout" if t.env in heldout else "target" if t.env in target else "general"
-        groups[group].append(t)
-    # Short tasks first for evaluation: a 135M model on CPU gets a few turns, not ten.
-    groups["heldout"].sort(key=lambda t: (t.steps, t.task_id))
-    groups["heldout"] = groups["heldout"][: plan.heldout_tasks]
+    for env in envs:
+        for index, task in enumerate(sorted((t for t in tasks if t.env == env), key=lambda t: t.task_id)):
+            if index % heldout_every == 0:
+                groups["heldout"].append(task)
+            else:
+                groups["target" if env in target else "general"].append(task)
+    return groups
+
+
+def _split_tasks(plan: DemoPlan) -> dict[str, Path]:
+    tasks = [line.record for line in read_jsonl(plan.out / "tasks.jsonl", TaskSpec)]
+    groups = split_tasks(tasks, plan.heldout_every, plan.target_envs)
     paths = {name: write_jsonl(plan.out / f"tasks-{name}.jsonl", items) for name, items in groups.items()}
+    target = sorted({t.env for t in groups["target"]})
     console.print(
-        f"split: general {len(groups['general'])} tasks over {len(envs) - len(heldout) - len(target)} envs, "
-        f"target {len(groups['target'])} over {sorted(target)}, held-out {len(groups['heldout'])} over {sorted(heldout)}"
+        f"split: general {len(groups['general'])} tasks, target {len(groups['target'])} over {target}, "
+        f"held-out {len(groups['heldout'])} (every {plan.heldout_every}th task of each environment; never trained on)"
     )
     return paths
 
@@ -124,8 +154,9 @@ def run_demo(args: argparse.Namespace) -> int:
     plan = DemoPlan(
         out=args.out,
         per_env=args.per_env,
+        heldout_every=args.heldout_every,
         train_steps=args.train_steps,
-        heldout_tasks=args.heldout_tasks,
+        tool_budget=args.tool_budget,
         max_seq_len=args.max_seq_len,
         seed=args.seed,
     )
@@ -168,7 +199,9 @@ def _run(plan: DemoPlan) -> int:
         _envhub(
             "train", "--phase1", plan.out / "traj-general.jsonl", "--phase2", plan.out / "traj-target.jsonl",
             "--model", "smollm2", "--out", model_dir, "--max-steps", plan.train_steps,
-            "--max-seq-len", plan.max_seq_len, "--lr", "3e-4", "--seed", plan.seed,
+            "--max-seq-len", plan.max_seq_len, "--batch-tokens", max(plan.batch_tokens, plan.max_seq_len),
+            "--lr", plan.lr, "--warmup-ratio", "0.1", "--tool-budget", plan.tool_budget, "--seed", plan.seed,
+            "--no-progress",
         ),
         model_dir / "adapter" / "adapter_config.json",
     )
@@ -184,7 +217,8 @@ def _run(plan: DemoPlan) -> int:
         _envhub(
             "eval", plan.build, "--tasks", split["heldout"], "--model", ensure_smollm2(),
             "--adapter", model_dir / "adapter", "--out", plan.out / "eval",
-            "--max-turns", plan.eval_max_turns,
+            "--max-turns", plan.eval_max_turns, "--max-tokens", plan.eval_max_tokens,
+            "--concurrency", plan.eval_concurrency, "--tool-budget", plan.tool_budget,
         ),
     )
     _report(plan, time.perf_counter() - started)
@@ -209,6 +243,30 @@ def _loss_summary(metrics_path: Path) -> str:
     return ", ".join(f"{p}: loss {first[p]:.3f} -> {last[p]:.3f}" for p in first)
 
 
+def learning_table(rows: list[dict]) -> tuple[Table, dict]:
+    """The before/after table of the evaluation rows and the verdict: after > before with
+    non-overlapping 95% Wilson intervals (agent/intervals.py)."""
+    from agent.intervals import clearly_better, wilson_interval
+
+    table = Table(title="held-out tasks: before vs after training")
+    for column in ("model", "episodes", "passed", "pass rate", "95% CI", "tool calls", "valid calls"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in rows:
+        interval = wilson_interval(row["passed"], row["episodes"])
+        validity = row.get("tool_call_validity")
+        table.add_row(row["label"], str(row["episodes"]), str(row["passed"]), f"{row['pass_rate']:.1%}",
+                      f"{interval.low:.1%}-{interval.high:.1%}", str(row.get("tool_calls", 0)),
+                      "n/a" if validity is None else f"{validity:.0%}")
+    verdict: dict = {"learned": None}
+    if len(rows) >= 2:
+        before, after = rows[0], rows[-1]
+        learned = clearly_better((after["passed"], after["episodes"]), (before["passed"], before["episodes"]))
+        verdict = {"learned": learned, "before": [before["passed"], before["episodes"]],
+                   "after": [after["passed"], after["episodes"]],
+                   "rule": "after > before with non-overlapping 95% Wilson intervals"}
+    return table, verdict
+
+
 def _report(plan: DemoPlan, seconds: float) -> None:
     build_report = json.loads((plan.build / "report.json").read_text())
     eval_report_path = plan.out / "eval" / "report.json"
@@ -219,24 +277,37 @@ def _report(plan: DemoPlan, seconds: float) -> None:
     table = Table(title="envhub demo", show_lines=False)
     table.add_column("stage")
     table.add_column("result")
+    table.add_column("seconds", justify="right")
+    stage_seconds = {k: f"{v:.0f}" for k, v in plan.stage_seconds.items()}
     envs = build_report.get("environments_passing", build_report.get("envs_passing", "?"))
-    table.add_row("synthesize", f"{envs} environments passing the quality gate -> {plan.build}")
-    table.add_row("tasks", f"{_count_lines(plan.out / 'tasks.jsonl')} verified tasks")
+    table.add_row("synthesize", f"{envs} environments passing the quality gate -> {plan.build}",
+                  stage_seconds.get("synthesize", ""))
+    table.add_row("tasks", f"{_count_lines(plan.out / 'tasks.jsonl')} verified tasks, "
+                  f"{_count_lines(plan.out / 'tasks-heldout.jsonl')} held out", stage_seconds.get("tasks", ""))
     for group in ("general", "target"):
-        table.add_row(f"collect ({group})", f"{_count_lines(plan.out / f'traj-{group}.jsonl')} trajectories kept")
+        table.add_row(f"collect ({group})", f"{_count_lines(plan.out / f'traj-{group}.jsonl')} trajectories kept",
+                      stage_seconds.get(f"collect ({group})", ""))
     if train_report:
-        table.add_row("train", _loss_summary(plan.out / "model" / "metrics.jsonl") or "adapter written")
-    for row in eval_report.get("rows", []):
-        table.add_row(
-            f"eval: {row['label']}",
-            f"pass rate {row['pass_rate']:.0%} ({row['passed']}/{row['episodes']}), "
-            f"{row.get('tool_calls', 0)} tool calls",
-        )
-    table.add_row("wall time", f"{seconds / 60:.1f} min")
+        table.add_row("train", _loss_summary(plan.out / "model" / "metrics.jsonl") or "adapter written",
+                      stage_seconds.get("train (2 phases)", ""))
+    table.add_row("evaluate", f"{len(eval_report.get('rows', []))} runs through MCP",
+                  stage_seconds.get("evaluate (before vs after)", ""))
+    table.add_row("wall time", f"{seconds / 60:.1f} min", f"{seconds:.0f}")
     console.print(table)
+    verdict: dict = {"learned": None}
+    if eval_report.get("rows"):
+        learning, verdict = learning_table(eval_report["rows"])
+        console.print(learning)
+        if verdict["learned"]:
+            console.print("[bold green]learning shown:[/] after > before with non-overlapping 95% intervals")
+        else:
+            console.print("[bold yellow]no clear learning:[/] the 95% intervals of before and after overlap "
+                          "or after is not higher")
     summary = {
         "seconds": round(seconds, 1),
         "stage_seconds": {k: round(v, 1) for k, v in plan.stage_seconds.items()},
+        "plan": {k: (str(v) if isinstance(v, Path) else v) for k, v in plan.__dict__.items() if k != "stage_seconds"},
+        "verdict": verdict,
         "eval": eval_report,
         "train": train_report,
     }
