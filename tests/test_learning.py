@@ -147,7 +147,7 @@ def test_engine_decodes_a_batch_like_generate_and_reuses_each_cache(tiny):
         return [t for t in out if t not in engine.eos_ids][:10]
 
     results = engine.generate(list(prompts.items()))
-    for (key, ids), result in zip(prompts.items(), results, strict=True):
+    for (_key, ids), result in zip(prompts.items(), results, strict=True):
         assert result.token_ids == reference(ids)[:len(result.token_ids)] and result.token_ids
         assert result.computed_prompt_tokens == len(ids)
     # The next turn of "a" continues its conversation: only the new tokens are computed.
@@ -215,3 +215,45 @@ def test_demo_learning_table_has_a_row_per_run_and_a_verdict():
     rows[1]["passed"] = 2
     assert learning_table(rows)[1]["learned"] is False
     assert learning_table(rows[:1])[1] == {"learned": None}
+
+
+# --------------------------------------------------------------------------- the benchmark's split and summary
+
+
+def _bench_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_learning.py"
+    spec = importlib.util.spec_from_file_location("bench_learning", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_evaluates_only_tasks_and_environments_it_never_trains_on():
+    bench = _bench_module()
+    tasks = generate_tasks(None, per_env=6, seed=4)
+    groups = bench.split_for_benchmark(tasks, never_seen_envs=1, target_envs=1, heldout_every=3)
+    trained = groups["general"] + groups["target"]
+    evaluated = groups["in-domain"] + groups["never-seen"]
+    assert not {t.task_id for t in trained} & {t.task_id for t in evaluated}
+    never_seen_envs = {t.env for t in groups["never-seen"]}
+    assert len(never_seen_envs) == 1 and not never_seen_envs & {t.env for t in trained}
+    # In-domain held-out tasks come from the target environments that phase 2 trains on.
+    assert {t.env for t in groups["in-domain"]} == {t.env for t in groups["target"]}
+    assert len(evaluated) + len(trained) == len(tasks)
+
+
+def test_benchmark_summary_counts_passes_filters_and_call_validity():
+    from trainer.testing import sample_trajectories
+
+    bench = _bench_module()
+    records = [Trajectory.model_validate(d) for d in sample_trajectories()]
+    group_of = {r.task_id: ("in-domain" if i < 3 else "never-seen") for i, r in enumerate(records)}
+    summary = bench.summarize(records, group_of)
+    assert summary["in-domain"]["episodes"] == 3 and summary["never-seen"]["episodes"] == 3
+    assert summary["in-domain"]["passed"] == 3 and summary["never-seen"]["passed"] == 2
+    assert summary["never-seen"]["interval"] == wilson_interval(2, 3).to_json()
+    assert summary["in-domain"]["filters"]["valid"] == 1.0 and summary["in-domain"]["filters"]["outputs"] is None
+    assert summary["in-domain"]["tool_calls"] == 5 and summary["in-domain"]["tool_call_validity"] == 1.0
