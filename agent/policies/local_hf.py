@@ -130,7 +130,10 @@ class LocalHFPolicy:
 
             model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
         self.torch_model = model.to(self.device).eval()
-        self.engine = GenerationEngine(self.torch_model, self.tokenizer, self.max_new_tokens, temperature)
+        # One cache per episode in flight (plus a few finished ones, dropped first): SmolLM2-135M
+        # keeps ~46 KB per token, ~70 MB for a 1,500-token conversation.
+        self.engine = GenerationEngine(self.torch_model, self.tokenizer, self.max_new_tokens, temperature,
+                                       max_cached=max_batch + 4)
         self.batcher = Batcher(self.engine, max_batch=max_batch)
         # The context budget counts this model's own tokens, exactly as the trainer does.
         from contracts.tool_budget import tokenizer_counter
