@@ -235,7 +235,13 @@ def _plot(rows: list[dict], path: Path) -> None:
     width = 0.8 / max(len(rows), 1)
     for i, row in enumerate(rows):
         values = [row["filters"][n] or 0.0 for n in FILTER_NAMES] + [row["pass_rate"]]
-        ax.bar([x + i * width for x in range(len(names))], values, width, label=row["label"])
+        xs = [x + i * width for x in range(len(names))]
+        ax.bar(xs, values, width, label=row["label"])
+        # The overall pass rate with its 95% Wilson interval.
+        interval = wilson_interval(row["passed"], row["episodes"])
+        ax.errorbar([xs[-1]], [row["pass_rate"]], yerr=[[row["pass_rate"] - interval.low],
+                                                        [interval.high - row["pass_rate"]]],
+                    fmt="none", ecolor="black", capsize=3)
     ax.set_xticks([x + width * (len(rows) - 1) / 2 for x in range(len(names))], names)
     ax.set_ylim(0, 1)
     ax.set_ylabel("pass rate")
