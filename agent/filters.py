@@ -13,8 +13,16 @@
   was done. None when the task has nothing to compare (a write task without gold writes). Rule
   `sequence`, the old one: read tasks only, every call equals the gold calls exactly.
   Reads and writes are told apart by the tool name's verb (`agent.toolkinds`).
+  Refusal tasks (`kind: "refusal"`): the successful writes equal the gold writes (the other things
+  the user wanted), the gold reads appear in order (the agent checked before refusing), and the
+  refused change is never tried: no call to its tool naming the same record, not even one the
+  environment then rejects.
 - `outputs`: every expected output string appears (case-insensitively) in the agent's final
-  message (None when nothing is expected).
+  message (None when nothing is expected). For a refusal task these are the facts the rule turns
+  on (the order's status), so it checks that the agent said why.
+- `refusal`: refusal tasks only (None otherwise): the final message declines ("I can't", "unable",
+  "not possible", "not allowed", ...). With `state_match` (unchanged state) and `outputs` (the
+  reason), a refusal passes only when nothing changed and the agent refused and explained.
 
 A trajectory passes when no filter is False.
 """
@@ -22,6 +30,7 @@ A trajectory passes when no filter is False.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -149,6 +158,15 @@ def _in_order(wanted: list[tuple[str, Any]], made: list[tuple[str, Any]]) -> boo
     return all(any(call == item for item in remaining) for call in wanted)
 
 
+def _attempts(refused_name: str, refused_args: dict[str, Any], name: str, args: dict[str, Any] | None) -> bool:
+    """Whether a call tries the refused change: the same tool, naming the same record (any text
+    argument value in common, such as the order id), whatever the environment then answered."""
+    if name != refused_name:
+        return False
+    values = {v for v in refused_args.values() if isinstance(v, str)}
+    return not values or any(isinstance(v, str) and v in values for v in (args or {}).values())
+
+
 def exact_match(task: TaskSpec, messages: list[dict[str, Any]], rule: str = "dialogue",
                 reads: Callable[[str], bool] = is_read) -> bool | None:
     """Whether the calls match the gold: under "dialogue", the successful writes equal the gold writes
@@ -159,6 +177,14 @@ def exact_match(task: TaskSpec, messages: list[dict[str, Any]], rule: str = "dia
     if rule != "dialogue":
         raise ValueError(f"unknown exact-match rule {rule!r} (expected one of {', '.join(EXACT_RULES)})")
     gold = [(c.name, c.arguments) for c in task.gold_calls]
+    if task.kind == "refusal" and task.refusal is not None:
+        if any(_attempts(task.refusal.call.name, task.refusal.call.arguments, name, args)
+               for name, args in called(messages)):
+            return False
+        made = succeeded_calls(messages)
+        gold_writes = [c for c in gold if not reads(c[0])]
+        return [c for c in made if not reads(c[0])] == gold_writes and _in_order(
+            [c for c in gold if reads(c[0])], made)
     gold_writes = [c for c in gold if not reads(c[0])]
     required_reads = [c for c in gold if reads(c[0])] if task.kind == "read" else []
     if not gold_writes and not required_reads:
@@ -166,6 +192,19 @@ def exact_match(task: TaskSpec, messages: list[dict[str, Any]], rule: str = "dia
     made = succeeded_calls(messages)
     writes_ok = [c for c in made if not reads(c[0])] == gold_writes
     return writes_ok and _in_order([c for c in gold if c in gold_writes or c in required_reads], made)
+
+
+# How a final message declines a request; a refusal without one of these did not say no.
+REFUSAL_WORDS = re.compile(
+    r"\b(can(?:no|['’])t|cannot|unable|not able|(?:is|isn't|is not) (?:not )?(?:possible|allowed|permitted)|"
+    r"not (?:possible|allowed|permitted|eligible)|won't be able|couldn't|could not|i'm afraid|i am afraid)\b", re.I)
+
+
+def refused(task: TaskSpec, messages: list[dict[str, Any]]) -> bool | None:
+    """Refusal tasks: whether the final message declines the request (None for other tasks)."""
+    if task.kind != "refusal":
+        return None
+    return bool(REFUSAL_WORDS.search(final_text(messages)))
 
 
 def apply_filters(task: TaskSpec, messages: list[dict[str, Any]], tool_names: set[str],
@@ -180,8 +219,11 @@ def apply_filters(task: TaskSpec, messages: list[dict[str, Any]], tool_names: se
     if task.expected_outputs:
         text = final_text(messages).lower()
         outputs = all(expected.lower() in text for expected in task.expected_outputs)
-    return {"valid": problem is None, "state_match": state_match,
-            "exact_match": exact_match(task, messages, exact_rule, reads), "outputs": outputs}, problem
+    filters = {"valid": problem is None, "state_match": state_match,
+               "exact_match": exact_match(task, messages, exact_rule, reads), "outputs": outputs}
+    if task.kind == "refusal":  # the verdict exists only where it applies (records keep their shape)
+        filters["refusal"] = refused(task, messages)
+    return filters, problem
 
 
 def passed(filters: dict[str, bool | None]) -> bool:

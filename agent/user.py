@@ -174,7 +174,11 @@ class LLMUser:
 
     def _system(self, task: TaskSpec) -> dict[str, str]:
         facts = json.dumps(task.user_facts, ensure_ascii=False)
-        return {"role": "system", "content": USER_SYSTEM_PROMPT.format(goal=task.goal, facts=facts, stop=STOP_PHRASE)}
+        content = USER_SYSTEM_PROMPT.format(goal=task.goal, facts=facts, stop=STOP_PHRASE)
+        if task.persona:
+            # Who the user is (tone, style); it carries no facts, so it only shapes the wording.
+            content += f"\nYour character: {task.persona}"
+        return {"role": "system", "content": content}
 
     async def _complete(self, messages: list[dict[str, Any]]) -> str:
         options: dict[str, Any] = {}

@@ -8,7 +8,7 @@ docs/CONTRACTS.md describes every model; tests/test_contracts.py checks the page
 from .base import Contract, ContractError
 from .formats import ENVSPEC_FORMAT, TASK_FORMAT, TRAJECTORY_FORMAT
 from .jsonl import Located, Rejected, read_jsonl, scan_jsonl, write_jsonl
-from .task import GoldCall, InitialState, TaskSpec
+from .task import Condition, GoldCall, InitialState, Refusal, TaskSpec
 from .tool_budget import BudgetResult, BudgetSettings, TokenCounter, ToolBudget, apply_tool_budget
 from .trajectory import (
     Filters,
@@ -36,9 +36,11 @@ __all__ = [
     "InitialState",
     "Located",
     "BudgetResult",
+    "Condition",
     "BudgetSettings",
     "Message",
     "Policy",
+    "Refusal",
     "Rejected",
     "TaskSpec",
     "Timing",

@@ -10,7 +10,9 @@ from .base import Contract
 from .formats import TASK_FORMAT
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
-TaskKind = Literal["read", "write"]
+# read: a question, the state must not change; write: a change to make; refusal: a change the
+# environment's rules forbid, so the right answer is to make none and say why.
+TaskKind = Literal["read", "write", "refusal"]
 
 
 class GoldCall(Contract):
@@ -35,6 +37,35 @@ class InitialState(Contract):
     seed: StrictInt | None = None
 
 
+class Refusal(Contract):
+    """Why a refusal task's request must be refused: the call the user asks for and the rule it breaks."""
+
+    # Closed, like GoldCall: it says what the agent must not do.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The call the user's request amounts to; the environment refuses it (state unchanged).
+    call: GoldCall
+    # The environment's own message when that call is made: the rule, as the agent may explain it.
+    reason: NonEmpty
+
+
+class Condition(Contract):
+    """The condition of a conditional task ("if the order is still pending, cancel it; otherwise ...").
+
+    The gold calls are the branch the initial state selects; this records which, so that a reader
+    can check the gold against the state."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Index into gold_calls of the lookup whose result the condition reads.
+    check_call: StrictInt = Field(ge=0)
+    column: NonEmpty
+    op: Literal["eq", "ne"] = "eq"
+    value: Any = None
+    # Whether the condition held when the task was generated (the `then` branch is in gold_calls).
+    holds: bool
+
+
 class TaskSpec(Contract):
     """One task. Field order is the on-disk key order."""
 
@@ -54,6 +85,19 @@ class TaskSpec(Contract):
     expected_outputs: list[str] = Field(default_factory=list)
     steps: int = 0
     seed: StrictInt | None = None
+    # Left out of the file when absent, so tasks without them keep the shape older files have.
+    refusal: Refusal | None = Field(default=None, exclude_if=lambda v: v is None)
+    condition: Condition | None = Field(default=None, exclude_if=lambda v: v is None)
+    # Who the simulated user is (a seeded sketch, or an LLM's rewrite of it); optional.
+    persona: str | None = Field(default=None, exclude_if=lambda v: v is None)
+
+    @model_validator(mode="after")
+    def _refusal_matches_kind(self) -> TaskSpec:
+        if (self.kind == "refusal") != (self.refusal is not None):
+            raise ValueError("refusal: a refusal task (kind 'refusal') needs `refusal`, and only it may have one")
+        if self.condition is not None and self.condition.check_call >= len(self.gold_calls):
+            raise ValueError(f"condition.check_call: {self.condition.check_call} is not an index of gold_calls")
+        return self
 
     @model_validator(mode="before")
     @classmethod

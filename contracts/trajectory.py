@@ -110,6 +110,9 @@ class Filters(Contract):
     state_match: StrictBool | None = None
     exact_match: StrictBool | None = None
     outputs: StrictBool | None = None
+    # Refusal tasks: the final message declines. Left out when it does not apply, so records of
+    # other tasks keep the shape they always had.
+    refusal: StrictBool | None = Field(default=None, exclude_if=_is_none)
 
     def verdicts(self) -> dict[str, bool | None]:
         return self.model_dump()

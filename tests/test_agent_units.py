@@ -38,7 +38,7 @@ def good_messages() -> list[dict]:
 def test_load_tasks_reports_file_line_and_field(tmp_path):
     path = tmp_path / "tasks.jsonl"
     path.write_text(json.dumps(TASK) + "\n" + json.dumps({**TASK, "task_id": "t-2", "kind": "maybe"}) + "\n")
-    with pytest.raises(TaskFileError, match=r"tasks.jsonl:2: kind: input should be 'read' or 'write'"):
+    with pytest.raises(TaskFileError, match=r"tasks.jsonl:2: kind: input should be 'read', 'write' or 'refusal'"):
         load_tasks(path)
     path.write_text(json.dumps(TASK) + "\n" + json.dumps(TASK) + "\n")
     with pytest.raises(TaskFileError, match=r":2: task_id: 't-1' already used on line 1"):

@@ -11,12 +11,14 @@ import pytest
 from contracts import (
     TASK_FORMAT,
     TRAJECTORY_FORMAT,
+    Condition,
     ContractError,
     Filters,
     GoldCall,
     InitialState,
     Message,
     Policy,
+    Refusal,
     Rejected,
     TaskSpec,
     Timing,
@@ -35,7 +37,7 @@ PAGE = (ROOT / "docs" / "CONTRACTS.md").read_text(encoding="utf-8")
 EXAMPLE_MODELS: dict[str, type[Contract]] = {"TaskSpec": TaskSpec, "Trajectory": Trajectory}
 TABLE_MODELS: dict[str, type[Contract]] = {
     model.__name__: model
-    for model in (TaskSpec, InitialState, GoldCall, Trajectory, Message, ToolCall, Tool, Policy, Filters, Timing, Usage)
+    for model in (TaskSpec, InitialState, GoldCall, Refusal, Condition, Trajectory, Message, ToolCall, Tool, Policy, Filters, Timing, Usage)
 }
 
 TASK = {
@@ -110,7 +112,7 @@ def test_each_format_string_is_defined_once_in_the_code():
 def test_the_agent_filters_are_the_contract_filters():
     from agent.filters import FILTER_NAMES
 
-    assert FILTER_NAMES == ("valid", "state_match", "exact_match", "outputs") == tuple(Filters.model_fields)
+    assert FILTER_NAMES == ("valid", "state_match", "exact_match", "outputs", "refusal") == tuple(Filters.model_fields)
 
 
 # --------------------------------------------------------------------------- round trips
@@ -207,7 +209,7 @@ def test_read_errors_name_file_line_and_field(tmp_path):
 @pytest.mark.parametrize(("line", "message"), [
     ("{broken", r"t\.jsonl:1: not valid JSON: "),
     ("[1, 2]", r"t\.jsonl:1: expected a JSON object, got list$"),
-    (json.dumps({**TASK, "kind": "maybe"}), r"t\.jsonl:1: kind: input should be 'read' or 'write'$"),
+    (json.dumps({**TASK, "kind": "maybe"}), r"t\.jsonl:1: kind: input should be 'read', 'write' or 'refusal'$"),
     (json.dumps({**TASK, "task_id": ""}), r"t\.jsonl:1: task_id: string should have at least 1 character$"),
     (json.dumps({**TASK, "format": "envhub.task/2"}), r"t\.jsonl:1: format: input should be 'envhub.task/1'$"),
     (json.dumps({**TASK, "initial_state": {"seed": True}}), r"t\.jsonl:1: initial_state\.seed: input should be a valid integer"),

@@ -95,3 +95,21 @@ def test_unreachable_endpoint_keeps_the_template():
     para = Paraphraser(f"http://127.0.0.1:{port}/v1", "any", timeout=2)
     assert para.paraphrase("Cancel order O-1.", {"order_id": "O-1"}) == "Cancel order O-1."
     assert para.failed == 1
+
+
+def test_personas_are_sketched_and_paraphrased_without_facts(endpoint, one_spec):
+    plain = generate_tasks(one_spec, 4, seed=2)
+    assert all(t.persona and t.persona.startswith("You are ") for t in plain)
+    para = Paraphraser(endpoint, "faithful")
+    tasks = generate_tasks(one_spec, 4, seed=2, paraphraser=para)
+    assert para.personas_kept == len(tasks) and para.personas_rejected == 0
+    for before, after in zip(plain, tasks, strict=True):
+        assert after.persona == PREFIX + before.persona
+
+
+def test_persona_rewrite_naming_a_tool_keeps_the_sketch(endpoint):
+    para = Paraphraser(endpoint, "tooly")
+    para.forbid(["get_order"])
+    sketch = "You are a student, calm and friendly, who writes short, direct messages."
+    assert para.paraphrase_persona(sketch) == sketch
+    assert para.personas_rejected == 1 and para.personas_kept == 0

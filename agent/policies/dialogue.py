@@ -341,6 +341,13 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
             before = next((records[item] for item in ids if item in records), None)
             writes.append((fn["name"], arguments, data, before))
     sentences = []
+    if task.condition is not None and not task.condition.holds:
+        # The user's condition did not hold: say so before what was found (the `else` branch).
+        sentences.append(wording.fill("unmet", [
+            "The {label} is not {value}, so I have not made that change.",
+            "Since the {label} isn't {value}, I left everything as it is.",
+            "That only applied if the {label} was {value}, which it is not, so nothing was changed."],
+            label=humanize(task.condition.column), value=value_text(task.condition.value)))
     for name, arguments, data, before in writes:
         ids = {k: v for k, v in arguments.items() if re.search(r"(^|_)id$|Id$", k)}
         target = f" for {describe_args(ids)}" if ids else ""
@@ -350,6 +357,8 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
                             action=humanize(name), target=target)
         change = changes_sentence(data, before, arguments)
         sentences.append(done + (f" {capitalize(change)}." if change else ""))
+    if task.refusal is not None:
+        sentences.append(refusal_text(task, results, wording))
     said = " ".join(sentences)
     wanted = [v for v in task.expected_outputs if v.lower() not in said.lower()]
     if wanted:
@@ -360,6 +369,22 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
         sentences.append(wording.pick("nothing", ["I've looked into it; there was nothing to change.",
                                                   "I checked, and nothing needed changing."]))
     return " ".join(sentences)
+
+
+def refusal_text(task: TaskSpec, results: list[Any], wording: Wording) -> str:
+    """Decline a request the rules forbid, with the environment's reason and the facts it turns on."""
+    assert task.refusal is not None
+    call = task.refusal.call
+    ids = {k: v for k, v in call.arguments.items() if re.search(r"(^|_)id$|Id$", k)}
+    target = f" for {describe_args(ids)}" if ids else ""
+    reason = task.refusal.reason.strip().rstrip(".")
+    text = wording.fill("refuse", [
+        "I'm sorry, but I can't {action}{target}: {reason}.",
+        "I checked, and I'm unable to {action}{target}. The rules say: {reason}.",
+        "Unfortunately that is not possible: {reason}. So I can't {action}{target}.",
+        "I'm afraid I cannot {action}{target}, because {reason}.",
+    ], action=humanize(call.name), target=target, reason=reason)
+    return text
 
 
 def _is_id(key: str) -> bool:

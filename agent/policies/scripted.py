@@ -166,6 +166,9 @@ def _replay(messages: list[dict[str, Any]], task: TaskSpec) -> PolicyTurn:
 
 def final_answer(task: TaskSpec) -> str:
     """The replay mode's closing line: the expected outputs, or a fixed phrase."""
+    if task.refusal is not None:
+        found = f" Here is what I found: {'; '.join(task.expected_outputs)}." if task.expected_outputs else ""
+        return f"I can't do that: {task.refusal.reason}.{found}"
     if task.expected_outputs:
         return "Here is what I found: " + "; ".join(task.expected_outputs) + "."
     if task.kind == "write":
@@ -179,6 +182,10 @@ def _careless(messages: list[dict[str, Any]], tools: list[dict[str, Any]], task:
         return PolicyTurn(assistant_message("I'm sure it's fine; no need to look anything up."))
     writes = [c for c in task.gold_calls if not is_read(c.name)]
     done = count_tool_calls(messages)
+    if task.refusal is not None and done == 0:
+        # Goes ahead with the change the rules forbid, without checking anything first.
+        call = task.refusal.call
+        return PolicyTurn(assistant_message(None, [_call(0, call.name, dict(call.arguments))]))
     if writes and done == 0:
         target = writes[-1]
         wrong = _wrong_arguments(target.name, dict(target.arguments), tool_index(tools))

@@ -7,6 +7,13 @@ import os
 import sys
 from pathlib import Path
 
+from synth.tasks.defaults import (
+    DEFAULT_CONDITIONAL_FRACTION,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_REFUSAL_FRACTION,
+    MIN_STEPS,
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -22,9 +29,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--per-env", type=int, default=20, metavar="N", help="tasks per environment (default 20)")
     parser.add_argument("--out", required=True, metavar="FILE", help="JSONL file to write (e.g. BUILD_DIR/tasks.jsonl)")
     parser.add_argument("--seed", type=int, default=0, help="generation seed; same seed, same file (default 0)")
-    parser.add_argument("--max-steps", type=int, default=3, metavar="K", help="longest walk in tool calls (default 3)")
+    parser.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, metavar="K",
+                        help=f"longest walk in tool calls (default {DEFAULT_MAX_STEPS})")
+    parser.add_argument("--min-steps", type=int, default=MIN_STEPS, metavar="K",
+                        help=f"shortest walk in tool calls, when --max-steps allows (default {MIN_STEPS})")
     parser.add_argument("--read-fraction", type=float, default=0.4, metavar="F",
-                        help="share of read-only (question) tasks, 0..1 (default 0.4)")
+                        help="share of question tasks among the plain ones, 0..1 (default 0.4)")
+    parser.add_argument("--conditional-fraction", type=float, default=DEFAULT_CONDITIONAL_FRACTION, metavar="F",
+                        help="share of conditional tasks ('if the order is still pending, cancel it; otherwise ...'), "
+                             f"0..1 (default {DEFAULT_CONDITIONAL_FRACTION})")
+    parser.add_argument("--refusal-fraction", type=float, default=DEFAULT_REFUSAL_FRACTION, metavar="F",
+                        help="share of tasks whose request a rule forbids (right answer: change nothing, say why), "
+                             f"0..1 (default {DEFAULT_REFUSAL_FRACTION})")
     parser.add_argument("--state-seeds", type=int, default=0, metavar="N",
                         help="spread tasks over N generated initial states (default 0: the env's own seed state)")
     parser.add_argument("--llm-base-url", help="OpenAI-compatible endpoint to paraphrase goals (optional)")
@@ -64,8 +80,14 @@ def run(args: argparse.Namespace) -> int:
         return _error(f"--per-env must be at least 1, got {args.per_env}")
     if args.max_steps < 1:
         return _error(f"--max-steps must be at least 1, got {args.max_steps}")
-    if not 0.0 <= args.read_fraction <= 1.0:
-        return _error(f"--read-fraction must be between 0 and 1, got {args.read_fraction}")
+    if args.min_steps < 1:
+        return _error(f"--min-steps must be at least 1, got {args.min_steps}")
+    for flag, value in (("--read-fraction", args.read_fraction), ("--conditional-fraction", args.conditional_fraction),
+                        ("--refusal-fraction", args.refusal_fraction)):
+        if not 0.0 <= value <= 1.0:
+            return _error(f"{flag} must be between 0 and 1, got {value}")
+    if args.conditional_fraction + args.refusal_fraction > 1.0:
+        return _error("--conditional-fraction plus --refusal-fraction must be at most 1")
     if args.llm_base_url and not args.llm_model:
         return _error("--llm-base-url needs --llm-model")
     try:
@@ -93,19 +115,25 @@ def run(args: argparse.Namespace) -> int:
 
         tasks = generate_tasks(specs, args.per_env, seed=args.seed, max_steps=args.max_steps,
                                read_fraction=args.read_fraction, state_seeds=args.state_seeds,
-                               paraphraser=paraphraser, reports=reports, on_task=advance)
+                               paraphraser=paraphraser, reports=reports, on_task=advance, min_steps=args.min_steps,
+                               conditional_fraction=args.conditional_fraction,
+                               refusal_fraction=args.refusal_fraction)
     out = write_tasks(tasks, args.out)
 
     table = Table(title=f"{len(tasks)} tasks -> {out}")
-    for name in ("env", "tasks", "read", "write", "by steps", "dups", "no-ops", "failed"):
+    for name in ("env", "tasks", "read", "write", "cond", "refuse", "by steps", "dups", "no-ops", "failed"):
         table.add_column(name, justify="left" if name == "env" else "right", no_wrap=True)
     for r in reports:
         top = max([*r.steps, args.max_steps])
         steps = "/".join(str(r.steps.get(k, 0)) for k in range(1, top + 1))
         table.add_row(r.env, str(sum(r.kinds.values())), str(r.kinds.get("read", 0)), str(r.kinds.get("write", 0)),
-                      steps, str(r.duplicates), str(r.noops), str(sum(r.failed.values())))
+                      str(r.kinds.get("conditional", 0)), str(r.kinds.get("refusal", 0)), steps, str(r.duplicates), str(r.noops), str(sum(r.failed.values())))
     console.print(table)
-    console.print("[dim]by steps: tasks with 1/2/3.. gold calls; dups, no-ops: walks dropped as duplicates or as "
+    depths = sorted(t.steps for t in tasks)
+    if depths:
+        median = depths[len(depths) // 2] if len(depths) % 2 else (depths[len(depths) // 2 - 1] + depths[len(depths) // 2]) / 2
+        console.print(f"gold calls per task: median {median}, max {depths[-1]}")
+    console.print("[dim]cond: conditional tasks; refuse: tasks a rule forbids; by steps: tasks with 1/2/3.. gold calls; dups, no-ops: walks dropped as duplicates or as "
                   "writes that changed nothing; failed: walks whose calls failed or found nothing[/]")
     short = [r.env for r in reports if sum(r.kinds.values()) < args.per_env]
     if short:
@@ -113,5 +141,6 @@ def run(args: argparse.Namespace) -> int:
                       "(small tool graphs or state; see failed walks)")
     if paraphraser is not None:
         console.print(f"paraphrases kept: {paraphraser.kept}, rejected (fact lost): {paraphraser.rejected}, "
-                      f"endpoint failures: {paraphraser.failed}")
+                      f"endpoint failures: {paraphraser.failed}; personas rewritten: {paraphraser.personas_kept}, "
+                      f"kept as sketched: {paraphraser.personas_rejected}")
     return 0

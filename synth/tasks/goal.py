@@ -46,6 +46,10 @@ _ACRONYMS = {"id": "ID", "ids": "IDs", "url": "URL", "sku": "SKU", "iban": "IBAN
              "iata": "IATA", "vat": "VAT", "zip": "ZIP", "usd": "USD", "eur": "EUR"}
 _READ_OPENERS = ["Could you tell me", "Can you check", "Can you look up", "Would you find out"]
 _WRITE_OPENERS = ["I'd like to", "Please", "Can you", "I need to"]
+# A further thing the user wants, in the same message.
+_MORE_WRITE_OPENERS = ["I'd also like to", "Also, please", "And I need to", "While you're at it, can you",
+                       "Could you also"]
+_MORE_READ_OPENERS = ["Also, could you tell me", "And can you check", "I'd also like to know"]
 
 
 def humanize(name: str) -> str:
@@ -110,9 +114,12 @@ class GoalInput:
     results: list[Any]
     # (step index, argument) pairs whose value the user knows (not produced by an earlier step).
     facts: dict[tuple[int, str], Any]
-    # The result fields a read goal asks for (empty for write goals).
-    asked_fields: list[str]
+    # Step index of each question's answer -> the result fields the question asks for.
+    asked: dict[int, list[str]]
     kind: str
+    # (step index of a write, column, value): that write happens only if the record's column has
+    # that value ("if order O-1 is still pending, cancel it; otherwise just tell me its status").
+    condition: tuple[int, str, Any] | None = None
 
 
 class GoalWriter:
@@ -277,12 +284,11 @@ class GoalWriter:
                 return arg, self._value_phrase(i, arg), use.arith
         return None
 
-    def write_sentence(self, i: int, first: bool) -> str:
+    def write_sentence(self, i: int, opener: str) -> str:
         """One request sentence (a question when the opener asks), then its details as short sentences."""
         shape, call = self._shape(i), self.g.calls[i]
-        opener = self.rng.choice(_WRITE_OPENERS) if first else "Then I'd like to"
         clause, details = self._write_clause(i, shape, call)
-        end = "?" if opener.startswith("Can you") else "."
+        end = "?" if opener.startswith(("Can you", "Could you")) or opener.endswith("can you") else "."
         extra = "".join(f" {_cap(label)}: {value}." for label, value in details)
         return f"{opener} {clause}{end}{extra}"
 
@@ -347,24 +353,46 @@ class GoalWriter:
         phrase = self._value_phrase(i, key)
         return phrase if phrase.startswith(f"the {table} ") else f"the {table} that is {phrase}"
 
-    def read_sentence(self) -> str:
-        last = len(self.g.walk.steps) - 1
+    def read_sentence(self, last: int, opener: str | None = None) -> str:
         shape = self._shape(last)
-        fields = _join([field_label(f) for f in self.g.asked_fields])
-        opener = self.rng.choice(_READ_OPENERS)
+        fields = _join([field_label(f) for f in self.g.asked.get(last, [])])
+        opener = opener or self.rng.choice(_READ_OPENERS)
         if shape.output_is_list:
             conds = self._conditions(last)
             which = f"which {nouns(shape.output_table)} there are" + (f" {_join(conds)}" if conds else "")
             return f"{opener} {which}? I need the {fields} of each."
         return f"{opener} the {fields} of {self.entity(last)}?"
 
+    def conditional_sentence(self, i: int, column: str, value: Any, first: bool) -> str:
+        """The write, asked for only when the record's column has `value`; otherwise a question.
+
+        ("If the status of order O-1 is pending, please cancel it. ... Otherwise, just tell me its status.")"""
+        shape, call = self._shape(i), self.g.calls[i]
+        clause, details = self._write_clause(i, shape, call)
+        key = shape.key_arg()
+        subject = self.entity_of_key(i, key) if key and key in call["arguments"] else f"the {noun(shape.table)}"
+        lead = "" if first else self.rng.choice(["Also, ", "And "])
+        extra = "".join(f" {_cap(label)}: {value_}." for label, value_ in details)
+        return (f"{lead}{'I' if not lead else 'i'}f the {field_label(column)} of {subject} is {fact_text(value)}, "
+                f"please {clause}.{extra} Otherwise, just tell me its {field_label(column)}.")
+
     def write(self) -> str:
-        if self.g.kind == "read":
-            return self.read_sentence()
-        sentences = []
-        for i in range(len(self.g.walk.steps)):
-            if not self._shape(i).read_only:
-                sentences.append(self.write_sentence(i, first=not sentences))
+        """One sentence per thing the user wants, in order: what they want, not how it is done."""
+        sentences: list[str] = []
+        for n, intent in enumerate(self.g.walk.intents):
+            if intent.kind == "read":
+                opener = None if n == 0 else self.rng.choice(_MORE_READ_OPENERS)
+                sentences.append(self.read_sentence(intent.last, opener))
+                continue
+            writes = [i for i in intent.steps if not self._shape(i).read_only]
+            for k, i in enumerate(writes):
+                if self.g.condition is not None and self.g.condition[0] == i:
+                    _, column, value = self.g.condition
+                    sentences.append(self.conditional_sentence(i, column, value, first=not sentences))
+                    continue
+                opener = (self.rng.choice(_WRITE_OPENERS) if not sentences
+                          else "Then I'd like to" if k else self.rng.choice(_MORE_WRITE_OPENERS))
+                sentences.append(self.write_sentence(i, opener))
         return " ".join(sentences)
 
 
@@ -410,7 +438,7 @@ def user_facts(goal: GoalInput) -> dict[str, Any]:
 
 def compose_goal(goal: GoalInput, rng: random.Random) -> tuple[str, dict[str, Any]]:
     """The goal text and the user's facts; any fact the templates left out is appended verbatim."""
-    text = GoalWriter(goal, rng).write()
+    text = GoalWriter(goal, rng).write().strip()
     facts = user_facts(goal)
     missing = [(k, v) for k, v in facts.items() if fact_text(v) not in text]
     if missing:

@@ -25,6 +25,14 @@ SYSTEM_PROMPT = (
 )
 
 
+PERSONA_PROMPT = (
+    "You rewrite a short description of a customer for a role-play. Keep it in the second person "
+    "('You are ...'), one or two sentences, and keep its temperament and way of writing. Do not add "
+    "names, ids, e-mail addresses, numbers or any other facts. Reply with the description only."
+)
+MAX_PERSONA_CHARS = 400
+
+
 @dataclass
 class Paraphraser:
     base_url: str
@@ -36,6 +44,9 @@ class Paraphraser:
     kept: int = 0
     rejected: int = 0
     failed: int = 0
+    # Persona rewrites, counted apart from the goals'.
+    personas_kept: int = 0
+    personas_rejected: int = 0
 
     def __post_init__(self) -> None:
         from openai import OpenAI
@@ -50,16 +61,8 @@ class Paraphraser:
     def paraphrase(self, goal: str, facts: dict[str, Any]) -> str:
         values = [fact_text(v) for v in facts.values()]
         user = goal + "\n\nFACTS:\n" + "\n".join(f"- {v}" for v in values)
-        try:
-            reply = self._client.chat.completions.create(
-                model=self.model,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}],
-                temperature=self.temperature,
-            )
-            text = (reply.choices[0].message.content or "").strip()
-        except Exception as err:  # the endpoint is optional: any failure keeps the template
-            self.failed += 1
-            logger.warning("paraphrase failed (%s: %s); keeping the template", type(err).__name__, err)
+        text = self._complete(SYSTEM_PROMPT, user)
+        if text is None:
             return goal
         problem = self.problem(text, values)
         if problem:
@@ -68,6 +71,38 @@ class Paraphraser:
             return goal
         self.kept += 1
         return text
+
+    def paraphrase_persona(self, sketch: str) -> str:
+        """A freer wording of a persona sketch; the sketch itself when the rewrite is unusable."""
+        if not sketch:
+            return sketch
+        text = self._complete(PERSONA_PROMPT, sketch)
+        if text is None:
+            return sketch
+        problem = self.problem(text, [])
+        if problem is None and len(text) > MAX_PERSONA_CHARS:
+            problem = f"longer than {MAX_PERSONA_CHARS} characters"
+        if problem is None and re.search(r"\d|@", text):
+            problem = "adds numbers or addresses"
+        if problem:
+            self.personas_rejected += 1
+            logger.info("persona paraphrase rejected (%s); keeping the sketch", problem)
+            return sketch
+        self.personas_kept += 1
+        return text
+
+    def _complete(self, system: str, user: str) -> str | None:
+        try:
+            reply = self._client.chat.completions.create(
+                model=self.model,
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                temperature=self.temperature,
+            )
+            return (reply.choices[0].message.content or "").strip()
+        except Exception as err:  # the endpoint is optional: any failure keeps the template
+            self.failed += 1
+            logger.warning("paraphrase failed (%s: %s); keeping the template", type(err).__name__, err)
+            return None
 
     def problem(self, text: str, values: list[str]) -> str | None:
         """Why a paraphrase cannot replace the template, or None when it can."""

@@ -35,9 +35,23 @@ class WalkStep:
     feeds: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Intent:
+    """One thing the user wants: a question (`read`) or a change (`write`), ending at step `last`;
+    `steps` are the walk steps drawn for it (lookups it shares with an earlier intent are not)."""
+
+    kind: str
+    steps: tuple[int, ...]
+
+    @property
+    def last(self) -> int:
+        return self.steps[-1]
+
+
 @dataclass
 class Walk:
     steps: list[WalkStep]
+    intents: list[Intent] = field(default_factory=list)
 
     @property
     def tools(self) -> list[str]:
@@ -119,8 +133,26 @@ def _filters_on(src: ToolSemantics, column: str) -> bool:
     )
 
 
+# The default distribution of walk lengths (gold calls): 2..10, median 5 before walks that fail
+# are dropped (short walks fail less often, so the kept median is lower; see docs/tasks.md).
+LENGTH_WEIGHTS: dict[int, int] = {2: 2, 3: 3, 4: 4, 5: 4, 6: 3, 7: 2, 8: 2, 9: 1, 10: 1}
+MAX_INTENTS = 4
+# How often a new intent reuses a record an earlier intent already looked up ("... and for the
+# same customer, ..."), rather than starting from a fact of its own.
+GRAFT_PROBABILITY = 0.7
+
+
+def draw_length(rng: random.Random, min_steps: int, max_steps: int) -> int:
+    """A walk length from LENGTH_WEIGHTS, cut to [min_steps, max_steps]."""
+    lengths = [n for n in LENGTH_WEIGHTS if min_steps <= n <= max_steps]
+    if not lengths:
+        return max(min_steps, min(max_steps, 1))
+    return rng.choices(lengths, weights=[LENGTH_WEIGHTS[n] for n in lengths])[0]
+
+
 class WalkBuilder:
-    """Draws walks of 1..max_steps tools that end in a read (questions) or contain a write (changes)."""
+    """Draws walks that end in a read (questions) or contain a write (changes): one dependent chain
+    per intent, several intents per walk, later intents grafted onto records earlier ones found."""
 
     def __init__(self, spec: EnvSpec, shapes: dict[str, ToolSemantics], edges: list[Edge] | None = None):
         self.spec = spec
@@ -152,6 +184,73 @@ class WalkBuilder:
         steps = [WalkStep(tool) for tool in chain]
         for i, edge in enumerate(links):
             steps[i + 1].feeds[edge.argument] = (i, edge.column)
+        walk = Walk(steps, [Intent(kind, tuple(range(len(steps))))])
+        self._link_shared(walk)
+        return walk
+
+    def compose(self, rng: random.Random, kind: str, length: int, max_intents: int = MAX_INTENTS) -> Walk | None:
+        """A walk of about `length` steps: intents drawn one after another until it is that long.
+
+        A `read` walk asks only questions; a `write` walk's first intent is a change and later ones
+        are changes or questions. Each intent is a chain built backwards from its final tool; when
+        a step of an earlier intent can feed the chain, the chain is grafted onto it (the same
+        customer, the order just found) instead of starting from a fact of its own."""
+        if not self.final_tools(kind):
+            return None
+        steps: list[WalkStep] = []
+        intents: list[Intent] = []
+        for _ in range(2 * max_intents):
+            if len(steps) >= length or len(intents) >= max_intents:
+                break
+            intent_kind = kind if not intents or kind == "read" else rng.choice(["write", "write", "read"])
+            if not self.final_tools(intent_kind):
+                intent_kind = kind
+            chain = self._chain(rng, intent_kind, length - len(steps), steps)
+            if chain is None:
+                continue
+            start = len(steps)
+            steps += chain
+            intents.append(Intent(intent_kind, tuple(range(start, len(steps)))))
+        if not intents:
+            return None
+        walk = Walk(steps, intents)
+        self._link_shared(walk)
+        return walk
+
+    def _chain(self, rng: random.Random, kind: str, budget: int, earlier: list[WalkStep]) -> list[WalkStep] | None:
+        """New steps for one intent (indices continue after `earlier`), ending in a `kind` tool."""
+        finals = self.final_tools(kind)
+        if not finals or budget < 1:
+            return None
+        target = rng.randint(1, budget)
+        chain = [rng.choice(finals)]
+        links: list[Edge] = []
+        graft: tuple[Edge, int] | None = None
+        while True:
+            incoming = [e for e in self.incoming.get(chain[0], []) if self._natural(e)]
+            shared = [(e, i) for e in incoming for i, s in enumerate(earlier) if s.tool == e.source]
+            if shared and rng.random() < GRAFT_PROBABILITY:
+                graft = rng.choice(shared)
+                break
+            if len(chain) >= target:
+                break
+            options = [e for e in incoming if e.source not in chain]
+            if not options:
+                break
+            edge = rng.choice(options)
+            chain.insert(0, edge.source)
+            links.insert(0, edge)
+        base = len(earlier)
+        steps = [WalkStep(tool) for tool in chain]
+        for k, edge in enumerate(links):
+            steps[k + 1].feeds[edge.argument] = (base + k, edge.column)
+        if graft is not None:
+            edge, i = graft
+            steps[0].feeds[edge.argument] = (i, edge.column)
+        return steps
+
+    def _link_shared(self, walk: Walk) -> None:
+        steps = walk.steps
         # Other arguments that an earlier step of the walk can fill are taken from it too: the
         # agent would not ask the user for a value it has just looked up.
         for j in range(1, len(steps)):
@@ -178,7 +277,6 @@ class WalkBuilder:
                     if column in src.output_columns and (src.read_only or not target.read_only):
                         steps[j].feeds[arg] = (i, column)
                         break
-        return Walk(steps)
 
     def _natural(self, edge: Edge) -> bool:
         """Lookups feed anything; a write feeds only a later write's new row (an order, then its item),
