@@ -30,6 +30,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-base", action="store_true", help="skip the base model (before) run")
     p.add_argument("--out", type=Path, required=True, help="folder for trajectories, report.json and pass_rates.png")
     p.add_argument("--max-turns", type=int, default=6)
+    p.add_argument("--user-disclosure", choices=["ask", "upfront"], default="ask",
+                   help="the scripted user gives ids when asked (default) or states every fact in its opening; "
+                        "use the setting the training trajectories were collected with")
     p.add_argument("--max-tokens", type=int, default=160, help="new tokens per model turn")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--concurrency", type=int, default=8,
@@ -143,7 +146,7 @@ def _evaluate_one(args: argparse.Namespace, tasks: list, url: str, adapter: str 
     console.rule(label)
     settings = PolicySettings(policy="local", model_dir=str(args.model), adapter=adapter,
                               temperature=args.temperature, max_tokens=args.max_tokens, user="scripted",
-                              chat_template=chat_template)
+                              user_disclosure=args.user_disclosure, chat_template=chat_template)
     config = EngineConfig(url=url, is_hub=True, token=args.token, concurrency=args.concurrency,
                           max_turns=args.max_turns, episode_timeout=args.episode_timeout, retries=1,
                           tool_budget=args.budget)

@@ -43,16 +43,26 @@ class DemoPlan:
     target_envs: int = 2
     train_steps: int = 16
     # ~2 conversations per optimizer step: short sequences, many steps (what moves a small model).
-    batch_tokens: int = 2048
+    batch_tokens: int = 1536
     lr: float = 1e-3
     # Tokens of tools per prompt (contracts/tool_budget.py), the same at training and evaluation:
     # compacted schemas, least relevant tools dropped. Keeps a conversation near 1,100 tokens.
-    tool_budget: int = 512
-    max_seq_len: int = 2048
+    tool_budget: int = 384
+    max_seq_len: int = 1536
     # The dialogue user holds ids back: ask, look up, act, answer takes 4+ turns.
     eval_max_turns: int = 6
     eval_max_tokens: int = 96
     eval_concurrency: int = 16
+    # The demo's task setting, the same for training and held-out tasks (the benchmark and
+    # `envhub tasks`/`envhub collect` keep their defaults): single-call tasks without conditions or
+    # refusals, and a user who states its ids in the opening ("upfront"), at collection and at
+    # evaluation alike. What a 135M model can learn on 2 CPU cores in minutes: pick the tool, copy
+    # the ids, report the result. Deeper tasks and asking for ids are what bench/bench_learning.py measures.
+    task_max_steps: int = 1
+    user_disclosure: str = "upfront"
+    # No planted wrong-then-repaired calls in the demo's training dialogues: the mistaken call is
+    # not trained on anyway (weight 0), so it would only lengthen the conversations a step reads.
+    mistake_rate: float = 0.0
     seed: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -78,6 +88,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tool-budget", type=int, default=defaults.tool_budget,
                    help=f"tokens of tools per prompt at training and evaluation (default {defaults.tool_budget})")
     p.add_argument("--max-seq-len", type=int, default=defaults.max_seq_len)
+    p.add_argument("--task-max-steps", type=int, default=defaults.task_max_steps,
+                   help=f"longest task in tool calls, training and held-out alike (default {defaults.task_max_steps})")
+    p.add_argument("--user-disclosure", choices=["ask", "upfront"], default=defaults.user_disclosure,
+                   help="the scripted user states its ids in the opening (upfront, the demo's default) or gives "
+                        "them when asked; the same at collection and evaluation")
+    p.add_argument("--mistake-rate", type=float, default=defaults.mistake_rate,
+                   help=f"share of training dialogues with a rejected call then repaired (default {defaults.mistake_rate})")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fresh", action="store_true", help="delete --out first instead of reusing stages")
     p.set_defaults(handler=run_demo)
@@ -158,6 +175,9 @@ def run_demo(args: argparse.Namespace) -> int:
         train_steps=args.train_steps,
         tool_budget=args.tool_budget,
         max_seq_len=args.max_seq_len,
+        task_max_steps=args.task_max_steps,
+        user_disclosure=args.user_disclosure,
+        mistake_rate=args.mistake_rate,
         seed=args.seed,
     )
     if args.fresh and plan.out.exists():
@@ -176,7 +196,9 @@ def _run(plan: DemoPlan) -> int:
     _run_stage(
         plan,
         "tasks",
-        _envhub("tasks", plan.build, "--per-env", plan.per_env, "--seed", plan.seed, "--out", plan.out / "tasks.jsonl"),
+        _envhub("tasks", plan.build, "--per-env", plan.per_env, "--seed", plan.seed, "--out", plan.out / "tasks.jsonl",
+                "--max-steps", plan.task_max_steps, "--min-steps", min(2, plan.task_max_steps),
+                *(("--conditional-fraction", "0", "--refusal-fraction", "0") if plan.task_max_steps < 2 else ())),
         plan.out / "tasks.jsonl",
     )
     split = _split_tasks(plan)
@@ -188,6 +210,7 @@ def _run(plan: DemoPlan) -> int:
             f"collect ({group})",
             _envhub(
                 "collect", plan.build, "--tasks", split[group], "--policy", "scripted",
+                "--user-disclosure", plan.user_disclosure, "--mistake-rate", plan.mistake_rate,
                 "--out", plan.out / f"traj-{group}.jsonl", "--concurrency", "32", "--resume",
             ),
         )
@@ -219,6 +242,7 @@ def _run(plan: DemoPlan) -> int:
             "--adapter", model_dir / "adapter", "--out", plan.out / "eval",
             "--max-turns", plan.eval_max_turns, "--max-tokens", plan.eval_max_tokens,
             "--concurrency", plan.eval_concurrency, "--tool-budget", plan.tool_budget,
+            "--user-disclosure", plan.user_disclosure,
         ),
     )
     _report(plan, time.perf_counter() - started)
