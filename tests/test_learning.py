@@ -10,7 +10,16 @@ import pytest
 
 from agent.intervals import Interval, clearly_better, wilson_interval
 from contracts import TaskSpec, Trajectory
-from hub.commands.demo import DemoError, learning_table, split_tasks
+from hub.commands.demo import (
+    DemoError,
+    DemoPlan,
+    collect_command,
+    eval_command,
+    learning_table,
+    split_tasks,
+    tasks_command,
+    train_command,
+)
 from synth.tasks.generate import generate_tasks
 
 # --------------------------------------------------------------------------- Wilson interval
@@ -257,3 +266,25 @@ def test_benchmark_summary_counts_passes_filters_and_call_validity():
     assert summary["never-seen"]["interval"] == wilson_interval(2, 3).to_json()
     assert summary["in-domain"]["filters"]["valid"] == 1.0 and summary["in-domain"]["filters"]["outputs"] is None
     assert summary["in-domain"]["tool_calls"] == 5 and summary["in-domain"]["tool_call_validity"] == 1.0
+
+
+def _flag(cmd: list[str], name: str) -> str:
+    return cmd[cmd.index(name) + 1]
+
+
+def test_demo_collects_trains_and_evaluates_under_one_setting(tmp_path):
+    plan = DemoPlan(out=tmp_path)
+    tasks = tasks_command(plan)
+    collect = collect_command(plan, tmp_path / "t.jsonl", tmp_path / "traj.jsonl")
+    train = train_command(plan, tmp_path / "model")
+    evaluate = eval_command(plan, tmp_path / "heldout.jsonl", tmp_path / "base", tmp_path / "model")
+    # the user states its ids the same way at collection and at evaluation
+    assert _flag(collect, "--user-disclosure") == _flag(evaluate, "--user-disclosure") == plan.user_disclosure
+    # the model is shown the same tools at training and at evaluation
+    assert _flag(train, "--tool-budget") == _flag(evaluate, "--tool-budget") == str(plan.tool_budget)
+    # one task setting for every task: the held-out ones are split off the same file
+    assert _flag(tasks, "--max-steps") == str(plan.task_max_steps)
+    assert _flag(tasks, "--out") == str(tmp_path / "tasks.jsonl")
+    deep = DemoPlan(out=tmp_path, task_max_steps=4, user_disclosure="ask")
+    assert "--refusal-fraction" not in tasks_command(deep) and _flag(tasks_command(deep), "--min-steps") == "2"
+    assert _flag(eval_command(deep, tmp_path / "h", tmp_path / "b", tmp_path / "m"), "--user-disclosure") == "ask"

@@ -190,61 +190,60 @@ def run_demo(args: argparse.Namespace) -> int:
         return 1
 
 
+def tasks_command(plan: DemoPlan) -> list[str]:
+    """`envhub tasks` with the demo's task setting (one setting for training and held-out tasks)."""
+    shallow = ("--conditional-fraction", "0", "--refusal-fraction", "0") if plan.task_max_steps < 2 else ()
+    return _envhub("tasks", plan.build, "--per-env", plan.per_env, "--seed", plan.seed, "--out", plan.out / "tasks.jsonl",
+                   "--max-steps", plan.task_max_steps, "--min-steps", min(2, plan.task_max_steps), *shallow)
+
+
+def collect_command(plan: DemoPlan, tasks: Path, out: Path) -> list[str]:
+    """`envhub collect` with the scripted dialogue and the demo's user (the one evaluation uses)."""
+    return _envhub("collect", plan.build, "--tasks", tasks, "--policy", "scripted",
+                   "--user-disclosure", plan.user_disclosure, "--mistake-rate", plan.mistake_rate,
+                   "--out", out, "--concurrency", "32", "--resume")
+
+
+def train_command(plan: DemoPlan, model_dir: Path) -> list[str]:
+    return _envhub(
+        "train", "--phase1", plan.out / "traj-general.jsonl", "--phase2", plan.out / "traj-target.jsonl",
+        "--model", "smollm2", "--out", model_dir, "--max-steps", plan.train_steps,
+        "--max-seq-len", plan.max_seq_len, "--batch-tokens", max(plan.batch_tokens, plan.max_seq_len),
+        "--lr", plan.lr, "--warmup-ratio", "0.1", "--tool-budget", plan.tool_budget, "--seed", plan.seed,
+        "--no-progress",
+    )
+
+
+def eval_command(plan: DemoPlan, heldout: Path, model: Path, model_dir: Path) -> list[str]:
+    """`envhub eval` of the base model and the adapter: the training's tool budget and user."""
+    return _envhub(
+        "eval", plan.build, "--tasks", heldout, "--model", model,
+        "--adapter", model_dir / "adapter", "--out", plan.out / "eval",
+        "--max-turns", plan.eval_max_turns, "--max-tokens", plan.eval_max_tokens,
+        "--concurrency", plan.eval_concurrency, "--tool-budget", plan.tool_budget,
+        "--user-disclosure", plan.user_disclosure,
+    )
+
+
 def _run(plan: DemoPlan) -> int:
     started = time.perf_counter()
     _run_stage(plan, "synthesize", _envhub("synth", "--out", plan.build, "--seed", plan.seed), plan.build / "report.json")
-    _run_stage(
-        plan,
-        "tasks",
-        _envhub("tasks", plan.build, "--per-env", plan.per_env, "--seed", plan.seed, "--out", plan.out / "tasks.jsonl",
-                "--max-steps", plan.task_max_steps, "--min-steps", min(2, plan.task_max_steps),
-                *(("--conditional-fraction", "0", "--refusal-fraction", "0") if plan.task_max_steps < 2 else ())),
-        plan.out / "tasks.jsonl",
-    )
+    _run_stage(plan, "tasks", tasks_command(plan), plan.out / "tasks.jsonl")
     split = _split_tasks(plan)
 
     # Collection against the built folder: `envhub collect` starts and stops its own hub.
     for group in ("general", "target"):
-        _run_stage(
-            plan,
-            f"collect ({group})",
-            _envhub(
-                "collect", plan.build, "--tasks", split[group], "--policy", "scripted",
-                "--user-disclosure", plan.user_disclosure, "--mistake-rate", plan.mistake_rate,
-                "--out", plan.out / f"traj-{group}.jsonl", "--concurrency", "32", "--resume",
-            ),
-        )
+        _run_stage(plan, f"collect ({group})", collect_command(plan, split[group], plan.out / f"traj-{group}.jsonl"))
 
     model_dir = plan.out / "model"
-    _run_stage(
-        plan,
-        "train (2 phases)",
-        _envhub(
-            "train", "--phase1", plan.out / "traj-general.jsonl", "--phase2", plan.out / "traj-target.jsonl",
-            "--model", "smollm2", "--out", model_dir, "--max-steps", plan.train_steps,
-            "--max-seq-len", plan.max_seq_len, "--batch-tokens", max(plan.batch_tokens, plan.max_seq_len),
-            "--lr", plan.lr, "--warmup-ratio", "0.1", "--tool-budget", plan.tool_budget, "--seed", plan.seed,
-            "--no-progress",
-        ),
-        model_dir / "adapter" / "adapter_config.json",
-    )
+    _run_stage(plan, "train (2 phases)", train_command(plan, model_dir), model_dir / "adapter" / "adapter_config.json")
 
     # The converted SmolLM2 folder is cached by the trainer's first load; the evaluation's local
     # policy takes a plain model folder, so resolve it here (the demo is the one place that
     # composes every stage).
     from trainer.model import ensure_smollm2
 
-    _run_stage(
-        plan,
-        "evaluate (before vs after)",
-        _envhub(
-            "eval", plan.build, "--tasks", split["heldout"], "--model", ensure_smollm2(),
-            "--adapter", model_dir / "adapter", "--out", plan.out / "eval",
-            "--max-turns", plan.eval_max_turns, "--max-tokens", plan.eval_max_tokens,
-            "--concurrency", plan.eval_concurrency, "--tool-budget", plan.tool_budget,
-            "--user-disclosure", plan.user_disclosure,
-        ),
-    )
+    _run_stage(plan, "evaluate (before vs after)", eval_command(plan, split["heldout"], ensure_smollm2(), model_dir))
     _report(plan, time.perf_counter() - started)
     return 0
 
