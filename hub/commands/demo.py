@@ -41,15 +41,18 @@ class DemoPlan:
     # tasks -> 48 held-out tasks. Nothing is chosen by looking at results.
     heldout_every: int = 5
     target_envs: int = 2
-    train_steps: int = 16
-    # ~2 conversations per optimizer step: short sequences, many steps (what moves a small model).
+    train_steps: int = 32
+    # Phase 2 has only the 2 target environments' few dozen trajectories: half of its mixture is
+    # phase-1 data, so 32 steps on it do not unlearn the general environments (most held-out tasks).
+    replay: float = 0.5
+    # 1-2 conversations per optimizer step: short sequences, many steps (what moves a small model).
     batch_tokens: int = 1536
     lr: float = 1e-3
     # Tokens of tools per prompt (contracts/tool_budget.py), the same at training and evaluation:
-    # compacted schemas, least relevant tools dropped. Keeps a conversation near 1,100 tokens.
+    # compacted schemas, least relevant tools dropped. Keeps a conversation near 850 tokens.
     tool_budget: int = 384
     max_seq_len: int = 1536
-    # The dialogue user holds ids back: ask, look up, act, answer takes 4+ turns.
+    # Look up, confirm, act, answer takes up to 4 assistant turns; 2 spare for a retry.
     eval_max_turns: int = 6
     eval_max_tokens: int = 96
     eval_concurrency: int = 16
@@ -210,6 +213,7 @@ def train_command(plan: DemoPlan, model_dir: Path) -> list[str]:
         "--model", "smollm2", "--out", model_dir, "--max-steps", plan.train_steps,
         "--max-seq-len", plan.max_seq_len, "--batch-tokens", max(plan.batch_tokens, plan.max_seq_len),
         "--lr", plan.lr, "--warmup-ratio", "0.1", "--tool-budget", plan.tool_budget, "--seed", plan.seed,
+        "--replay", plan.replay,
         "--no-progress",
     )
 
