@@ -54,6 +54,8 @@ def register(subparsers: Any) -> None:
                      help="--policy scripted: share of dialogues with one rejected call that is then repaired")
     usr = p.add_argument_group("simulated user")
     usr.add_argument("--user", choices=["scripted", "llm"], default=policy_defaults["user"])
+    usr.add_argument("--user-disclosure", choices=["ask", "upfront"], default=policy_defaults["user_disclosure"],
+                     help="scripted user: give ids when asked (default) or state every fact in the opening")
     usr.add_argument("--user-base-url")
     usr.add_argument("--user-model")
     usr.add_argument("--user-api-key")
@@ -95,7 +97,7 @@ def policy_settings(args: argparse.Namespace) -> PolicySettings:
         max_tokens=args.max_tokens, model_dir=args.model_dir, adapter=args.adapter,
         scripted_latency=args.scripted_latency, scripted_mode=args.scripted_mode,
         scripted_seed=args.scripted_seed, scripted_mistake_rate=args.mistake_rate, user=args.user, user_base_url=args.user_base_url,
-        user_model=args.user_model, user_api_key=args.user_api_key,
+        user_model=args.user_model, user_api_key=args.user_api_key, user_disclosure=args.user_disclosure,
     )
 
 

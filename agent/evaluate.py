@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from agent.intervals import wilson_interval
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -28,9 +30,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-base", action="store_true", help="skip the base model (before) run")
     p.add_argument("--out", type=Path, required=True, help="folder for trajectories, report.json and pass_rates.png")
     p.add_argument("--max-turns", type=int, default=6)
+    p.add_argument("--user-disclosure", choices=["ask", "upfront"], default="ask",
+                   help="the scripted user gives ids when asked (default) or states every fact in its opening; "
+                        "use the setting the training trajectories were collected with")
     p.add_argument("--max-tokens", type=int, default=160, help="new tokens per model turn")
     p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--concurrency", type=int, default=8,
+                   help="episodes in flight; their model turns are decoded together in one batch (default 8)")
     p.add_argument("--episode-timeout", type=float, default=900.0)
     p.add_argument("--tool-budget", type=int, default=None, metavar="TOKENS",
                    help="most tokens of tools shown per task, under the rule `envhub train` used (default: the "
@@ -140,7 +146,7 @@ def _evaluate_one(args: argparse.Namespace, tasks: list, url: str, adapter: str 
     console.rule(label)
     settings = PolicySettings(policy="local", model_dir=str(args.model), adapter=adapter,
                               temperature=args.temperature, max_tokens=args.max_tokens, user="scripted",
-                              chat_template=chat_template)
+                              user_disclosure=args.user_disclosure, chat_template=chat_template)
     config = EngineConfig(url=url, is_hub=True, token=args.token, concurrency=args.concurrency,
                           max_turns=args.max_turns, episode_timeout=args.episode_timeout, retries=1,
                           tool_budget=args.budget)
@@ -158,12 +164,42 @@ def _evaluate_one(args: argparse.Namespace, tasks: list, url: str, adapter: str 
     # the calls are right: report it next to the filters.
     from contracts import Trajectory, read_jsonl
 
-    tool_calls = sum(len(m.tool_calls or []) for line in read_jsonl(out_file, Trajectory) for m in line.record.messages)
+    calls = call_validity([line.record for line in read_jsonl(out_file, Trajectory)])
     return {
-        "label": label, "adapter": adapter, "trajectories": str(out_file), "tool_calls": tool_calls,
+        "label": label, "adapter": adapter, "trajectories": str(out_file), "tool_calls": calls["tool_calls"],
+        "valid_tool_calls": calls["valid_tool_calls"], "tool_call_validity": calls["tool_call_validity"],
         "episodes": summary.done, "passed": summary.passed, "pass_rate": summary.passed / episodes,
+        "pass_interval": wilson_interval(summary.passed, summary.done).to_json(),
         "errors": summary.errors, "filters": filters, "tokens": dict(summary.tokens),
+        "seconds": round(summary.seconds, 1),
     }
+
+
+def call_validity(trajectories: list) -> dict[str, Any]:
+    """Tool calls made, and how many were well formed: a listed tool, JSON-object arguments, no error back.
+
+    An error answer counts against the call whatever caused it (a bad argument value, a rule the
+    environment enforces): it is the share of calls that did what the model meant them to do.
+    """
+    from agent.filters import parse_arguments
+
+    total = valid = 0
+    for trajectory in trajectories:
+        listed = {tool.function.name for tool in trajectory.tools}
+        answers = {m.tool_call_id: m.content for m in trajectory.messages if m.role == "tool"}
+        for message in trajectory.messages:
+            for call in message.tool_calls or []:
+                total += 1
+                answer = answers.get(call.id)
+                ok_answer = isinstance(answer, str) and not answer.startswith("Error")
+                if call.function.name in listed and parse_arguments(call.function.arguments) is not None and ok_answer:
+                    valid += 1
+    return {"tool_calls": total, "valid_tool_calls": valid, "tool_call_validity": valid / total if total else None}
+
+
+def format_interval(row: dict) -> str:
+    low, high = row.get("pass_interval") or wilson_interval(row["passed"], row["episodes"]).to_json()
+    return f"{low:.0%}-{high:.0%}"
 
 
 def _print_table(rows: list[dict], console: Any) -> None:
@@ -177,10 +213,15 @@ def _print_table(rows: list[dict], console: Any) -> None:
     table.add_column("tool calls", justify="right")
     for name in FILTER_NAMES:
         table.add_column(name, justify="right")
+    table.add_column("valid calls", justify="right")
     table.add_column("all filters", justify="right", style="bold")
+    table.add_column("95% CI", justify="right")
     for row in rows:
         cells = ["n/a" if row["filters"][n] is None else f"{row['filters'][n]:.0%}" for n in FILTER_NAMES]
-        table.add_row(row["label"], str(row["episodes"]), str(row["tool_calls"]), *cells, f"{row['pass_rate']:.0%}")
+        validity = row.get("tool_call_validity")
+        table.add_row(row["label"], str(row["episodes"]), str(row["tool_calls"]), *cells,
+                      "n/a" if validity is None else f"{validity:.0%}",
+                      f"{row['pass_rate']:.0%} ({row['passed']}/{row['episodes']})", format_interval(row))
     console.print(table)
 
 
@@ -197,7 +238,13 @@ def _plot(rows: list[dict], path: Path) -> None:
     width = 0.8 / max(len(rows), 1)
     for i, row in enumerate(rows):
         values = [row["filters"][n] or 0.0 for n in FILTER_NAMES] + [row["pass_rate"]]
-        ax.bar([x + i * width for x in range(len(names))], values, width, label=row["label"])
+        xs = [x + i * width for x in range(len(names))]
+        ax.bar(xs, values, width, label=row["label"])
+        # The overall pass rate with its 95% Wilson interval.
+        interval = wilson_interval(row["passed"], row["episodes"])
+        ax.errorbar([xs[-1]], [row["pass_rate"]], yerr=[[row["pass_rate"] - interval.low],
+                                                        [interval.high - row["pass_rate"]]],
+                    fmt="none", ecolor="black", capsize=3)
     ax.set_xticks([x + width * (len(rows) - 1) / 2 for x in range(len(names))], names)
     ax.set_ylim(0, 1)
     ax.set_ylabel("pass rate")

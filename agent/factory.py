@@ -36,7 +36,11 @@ def build_policy(settings: PolicySettings) -> Policy:
 def build_user_factory(settings: PolicySettings) -> Callable[[], SimulatedUser]:
     kind = settings.user
     if kind == "scripted":
-        return ScriptedUser
+        disclosure = settings.user_disclosure
+        ScriptedUser(disclosure)  # a bad setting fails here, not in every episode
+        return lambda: ScriptedUser(disclosure)
+    if settings.user_disclosure != "ask":
+        raise ValueError("--user-disclosure applies to the scripted user only")
     if kind == "llm":
         import openai
 

@@ -172,7 +172,15 @@ async def run_episode(task: TaskSpec, policy: Policy, user: SimulatedUser, targe
         "rejected_because": None if ok else _rejection(filters, problem),
         "attempts": attempt,
         "tool_budget": budget.record if budget is not None else None,
+        **_user_record(user),
     })
+
+
+def _user_record(user: SimulatedUser) -> dict[str, Any]:
+    """`user` in the trajectory when the simulated user ran with a non-default setting."""
+    record = getattr(user, "record", None)
+    value = record() if callable(record) else None
+    return {"user": value} if value else {}
 
 
 async def _execute(conn: Any, call: dict[str, Any], tool_names: set[str], target: Target,

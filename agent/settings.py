@@ -65,3 +65,6 @@ class PolicySettings:
     user_model: str | None = None
     user_api_key: str | None = None
     user_temperature: float | None = None
+    # The scripted user's identifying facts: "ask" (given when the agent asks) or "upfront" (all in
+    # its opening message; recorded in each trajectory as `user`).
+    user_disclosure: str = "ask"

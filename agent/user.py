@@ -1,8 +1,10 @@
 """Simulated users: they open with what they want, answer the agent's questions, and say when they are done.
 
-The scripted user knows the task's facts (`user_facts`) and the goal. It opens with the intent but
-keeps the identifying facts (ids, e-mails, numbers) back, answers a question with the facts it names,
-says yes when the agent asks to confirm a change, and stops once the agent stops asking. The stop
+The scripted user knows the task's facts (`user_facts`) and the goal. By default ("ask" disclosure)
+it opens with the intent but keeps the identifying facts (ids, e-mails, numbers) back, answers a
+question with the facts it names, says yes when the agent asks to confirm a change, and stops once
+the agent stops asking. With "upfront" disclosure it states every fact in its opening (the goal as
+written, plus any fact the goal leaves out), so the agent has nothing to ask; the rest is the same. The stop
 phrase ends the episode; it is not written into the trajectory (the conversation ends on the agent's
 last message, which is what a trainer learns from).
 """
@@ -18,6 +20,9 @@ from agent.wording import Wording, capitalize, humanize, value_text
 from contracts import TaskSpec
 
 STOP_PHRASE = "###STOP###"
+# How the scripted user gives its identifying facts: held back until asked (the default) or all in
+# the opening message (a simpler setting, e.g. for a small model's demo).
+DISCLOSURES = ("ask", "upfront")
 # A message that asks the user to approve a change (what `ScriptedPolicy` and most agents write).
 CONFIRMATION_REQUEST = re.compile(
     r"\b(proceed|go ahead|confirm|okay to|ok to)\b[^?]*\?|\b(shall|should|may) i\b[^?]*\b(proceed|go ahead|do (it|that|this))\b",
@@ -96,12 +101,31 @@ def masked_goal(task: TaskSpec) -> str:
     return text or task.goal
 
 
+def upfront_goal(task: TaskSpec) -> str:
+    """The goal with every identifying fact stated: as written, plus the ids, e-mails and numbers it
+    does not say ("My order ID is O-1002."). Other facts (a flag, a date) the goal already says in words."""
+    text = _FOR_REFERENCE.sub("", task.goal).strip() or task.goal
+    lowered = text.lower()
+    missing = [(k, v) for k, v in task.user_facts.items()
+               if is_identifier(k, v) and value_text(v).lower() not in lowered]
+    if missing:
+        text += " " + " ".join(f"My {fact_label(k)} is {_fact_text(v)}." for k, v in missing)
+    return text
+
+
 class ScriptedUser:
     """Plays the user from the task's facts; the wording is seeded by the task (same task, same words)."""
 
-    def __init__(self) -> None:
+    def __init__(self, disclosure: str = "ask") -> None:
+        if disclosure not in DISCLOSURES:
+            raise ValueError(f"unknown user disclosure {disclosure!r} (expected one of {', '.join(DISCLOSURES)})")
+        self.disclosure = disclosure
         self.revealed: set[str] = set()
         self.wording: Wording | None = None
+
+    def record(self) -> dict[str, str] | None:
+        """What a trajectory records about this user: only a setting other than the default."""
+        return None if self.disclosure == "ask" else {"kind": "scripted", "disclosure": self.disclosure}
 
     def _wording(self, task: TaskSpec) -> Wording:
         if self.wording is None:
@@ -110,7 +134,7 @@ class ScriptedUser:
 
     async def opening(self, task: TaskSpec) -> str:
         greeting = self._wording(task).pick("greeting", ["", "Hi! ", "Hello, ", "Hi there. ", "Good day. ", "Hey, "])
-        text = masked_goal(task)
+        text = upfront_goal(task) if self.disclosure == "upfront" else masked_goal(task)
         # What the opening already says counts as told: a later question naming it is a check.
         self.revealed.update(k for k, v in task.user_facts.items() if value_text(v).lower() in text.lower())
         return greeting + (text if not greeting or greeting.endswith(". ") or greeting.endswith("! ")

@@ -36,7 +36,7 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ray": (("collect", "ray"), ("agent.ray_runner",)),
     "train": (("train",), ("trainer",)),
     # `envhub eval`: the trained model as a policy, through a hub, over MCP.
-    "eval": (("collect", "train"), ("agent.evaluate", "agent.policies.local_hf")),
+    "eval": (("collect", "train"), ("agent.evaluate", "agent.policies.local_hf", "agent.policies.local_engine")),
     # `envhub demo` runs every stage as a child process.
     "demo": (("serve", "synth", "collect", "train"), ("hub.commands.demo",)),
     # `envhub import tau2`: τ²-bench's data and environment code, ported into EnvSpecs and compared.

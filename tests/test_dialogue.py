@@ -20,7 +20,7 @@ from agent.run import collect_to_file
 from agent.settings import PolicySettings
 from agent.store import read_trajectories
 from agent.tasks import load_tasks
-from agent.user import STOP_PHRASE, USER_SYSTEM_PROMPT, ScriptedUser, masked_goal
+from agent.user import STOP_PHRASE, USER_SYSTEM_PROMPT, ScriptedUser, masked_goal, upfront_goal
 from agent.wording import Wording
 from contracts import TaskSpec
 from tests.test_agent_e2e import order_desk_tasks
@@ -230,6 +230,39 @@ async def test_scripted_user_answers_what_is_asked_and_confirms():
     assert not done and "O-1002" not in text and any(w in text.lower() for w in ("yes", "go ahead", "please do"))
     text, done = await user.reply(task, [{"role": "assistant", "content": "Order O-1002 is now cancelled."}])
     assert done and text == STOP_PHRASE
+
+
+async def test_upfront_user_states_its_ids_and_the_agent_asks_nothing(tmp_path):
+    task = TaskSpec.model_validate({
+        "task_id": "u", "env": "order-desk", "goal": "Cancel my latest order. Reason: found it cheaper.",
+        "user_facts": {"order_id": "O-1002", "reason": "found it cheaper", "express": True}})
+    # the ids the goal leaves out are added; a flag or a reason the goal already says is not repeated
+    assert upfront_goal(task) == "Cancel my latest order. Reason: found it cheaper. My order ID is O-1002."
+    assert "O-1002" in await ScriptedUser("upfront").opening(task)
+    try:
+        ScriptedUser("sometimes")
+    except ValueError as err:
+        assert "sometimes" in str(err)
+    else:
+        raise AssertionError("an unknown disclosure must be refused")
+    settings = {"policy": "scripted", "scripted_mistake_rate": 0.0, "user_disclosure": "upfront"}
+    with order_desk_hub(tmp_path) as base_url:
+        tasks = await order_desk_tasks(base_url)
+        summary, by_id = await collect(base_url, tmp_path, tasks, settings, "upfront")
+        _, asked = await collect(base_url, tmp_path, tasks, {"policy": "scripted", "scripted_mistake_rate": 0.0},
+                                 "asked")
+    assert summary.errors == 0 and summary.passed == len(tasks)
+    cancel = by_id["od-cancel"]["messages"]
+    assert "O-1002" in cancel[1]["content"]
+    # no question for a fact: the only user turns after the opening answer a confirmation
+    for record in by_id.values():
+        assert record["user"] == {"kind": "scripted", "disclosure": "upfront"}
+        users = texts(record, "user")[1:]
+        assert all("O-1" not in text and "@" not in text for text in users), users
+    # the default user still holds ids back, and its trajectories carry no `user` record
+    assert "O-1002" not in asked["od-cancel"]["messages"][1]["content"]
+    assert all("user" not in record for record in asked.values())
+    assert sum(len(r["messages"]) for r in by_id.values()) < sum(len(r["messages"]) for r in asked.values())
 
 
 async def test_llm_user_plays_the_facts_against_the_scripted_agent(tmp_path):

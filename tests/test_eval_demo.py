@@ -87,8 +87,8 @@ def _task(env: str, index: int, steps: int = 1) -> dict:
     return {"task_id": f"{env}-{index:06d}", "env": env, "goal": f"task {index} of {env}", "steps": steps}
 
 
-def test_demo_split_holds_out_whole_environments(tmp_path):
-    plan = DemoPlan(out=tmp_path, heldout_envs=2, target_envs=2, heldout_tasks=3)
+def test_demo_split_holds_out_every_nth_task_of_each_environment(tmp_path):
+    plan = DemoPlan(out=tmp_path, heldout_every=2, target_envs=2)
     envs = ["a", "b", "c", "d", "e", "f"]
     tasks = [_task(env, i, steps=1 + i % 3) for env in envs for i in range(4)]
     (tmp_path / "tasks.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tasks))
@@ -99,17 +99,17 @@ def test_demo_split_holds_out_whole_environments(tmp_path):
         return [json.loads(line) for line in paths[group].read_text().splitlines()]
 
     general, target, heldout = read("general"), read("target"), read("heldout")
-    assert {t["env"] for t in general} == {"a", "b"}
-    assert {t["env"] for t in target} == {"c", "d"}
-    assert {t["env"] for t in heldout} <= {"e", "f"} and len(heldout) == 3
-    assert [t["steps"] for t in heldout] == sorted(t["steps"] for t in heldout)
-    assert len(general) == 8 and len(target) == 8
+    assert {t["env"] for t in general} == {"a", "b", "c", "d"}
+    assert {t["env"] for t in target} == {"e", "f"}
+    assert {t["task_id"] for t in heldout} == {f"{env}-{i:06d}" for env in envs for i in (0, 2)}
+    assert not {t["task_id"] for t in heldout} & {t["task_id"] for t in general + target}
+    assert len(general) == 8 and len(target) == 4 and len(heldout) == 12
 
 
 def test_demo_split_needs_enough_environments(tmp_path):
     plan = DemoPlan(out=tmp_path)
     (tmp_path / "tasks.jsonl").write_text(json.dumps(_task("only", 0)) + "\n")
-    with pytest.raises(DemoError, match="at least 5 environments"):
+    with pytest.raises(DemoError, match="at least 3 environments"):
         _split_tasks(plan)
 
 

@@ -53,7 +53,13 @@ def tool_index(tools: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def missing_facts(task: TaskSpec, user_text: str) -> list[str]:
     """The facts the user has not said yet (by value; a value said in any form counts as given)."""
     lowered = user_text.lower()
-    return [key for key, value in task.user_facts.items() if value_text(value).lower() not in lowered]
+    return [key for key, value in task.user_facts.items()
+            if value_text(value).lower() not in lowered and not _flag_stated(key, value, lowered)]
+
+
+def _flag_stated(key: str, value: Any, lowered: str) -> bool:
+    """A yes/no fact is said in words ("rooms with has video yes"), not as true/false."""
+    return isinstance(value, bool) and fact_label(key).lower() in lowered
 
 
 def needs_confirmation(name: str, tools: dict[str, dict[str, Any]], system_text: str) -> bool:

@@ -3,16 +3,15 @@
 The model's chat template renders the tools; tool calls are parsed from the generated text in the
 Qwen/Hermes `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` style, with a plain-JSON
 fallback. Generation runs in a worker thread (one at a time: one model, one set of weights) so
-the event loop keeps serving the other episodes' tool calls.
+the event loop keeps serving the other episodes' tool calls; concurrent episodes are decoded
+together and each keeps its KV cache between turns (agent/policies/local_engine.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
-import threading
 from typing import Any
 
 from agent.policies.base import PolicyTurn, assistant_message, tool_call
@@ -99,12 +98,21 @@ def adapter_chat_template(adapter: str | None) -> str | None:
 
 
 class LocalHFPolicy:
+    """A local causal LM as the agent; concurrent episodes share one `GenerationEngine` (agent/policies/local_engine.py).
+
+    A LoRA adapter is merged into the base weights once at load: the evaluated function is the
+    same, and each forward pass costs what the base model's does.
+    """
+
     kind = "local"
 
     def __init__(self, model_dir: str, adapter: str | None = None, temperature: float | None = None,
-                 max_tokens: int | None = None, device: str | None = None, chat_template: str | None = None):
+                 max_tokens: int | None = None, device: str | None = None, chat_template: str | None = None,
+                 max_batch: int = 16):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from agent.policies.local_engine import Batcher, GenerationEngine
 
         self.model = model_dir if adapter is None else f"{model_dir}+{adapter}"
         self.temperature = temperature
@@ -120,42 +128,36 @@ class LocalHFPolicy:
         if adapter:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, adapter)
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
         self.torch_model = model.to(self.device).eval()
-        self._lock = threading.Lock()
+        # One cache per episode in flight (plus a few finished ones, dropped first): SmolLM2-135M
+        # keeps ~46 KB per token, ~70 MB for a 1,500-token conversation.
+        self.engine = GenerationEngine(self.torch_model, self.tokenizer, self.max_new_tokens, temperature,
+                                       max_cached=max_batch + 4)
+        self.batcher = Batcher(self.engine, max_batch=max_batch)
         # The context budget counts this model's own tokens, exactly as the trainer does.
         from contracts.tool_budget import tokenizer_counter
 
         self.tool_token_counter = tokenizer_counter(self.tokenizer)
 
-    def _generate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> tuple[str, int, int]:
-        import torch
-
+    def prompt_ids(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[int]:
+        """The token ids the model reads for its next turn (the chat template with the tools)."""
         prompt = self.tokenizer.apply_chat_template(
             messages_for_template(messages), tools=tools or None, add_generation_prompt=True, tokenize=False
         )
-        encoded = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
-        sampling: dict[str, Any] = {"do_sample": False}
-        if self.temperature:
-            sampling = {"do_sample": True, "temperature": self.temperature}
-        pad_id = self.tokenizer.pad_token_id
-        if pad_id is None:
-            pad_id = self.tokenizer.eos_token_id
-        with self._lock, torch.no_grad():
-            output = self.torch_model.generate(**encoded, max_new_tokens=self.max_new_tokens,
-                                               pad_token_id=pad_id, **sampling)
-        new_tokens = output[0, encoded["input_ids"].shape[1]:]
-        text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
-        return text, int(encoded["input_ids"].shape[1]), int(new_tokens.shape[0])
+        return list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
 
     async def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], task: TaskSpec
                   ) -> PolicyTurn:
-        text, prompt_tokens, completion_tokens = await asyncio.to_thread(self._generate, messages, tools)
+        ids = self.prompt_ids(messages, tools)
+        # One conversation per task in a run: its cache carries over from turn to turn.
+        result = await self.batcher.submit(task.task_id, ids)
+        text = self.tokenizer.decode(result.token_ids, skip_special_tokens=True)
         content, calls = parse_tool_calls(text)
         if not calls and content is None:
             content = ""
         return PolicyTurn(assistant_message(content, calls),
-                          {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens})
+                          {"prompt_tokens": result.prompt_tokens, "completion_tokens": len(result.token_ids)})
 
     async def aclose(self) -> None:
         return None
