@@ -40,7 +40,7 @@ from servers.seedrules import (
     unit_price_links,
 )
 from servers.seedvalues import is_identifier, name_words, singular, stated_range
-from servers.spec import EnvSpec, check_value
+from servers.spec import EnvSpec, Table, check_value
 
 COUNTER = re.compile(r"^(?=.*[a-z])[A-Za-z][A-Za-z ]*[ _-]?\d{1,6}$")
 FILLER_WORDS = frozenset({
@@ -117,8 +117,7 @@ def check_time_order(spec: EnvSpec) -> CheckResult:
 def check_totals(spec: EnvSpec) -> CheckResult:
     """A parent's total (or subtotal) is the sum of quantity x unit price over its lines."""
     result = CheckResult("totals are the sum of their lines")
-    rows, index = _rows(spec), _index(spec)
-    del index
+    rows = _rows(spec)
     for table in spec.tables:
         for total, child, fk, quantity, price in total_links(spec, table):
             sums: dict[Any, float] = {}
@@ -136,30 +135,38 @@ def check_totals(spec: EnvSpec) -> CheckResult:
     return result
 
 
+def _compare_with_parent(result: CheckResult, table: Table, rows: list[dict[str, Any]],
+                         parents: dict[Any, dict[str, Any]], column: str, fk: Any,
+                         source_of: Callable[[dict[str, Any]], str | None],
+                         describe: Callable[[dict[str, Any], str, dict[str, Any]], str]) -> None:
+    """Each row's `column` must equal its parent's `source_of(row)` column (rows without either are skipped)."""
+    for row in rows:
+        parent = parents.get(row.get(fk.column))
+        source = source_of(row)
+        if parent is None or source is None or row.get(column) is None:
+            continue
+        result.checked += 1
+        if not _close(row[column], parent.get(source)):
+            result.failures.append(f"{table.name} {row.get(table.primary_key)}: {describe(row, source, parent)}")
+
+
 def check_unit_prices(spec: EnvSpec) -> CheckResult:
     """A line's unit price is its product's price; a class fare is the parent's price of that class."""
     result = CheckResult("prices are the referenced price")
     rows, index = _rows(spec), _index(spec)
     for table in spec.tables:
         for column, fk, source in unit_price_links(spec, table):
-            for row in rows[table.name]:
-                parent = index[fk.ref_table].get(row.get(fk.column))
-                if parent is None or row.get(column) is None:
-                    continue
-                result.checked += 1
-                if not _close(row[column], parent.get(source)):
-                    result.failures.append(f"{table.name} {row.get(table.primary_key)}: {column}={row[column]}, "
-                                           f"{fk.ref_table} {row.get(fk.column)} has {source}={parent.get(source)}")
+            _compare_with_parent(
+                result, table, rows[table.name], index[fk.ref_table], column, fk,
+                lambda row, source=source: source,
+                lambda row, src, parent, column=column, fk=fk: (
+                    f"{column}={row[column]}, {fk.ref_table} {row.get(fk.column)} has {src}={parent.get(src)}"))
         for column, enum_column, fk, choice in class_price_links(spec, table):
-            for row in rows[table.name]:
-                parent = index[fk.ref_table].get(row.get(fk.column))
-                source = choice.get(row.get(enum_column))
-                if parent is None or source is None or row.get(column) is None:
-                    continue
-                result.checked += 1
-                if not _close(row[column], parent.get(source)):
-                    result.failures.append(f"{table.name} {row.get(table.primary_key)}: {column}={row[column]} for "
-                                           f"{row.get(enum_column)}, {fk.ref_table} has {source}={parent.get(source)}")
+            _compare_with_parent(
+                result, table, rows[table.name], index[fk.ref_table], column, fk,
+                lambda row, choice=choice, enum_column=enum_column: choice.get(row.get(enum_column)),
+                lambda row, src, parent, column=column, enum_column=enum_column, fk=fk: (
+                    f"{column}={row[column]} for {row.get(enum_column)}, {fk.ref_table} has {src}={parent.get(src)}"))
     return result
 
 
@@ -169,14 +176,11 @@ def check_payments(spec: EnvSpec) -> CheckResult:
     rows, index = _rows(spec), _index(spec)
     for table in spec.tables:
         for paid, fk, due in payment_links(spec, table):
-            for row in rows[table.name]:
-                parent = index[fk.ref_table].get(row.get(fk.column))
-                if parent is None or row.get(paid) is None:
-                    continue
-                result.checked += 1
-                if not _close(row[paid], parent.get(due)):
-                    result.failures.append(f"{table.name} {row.get(table.primary_key)}: {paid}={row[paid]}, "
-                                           f"{fk.ref_table} {row.get(fk.column)} is due {parent.get(due)}")
+            _compare_with_parent(
+                result, table, rows[table.name], index[fk.ref_table], paid, fk,
+                lambda row, due=due: due,
+                lambda row, src, parent, paid=paid, fk=fk: (
+                    f"{paid}={row[paid]}, {fk.ref_table} {row.get(fk.column)} is due {parent.get(src)}"))
     return result
 
 
