@@ -94,16 +94,19 @@ def main() -> int:
     lines = [
         f"baseline: {args.baseline_src}; this code: {HERE}; archive: {args.archive.name}",
         "",
-        "| build | update-named inserts | delete-named inserts | verb-named tables | round trip (env files) "
-        "| envs without dependency edge | tools kept / ingested | wall s | peak PSS MB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| build | update-named inserts | delete-named inserts | state-change-named inserts | verb-named tables "
+        "| round trip (env files) | envs without dependency edge | tools on no edge | tools kept / ingested "
+        "| wall s | peak PSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, r in rows.items():
         lines.append(
             f"| {label} | {r['update_named_inserts']} | {r['delete_named_inserts']} | "
+            f"{r['state_change_named_inserts']} | "
             f"{r['verb_named_tables']} / {r['tables']} | {r['round_trips_passed']} / {r['round_trips']} "
             f"({pct(r['round_trips_passed'], r['round_trips'])}) | {r['environments_without_dependency']} / "
             f"{r['environments']} ({pct(r['environments_without_dependency'], r['environments'])}) | "
+            f"{r['tools_without_dependency']} / {r['tools']} ({pct(r['tools_without_dependency'], r['tools'])}) | "
             f"{r['tools_kept']} / {r['tools_ingested']} ({pct(r['tools_kept'], r['tools_ingested'])}) | "
             f"{r['seconds']:.0f} | {r['peak_mb']:.0f} |")
     gate = rows["this code"]["gate_fidelity"]

@@ -288,3 +288,11 @@ def test_demo_collects_trains_and_evaluates_under_one_setting(tmp_path):
     deep = DemoPlan(out=tmp_path, task_max_steps=4, user_disclosure="ask")
     assert "--refusal-fraction" not in tasks_command(deep) and _flag(tasks_command(deep), "--min-steps") == "2"
     assert _flag(eval_command(deep, tmp_path / "h", tmp_path / "b", tmp_path / "m"), "--user-disclosure") == "ask"
+    # an evaluated episode gets a turn per gold call plus asking, answering and one retry
+    assert _flag(evaluate, "--max-turns") == "4" and _flag(eval_command(deep, tmp_path / "h", tmp_path / "b",
+                                                                         tmp_path / "m"), "--max-turns") == "7"
+    # the benchmark's phase-1 run: one adapter, no base, its own folder
+    phase1 = eval_command(plan, tmp_path / "h", tmp_path / "b", tmp_path / "m",
+                          adapters=[tmp_path / "m" / "phase1" / "adapter"], out=tmp_path / "e1", base=False)
+    assert "--no-base" in phase1 and _flag(phase1, "--out") == str(tmp_path / "e1")
+    assert phase1.count("--adapter") == 1 and _flag(phase1, "--adapter").endswith("phase1/adapter")

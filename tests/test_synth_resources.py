@@ -15,6 +15,7 @@ from servers.state import EnvRuntime, EpisodeStore
 from synth.envs.draft import draft_envspec
 from synth.envs.fidelity import build_counts, is_verb_named, name_verb, write_named_inserts
 from synth.envs.quality_gate import run_gate
+from synth.envs.resources import is_action_api
 from synth.envs.shapes import shape_tool
 from synth.envs.states import description_rule
 from synth.ingest import ingest_paths
@@ -126,8 +127,34 @@ def test_counting_rules() -> None:
             {"bind": "x", "op": {"kind": "insert", "table": "a", "values": {}}}]}},
         {"name": "accounts_update", "operation": {"kind": "update", "table": "a", "key": {"arg": "id"}, "set": {}}},
     ]}
-    assert write_named_inserts(spec) == {"update": ["accounts_patch"], "delete": ["DeleteRule"]}
+    assert write_named_inserts(spec) == {"update": ["accounts_patch"], "delete": ["DeleteRule"], "state": []}
     assert build_counts([spec])["environments_without_dependency"] == 1
+
+
+def test_counting_rules_catch_run_together_operation_tables_and_state_change_inserts() -> None:
+    # `/v1/canceljob` gave a table `canceljobs`: no underscore, yet one table per operation.
+    assert is_verb_named("canceljobs", ["CancelJob", "SubmitJob"])
+    assert is_verb_named("describejobqueues", ["DescribeJobQueues"])
+    assert not is_verb_named("jobs", ["CancelJob", "SubmitJob"]) and not is_verb_named("canceljobs")
+    assert not is_verb_named("listings", ["ListListings"])
+    spec = {"name": "e", "tables": [{"name": "canceljobs"}, {"name": "jobs"}], "dependencies": [], "tools": [
+        {"name": "CancelJob", "operation": {"kind": "insert", "table": "canceljobs", "values": {}}},
+        {"name": "StartQueryExecution", "operation": {"kind": "insert", "table": "q", "values": {}}},
+    ]}
+    assert write_named_inserts(spec)["state"] == ["CancelJob"]  # a new query run is rightly an insert
+    counts = build_counts([spec])
+    assert counts["state_change_named_inserts"] == 1 and counts["verb_named_tables"] == 1
+
+
+def test_rest_json_action_paths_are_resource_actions() -> None:
+    """AWS Batch: `POST /v1/canceljob` is CancelJob on a job, not a table of cancellations."""
+    cancel = shape_tool(op("CancelJob", "POST", "/v1/canceljob", {"jobId": S, "reason": S}, ["jobId", "reason"]))
+    assert (cancel.entity, cancel.key_param) == ("job", "jobId") and cancel.action != "create"
+    assert shape(op("SubmitJob", "POST", "/v1/submitjob", {"jobName": S, "jobQueue": S}, ["jobName"]))[:2] == \
+        ("create", "job")
+    # Only a parameterless path: one with path parameters is read as REST (its parents matter).
+    assert is_action_api("/v1/canceljob", "CancelJob") and not is_action_api("/v1/{shop}/getorders", "GetOrders")
+    assert not is_action_api("/v1/jobs", "Jobs")  # one word names no action
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +289,22 @@ def test_state_rules_are_preconditions_probed_both_ways() -> None:
         assert not refused.ok and "Only pending or confirmed orders can be cancelled" in (refused.error or "")
     finally:
         store.close(episode.id)
+
+
+def test_list_envelopes_give_their_records_columns_not_their_paging_fields() -> None:
+    """`{clients: [...], nextPageToken}` lists clients: the cursor is no column of a client, while
+    an order's own `status` beside its `lines` stays a column of orders."""
+    client = {"type": "object", "properties": {"clientId": S, "clientName": S}}
+    clients = {"type": "object", "properties": {"clients": {"type": "array", "items": client}, "nextPageToken": S}}
+    order = {"type": "object", "properties": {"orderId": S, "status": S, "lines": {
+        "type": "array", "items": {"type": "object", "properties": {"sku": S}}}}}
+    draft = draft_envspec("c", "c", [
+        op("list_clients", "GET", "/accounts/{accountId}/clients", {"accountId": S}, ["accountId"], returns=clients),
+        op("get_client", "GET", "/accounts/{accountId}/clients/{clientId}", {"accountId": S, "clientId": S},
+           ["accountId", "clientId"], returns=client),
+        op("get_order", "GET", "/orders/{orderId}", {"orderId": S}, ["orderId"], returns=order),
+    ])
+    assert draft.spec is not None
+    columns = {t.name: {c.name for c in t.columns} for t in draft.spec.tables}
+    assert "client_name" in columns["clients"] and "next_page_token" not in columns["clients"]
+    assert "status" in columns["orders"]

@@ -52,8 +52,6 @@ class DemoPlan:
     # compacted schemas, least relevant tools dropped. Keeps a conversation near 850 tokens.
     tool_budget: int = 384
     max_seq_len: int = 1536
-    # Look up, confirm, act, answer takes up to 4 assistant turns; 2 spare for a retry.
-    eval_max_turns: int = 6
     eval_max_tokens: int = 96
     eval_concurrency: int = 16
     # The demo's task setting, the same for training and held-out tasks (the benchmark and
@@ -72,6 +70,14 @@ class DemoPlan:
     @property
     def build(self) -> Path:
         return self.out / "build"
+
+    @property
+    def eval_max_turns(self) -> int:
+        """Assistant turns an evaluated episode may take: one per gold call, plus asking the user
+        (or confirming), the closing answer and one retry. In the demo's idle run every passing
+        episode took at most 3 turns, while the episodes that ran to 6 repeated a call and all
+        failed: the cap ends those sooner instead of decoding turns that cannot pass."""
+        return self.task_max_steps + 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -218,11 +224,14 @@ def train_command(plan: DemoPlan, model_dir: Path) -> list[str]:
     )
 
 
-def eval_command(plan: DemoPlan, heldout: Path, model: Path, model_dir: Path) -> list[str]:
-    """`envhub eval` of the base model and the adapter: the training's tool budget and user."""
+def eval_command(plan: DemoPlan, heldout: Path, model: Path, model_dir: Path, *,
+                 adapters: list[Path] | None = None, out: Path | None = None, base: bool = True) -> list[str]:
+    """`envhub eval` of the base model (unless `base` is false) and the adapters (default: the
+    final one in `model_dir`): the training's tool budget and user."""
+    adapter_flags = [flag for a in (adapters or [model_dir / "adapter"]) for flag in ("--adapter", a)]
     return _envhub(
-        "eval", plan.build, "--tasks", heldout, "--model", model,
-        "--adapter", model_dir / "adapter", "--out", plan.out / "eval",
+        "eval", plan.build, "--tasks", heldout, "--model", model, *adapter_flags,
+        *(() if base else ("--no-base",)), "--out", out or plan.out / "eval",
         "--max-turns", plan.eval_max_turns, "--max-tokens", plan.eval_max_tokens,
         "--concurrency", plan.eval_concurrency, "--tool-budget", plan.tool_budget,
         "--user-disclosure", plan.user_disclosure,

@@ -6,11 +6,17 @@ comparison counts the same things:
 - **write-named inserts**: a tool whose name says it changes or removes something (the first verb
   word of its name, `name_verb`, is in UPDATE_WORDS or DELETE_WORDS) but whose operation only inserts rows (an `insert`, or a
   `sequence` / `program` whose only writes are inserts).
+- **state-change-named inserts**: the same for a tool named as a state change (`CancelJob`,
+  `TerminateInstances`, `suspend_line`) that only inserts a row instead of changing one.
 - **verb-named tables**: a table whose name starts with an operation verb (`get_change_tokens`,
-  `delete_xss_match_sets`) or ends with one (`projects_jobs_gets`): one table per operation, not
-  per resource.
+  `delete_xss_match_sets`) or ends with one (`projects_jobs_gets`), or that is a verb-led tool's
+  name run together (`canceljobs` for `CancelJob`, `describejobqueues` for `DescribeJobQueues`):
+  one table per operation, not per resource. Without the run-together rule the count misses
+  every table of an API whose paths are `/v1/canceljob`.
 - **environments without a dependency edge**: no tool's output feeds another tool's key argument,
-  so no multi-step task can be drawn from it.
+  so no multi-step task can be drawn from it. Joining such a piece into a sibling would lower
+  this count without giving one tool an edge, so the share of **tools on no edge** is counted
+  too.
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ from typing import Any
 from synth.envs.names import singular, split_words
 
 UPDATE_WORDS = frozenset({"update", "patch", "modify", "edit"})
+# Verbs that change a record's state in place: an insert is never what they do.
+# `start`, `stop`, `restore` and `close` are left out: `StartQueryExecution` and
+# `RestoreFromClusterSnapshot` rightly insert a new record.
+STATE_WORDS = frozenset({"cancel", "terminate", "suspend", "resume", "activate", "deactivate", "enable", "disable",
+                         "approve", "reject", "archive", "unarchive", "pause", "unpause", "lock", "unlock", "revoke"})
 DELETE_WORDS = frozenset({"delete", "remove", "destroy"})
 # A table name's first word in this set names an operation, never a resource.
 LEADING_VERBS = frozenset({
@@ -63,7 +74,10 @@ def _kinds_written(op: dict[str, Any]) -> set[str]:
     return set()
 
 
-_NAME_VERBS = LEADING_VERBS | UPDATE_WORDS | DELETE_WORDS | {"create", "insert", "add", "register", "set", "put"}
+_NAME_VERBS = LEADING_VERBS | UPDATE_WORDS | DELETE_WORDS | STATE_WORDS | {"create", "insert", "add", "register",
+                                                                           "set", "put"}
+# A tool name led by one of these names an operation; its words run together are no resource.
+_OPERATION_VERBS = _NAME_VERBS | {"submit", "deregister", "run", "send", "request", "check", "query"}
 
 
 def name_verb(name: str) -> str | None:
@@ -74,7 +88,7 @@ def name_verb(name: str) -> str | None:
 
 def write_named_inserts(spec: dict[str, Any]) -> dict[str, list[str]]:
     """{"update": [tool...], "delete": [tool...]}: tools named as updates/deletes that only insert."""
-    out: dict[str, list[str]] = {"update": [], "delete": []}
+    out: dict[str, list[str]] = {"update": [], "delete": [], "state": []}
     for tool in spec.get("tools") or []:
         if _kinds_written(tool.get("operation") or {}) != {"insert"}:
             continue
@@ -83,41 +97,66 @@ def write_named_inserts(spec: dict[str, Any]) -> dict[str, list[str]]:
             out["update"].append(tool["name"])
         elif verb in DELETE_WORDS:
             out["delete"].append(tool["name"])
+        elif verb in STATE_WORDS:
+            out["state"].append(tool["name"])
     return out
 
 
-def is_verb_named(table_name: str) -> bool:
+def _run_together(words: list[str]) -> str:
+    return singular("".join(words))
+
+
+def is_verb_named(table_name: str, tool_names: list[str] | tuple[str, ...] = ()) -> bool:
+    """Whether a table is named after an operation rather than a resource (module docstring);
+    `tool_names` (the environment's tools) lets run-together names be caught."""
     words = table_name.split("_")
-    return bool(words) and (words[0] in LEADING_VERBS or singular(words[-1]) in TRAILING_VERBS)
+    if words and (words[0] in LEADING_VERBS or singular(words[-1]) in TRAILING_VERBS):
+        return True
+    compact = _run_together(words)
+    for name in tool_names:
+        tool_words = split_words(name)
+        if len(tool_words) >= 2 and tool_words[0] in _OPERATION_VERBS and _run_together(tool_words) == compact:
+            return True
+    return False
 
 
 def verb_named_tables(spec: dict[str, Any]) -> list[str]:
-    return [t["name"] for t in spec.get("tables") or [] if is_verb_named(t["name"])]
+    tool_names = [t["name"] for t in spec.get("tools") or []]
+    return [t["name"] for t in spec.get("tables") or [] if is_verb_named(t["name"], tool_names)]
 
 
 def build_counts(specs: list[dict[str, Any]]) -> dict[str, Any]:
     """The static fidelity counts over every environment of a build."""
-    update_inserts = delete_inserts = verb_tables = tables = no_edge = 0
-    examples: dict[str, list[str]] = {"update_inserts": [], "delete_inserts": [], "verb_tables": [], "no_edge": []}
+    update_inserts = delete_inserts = state_inserts = verb_tables = tables = no_edge = tools = edgeless_tools = 0
+    examples: dict[str, list[str]] = {"update_inserts": [], "delete_inserts": [], "state_inserts": [],
+                                      "verb_tables": [], "no_edge": []}
     for spec in specs:
         named = write_named_inserts(spec)
         update_inserts += len(named["update"])
         delete_inserts += len(named["delete"])
+        state_inserts += len(named["state"])
         verbs = verb_named_tables(spec)
         verb_tables += len(verbs)
         tables += len(spec.get("tables") or [])
+        linked = {end for dep in spec.get("dependencies") or [] for end in (dep["source"], dep["target"])}
+        tools += len(spec.get("tools") or [])
+        edgeless_tools += sum(1 for t in spec.get("tools") or [] if t["name"] not in linked)
         if not spec.get("dependencies"):
             no_edge += 1
             examples["no_edge"].append(spec["name"])
         examples["update_inserts"] += [f"{spec['name']}:{t}" for t in named["update"]]
         examples["delete_inserts"] += [f"{spec['name']}:{t}" for t in named["delete"]]
+        examples["state_inserts"] += [f"{spec['name']}:{t}" for t in named["state"]]
         examples["verb_tables"] += [f"{spec['name']}:{t}" for t in verbs]
     return {
         "environments": len(specs),
         "update_named_inserts": update_inserts,
         "delete_named_inserts": delete_inserts,
+        "state_change_named_inserts": state_inserts,
         "tables": tables,
         "verb_named_tables": verb_tables,
         "environments_without_dependency": no_edge,
+        "tools": tools,
+        "tools_without_dependency": edgeless_tools,
         "examples": {k: v[:8] for k, v in examples.items()},
     }

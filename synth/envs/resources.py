@@ -51,11 +51,15 @@ class ResourceRef:
 
 
 def is_action_api(path: str | None, operation_id: str) -> bool:
-    """`POST /`, `POST /#CreateIPSet`, `/?Action=CreateX`: one endpoint, the verb in the name."""
+    """`POST /`, `POST /#CreateIPSet`, `/?Action=CreateX`: one endpoint, the verb in the name.
+    Also `POST /v1/canceljob` for `CancelJob` (AWS Batch, REST-JSON services): a path whose last
+    segment is the operation's name lower-cased and which carries no parameter."""
     if not path or not _ACTION_NAME.match(operation_id or ""):
         return False
     base, _, fragment = path.partition("#")
     base = base.split("?")[0].strip("/")
+    if "{" not in base and base and base.split("/")[-1].lower() == operation_id.lower() and len(split_words(operation_id)) >= 2:
+        return True
     return base == "" and (fragment == "" or operation_id in fragment) or "Action=" in path
 
 

@@ -21,6 +21,15 @@ MAX_COLUMNS = 24
 MAX_ENUM = 40
 _SCALAR_TYPES = {"string", "integer", "number", "boolean"}
 _WRAPPER_KEYS = ("data", "items", "results", "result", "records", "entries", "list", "values", "content")
+# Fields of a list response's envelope, never of the records it carries: `{clients: [...],
+# nextPageToken}` lists clients, and `next_page_token` is no column of a client.
+_ENVELOPE_FIELDS = frozenset({
+    "next_page_token", "next_token", "next_link", "next_marker", "marker", "next_page", "next_cursor", "cursor",
+    "page_token", "page", "page_size", "per_page", "offset", "limit", "total", "total_count", "total_size",
+    "total_items", "total_pages", "count", "kind", "etag", "self_link", "has_more", "more", "request_id",
+    "is_truncated", "truncated", "max_results", "max_items", "unreachable", "next", "previous", "prev",
+    "odata_next_link", "odata_count", "odata_context", "next_link_url",
+})
 
 
 @dataclass
@@ -130,8 +139,26 @@ def _record_schema(returns: dict[str, Any] | None) -> dict[str, Any] | None:
         if wrapped and scalar_count <= 3:
             schema = props[wrapped[0]]
             continue
+        listed = _listed_records(props)
+        if listed is not None:
+            schema = listed
+            continue
         return schema
     return schema if isinstance(schema, dict) else None
+
+
+def _listed_records(props: dict[str, Any]) -> dict[str, Any] | None:
+    """The record schema of a list envelope: one array of objects under any name, every other
+    property an envelope field (`_ENVELOPE_FIELDS`); None when the object is a record itself
+    (an order with `items` beside its own `status`)."""
+    arrays = [v for v in props.values() if isinstance(v, dict) and v.get("type") == "array"
+              and isinstance(v.get("items"), dict) and isinstance(v["items"].get("properties"), dict)]
+    if len(arrays) != 1:
+        return None
+    others = [k for k, v in props.items() if v is not arrays[0]]
+    if not all(identifier(str(k)) in _ENVELOPE_FIELDS for k in others):
+        return None
+    return arrays[0]
 
 
 def _description(schema: dict[str, Any]) -> str:

@@ -408,11 +408,13 @@ def _fidelity(results: list[DomainResult], ingested_n: int, kept: int) -> dict[s
         "tools_kept_share_of_ingested": round(kept / ingested_n, 4) if ingested_n else 0.0,
         "update_named_inserts": counts["update_named_inserts"],
         "delete_named_inserts": counts["delete_named_inserts"],
+        "state_change_named_inserts": counts["state_change_named_inserts"],
         "tables": counts["tables"],
         "verb_named_tables": counts["verb_named_tables"],
         "environments_without_dependency": counts["environments_without_dependency"],
         "environments_without_dependency_share": round(counts["environments_without_dependency"] / envs, 4)
         if envs else 0.0,
+        "tools_without_dependency": counts["tools_without_dependency"],
         "examples": counts["examples"],
     }
 
