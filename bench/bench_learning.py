@@ -134,7 +134,7 @@ def print_table(results: dict[str, dict[str, dict]]) -> None:
                           f"{row['interval'][0]:.1%}-{row['interval'][1]:.1%}", _rate(f["valid"]),
                           _rate(f["state_match"]), _rate(f["exact_match"]), _rate(f["outputs"]),
                           str(row["tool_calls"]), _rate(row["tool_call_validity"]))
-    Console().print(table)
+    Console(width=160).print(table)  # whole columns in a log file too
 
 
 def plot(results: dict[str, dict[str, dict]], path: Path) -> None:
