@@ -64,6 +64,10 @@ class Condition(Contract):
     value: Any = None
     # Whether the condition held when the task was generated (the `then` branch is in gold_calls).
     holds: bool
+    # The change the user asked for when the condition does not hold ("otherwise, return the
+    # lamp"); the last gold call when `holds` is false. Absent: the user then only wants to know
+    # the record's value ("otherwise, just tell me its status").
+    otherwise: GoldCall | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class TaskSpec(Contract):
@@ -97,6 +101,11 @@ class TaskSpec(Contract):
             raise ValueError("refusal: a refusal task (kind 'refusal') needs `refusal`, and only it may have one")
         if self.condition is not None and self.condition.check_call >= len(self.gold_calls):
             raise ValueError(f"condition.check_call: {self.condition.check_call} is not an index of gold_calls")
+        condition = self.condition
+        if condition is not None and condition.otherwise is not None and not condition.holds \
+                and (not self.gold_calls or self.gold_calls[-1] != condition.otherwise):
+            raise ValueError("condition.otherwise: the condition does not hold, so the last gold call must be "
+                             "the `otherwise` change")
         return self
 
     @model_validator(mode="before")

@@ -122,10 +122,42 @@ def test_conditional_gold_is_the_branch_the_state_selects(default_specs, default
         assert all(e is None for e in run.errors), task.task_id
         observed = run.results[cond.check_call][cond.column]
         assert (observed == cond.value) == cond.holds, task.task_id
-        # the change follows the check exactly when the condition holds; otherwise the agent says what it found
-        assert (len(task.gold_calls) > cond.check_call + 1) == cond.holds, task.task_id
+        # the change follows the check exactly when the condition holds; otherwise the `otherwise`
+        # change does, or (without one) the agent says what it found
+        after = task.gold_calls[cond.check_call + 1:]
+        if cond.holds:
+            assert len(after) == 1 and after[0] != cond.otherwise, task.task_id
+        else:
+            assert after == ([cond.otherwise] if cond.otherwise else []), task.task_id
         assert str(observed) in task.expected_outputs
         assert f"is {cond.value}" in task.goal and "Otherwise" in task.goal
+        if cond.otherwise is not None:
+            # the other change is to the same record, and the user knows every value it needs
+            assert "Otherwise, please" in task.goal, task.goal
+            assert not cond.holds or cond.otherwise.name != after[0].name, task.task_id
+            key_values = set(task.gold_calls[cond.check_call].arguments.values())
+            assert key_values & set(map(str, cond.otherwise.arguments.values())), task.task_id
+
+
+def test_some_conditions_say_what_to_do_otherwise(default_tasks):
+    """"If it is still pending, cancel it; otherwise return it": both branches are changes."""
+    conditional = [t for t in default_tasks if t.condition is not None]
+    with_otherwise = [t for t in conditional if t.condition.otherwise is not None]
+    assert with_otherwise and len(with_otherwise) < len(conditional)
+    assert any(not t.condition.holds for t in with_otherwise)
+    assert all(t.kind == "write" for t in with_otherwise if not t.condition.holds)
+
+
+def test_the_otherwise_change_must_end_the_gold_when_the_condition_fails():
+    base = {"task_id": "t", "env": "e", "goal": "g", "gold_calls": [
+        {"name": "get_order", "arguments": {"order_id": "O-1"}},
+        {"name": "return_order", "arguments": {"order_id": "O-1"}}],
+        "condition": {"check_call": 0, "column": "status", "value": "pending", "holds": False,
+                      "otherwise": {"name": "return_order", "arguments": {"order_id": "O-1"}}}}
+    assert TaskSpec.parse(base).condition.otherwise.name == "return_order"
+    wrong = {**base, "gold_calls": base["gold_calls"][:1]}
+    with pytest.raises(ValueError, match="otherwise"):
+        TaskSpec.parse(wrong)
 
 
 def test_refusal_tasks_name_a_rule_the_environment_enforces(default_specs, default_tasks):
@@ -231,7 +263,9 @@ def test_a_refusal_is_not_passed_by_silence_a_write_or_a_changed_state(default_s
 def test_the_scripted_dialogue_passes_conditional_and_deep_tasks(default_specs, default_tasks):
     specs = {s.name: s for s in default_specs}
     policy = ScriptedPolicy(mode="dialogue", seed=0, mistake_rate=0.0)
-    chosen = [t for t in default_tasks if t.condition is not None][:8] + \
+    conditional = [t for t in default_tasks if t.condition is not None]
+    chosen = [t for t in conditional if t.condition.otherwise is not None][:6] + \
+        [t for t in conditional if t.condition.otherwise is None][:4] + \
         [t for t in default_tasks if t.kind == "write" and t.steps >= 5][:8]
     results = [passed(_grade(specs[t.env], t, *asyncio.run(_converse(policy, specs[t.env], t)))) for t in chosen]
     assert sum(results) >= 0.75 * len(results), results

@@ -347,7 +347,14 @@ def final_text(task: TaskSpec, messages: list[dict[str, Any]], script: Script) -
             before = next((records[item] for item in ids if item in records), None)
             writes.append((fn["name"], arguments, data, before))
     sentences = []
-    if task.condition is not None and not task.condition.holds:
+    if task.condition is not None and not task.condition.holds and task.condition.otherwise is not None:
+        # The condition did not hold and the user said what to do then: say so, then report that change.
+        sentences.append(wording.fill("unmet-otherwise", [
+            "The {label} is not {value}, so I did what you asked for that case instead.",
+            "Since the {label} isn't {value}, I made your other change.",
+            "It was not {value}, so I went with your alternative."],
+            label=humanize(task.condition.column), value=value_text(task.condition.value)))
+    elif task.condition is not None and not task.condition.holds:
         # The user's condition did not hold: say so before what was found (the `else` branch).
         sentences.append(wording.fill("unmet", [
             "The {label} is not {value}, so I have not made that change.",

@@ -49,6 +49,9 @@ PROBE_ROWS = 24
 _NOT_A_RULE = re.compile(r"not found|no \w+ row|does not belong|nothing to change|required|must be at least|"
                          r"unknown|already|not of type|is not one of|too (long|short)", re.I)
 STEP_RETRIES = 4
+# Share of conditional tasks whose `otherwise` branch is another change to the record (when the
+# environment has one) rather than "just tell me its status".
+OTHERWISE_SHARE = 0.75
 LOOKUP_RETRIES = 12
 # A question whose answer lists more rows than this is not one a user would ask.
 MAX_LISTED_RESULTS = 5
@@ -238,10 +241,12 @@ class EnvTaskGenerator:
         gold_calls, gold_results = calls, results
         condition = None
         if kind == "conditional":
-            condition, gold_calls, gold_results, gold_hash, said = self._condition(
+            condition, gold_calls, gold_results, gold_hash, said, otherwise = self._condition(
                 walk, calls, rows_before_last, rng, state_seed)
             expected += [v for v in said if v not in expected]
             goal_input.condition = (len(calls) - 1, condition["column"], condition["value"])
+            if otherwise is not None:
+                goal_input.otherwise = otherwise
             task_kind = "write" if gold_hash != initial_hash else "read"
         goal, user_facts = compose_goal(goal_input, rng)
         task = {
@@ -396,12 +401,14 @@ class EnvTaskGenerator:
         return columns[0].name if columns else None
 
     def _condition(self, walk: Walk, calls: list[dict], rows_before: dict[str, list[dict]], rng: random.Random,
-                   state_seed: int | None) -> tuple[dict[str, Any], list[dict], list[Any], str, list[str]]:
+                   state_seed: int | None
+                   ) -> tuple[dict[str, Any], list[dict], list[Any], str, list[str], tuple[dict, Any] | None]:
         """Make the last write conditional on its record's state; the gold is the branch the state picks.
 
-        "If order O-1 is still pending, cancel it; otherwise just tell me its status": the check
-        (a lookup of the record) is added before the write, and the write stays in the gold only
-        when the condition holds on the state the walk reached."""
+        "If order O-1 is still pending, cancel it; otherwise return the lamp" (or "otherwise just
+        tell me its status"): the check (a lookup of the record) is added before the write, and the
+        gold ends with the write when the condition holds on the state the walk reached, else with
+        the `otherwise` change (if any)."""
         last = len(calls) - 1
         shape = self.shapes[calls[last]["name"]]
         key = shape.key_arg()
@@ -422,11 +429,44 @@ class EnvTaskGenerator:
         value = actual if holds or not others else rng.choice(others)
         holds = value == actual
         check_key = check.key_arg() or key
-        gold = calls[:last] + [{"name": check.name, "arguments": {check_key: key_value}}] + (
-            [calls[last]] if holds else [])
+        check_call = {"name": check.name, "arguments": {check_key: key_value}}
+        otherwise = self._otherwise(calls, check_call, key_value, rows_before, rng, state_seed) \
+            if rng.random() < OTHERWISE_SHARE else None
+        gold = calls[:last] + [check_call] + ([calls[last]] if holds else [otherwise[0]] if otherwise else [])
         results, gold_hash = self._execute(gold, state_seed)
         condition = {"check_call": last, "column": column, "op": "eq", "value": value, "holds": holds}
-        return condition, gold, results, gold_hash, [fact_text(actual)]
+        if otherwise is not None:
+            condition["otherwise"] = otherwise[0]
+        return condition, gold, results, gold_hash, [fact_text(actual)], otherwise
+
+    def _otherwise(self, calls: list[dict], check_call: dict, key_value: Any, rows_before: dict[str, list[dict]],
+                   rng: random.Random, state_seed: int | None) -> tuple[dict, Any] | None:
+        """Another change to the same record, for when the condition does not hold ("if it has not
+        shipped, cancel it; otherwise return the lamp"): a write tool of the same table keyed by
+        the same record, drawn on the state before the write, that runs there and changes it.
+        (call, its result), or None when the table has no such tool."""
+        last = len(calls) - 1
+        write = self.shapes[calls[last]["name"]]
+        names = sorted(name for name, s in self.shapes.items()
+                       if name != write.name and not s.read_only and s.table == write.table and s.key_arg())
+        rng.shuffle(names)
+        drawer = ArgumentDrawer(self.spec, rng)
+        unchanged: str | None = None
+        for name in names:
+            alt = self.shapes[name]
+            args = drawer.draw(alt, rows_before, {alt.key_arg(): key_value})
+            if args is None:
+                continue
+            call = {"name": name, "arguments": args}
+            try:
+                results, changed = self._execute(calls[:last] + [check_call, call], state_seed)
+                if unchanged is None:
+                    unchanged = self._execute(calls[:last] + [check_call], state_seed)[1]
+            except _Rejected:
+                continue
+            if changed != unchanged:
+                return call, results[-1]
+        return None
 
     def _execute(self, calls: list[dict], state_seed: int | None) -> tuple[list[Any], str]:
         """Run calls on a fresh episode: their results and the final hash (a failing call drops the walk)."""

@@ -10,14 +10,14 @@ step produced) appears verbatim in the goal, so a simulated user can reveal it w
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from servers.semantics import ToolSemantics
 from servers.spec import EnvSpec
 from synth.envs.names import plural, singular, split_words
 
-from .walk import Walk
+from .walk import Walk, WalkStep
 
 # Leading tool-name words that only restate the operation kind; the kind's own template says it better.
 _GENERIC_VERBS = {
@@ -40,6 +40,7 @@ _ACTION_VERBS = {
     "buy", "purchase", "sell", "like", "unlike", "pin", "unpin", "mute", "unmute", "ban", "unban",
     "import", "export", "run", "execute", "trigger", "retry", "clone", "fork",
     "snooze", "dismiss", "acknowledge", "ack", "finish", "undo", "redo", "promote", "demote",
+    "pick", "drop", "top",
 }
 _PARTICLES = {"in", "out", "up", "off", "on", "back", "over", "down"}
 _ACRONYMS = {"id": "ID", "ids": "IDs", "url": "URL", "sku": "SKU", "iban": "IBAN", "pnr": "PNR", "api": "API",
@@ -120,6 +121,18 @@ class GoalInput:
     # (step index of a write, column, value): that write happens only if the record's column has
     # that value ("if order O-1 is still pending, cancel it; otherwise just tell me its status").
     condition: tuple[int, str, Any] | None = None
+    # The conditional write's `otherwise` change: (call, its result) ("otherwise, return the lamp").
+    otherwise: tuple[dict[str, Any], Any] | None = None
+
+    def otherwise_facts(self) -> dict[str, Any]:
+        """What the user states for the `otherwise` change: its arguments, less a record key that
+        an earlier step looked up (the same record the conditional write addresses)."""
+        if self.otherwise is None or self.condition is None:
+            return {}
+        call, i = self.otherwise[0], self.condition[0]
+        key = self.shapes[call["name"]].key_arg()
+        looked_up = (i, self.shapes[self.calls[i]["name"]].key_arg() or "") not in self.facts
+        return {arg: v for arg, v in call["arguments"].items() if not (arg == key and looked_up)}
 
 
 class GoalWriter:
@@ -373,8 +386,30 @@ class GoalWriter:
         subject = self.entity_of_key(i, key) if key and key in call["arguments"] else f"the {noun(shape.table)}"
         lead = "" if first else self.rng.choice(["Also, ", "And "])
         extra = "".join(f" {_cap(label)}: {value_}." for label, value_ in details)
+        otherwise = f" Otherwise, just tell me its {field_label(column)}."
+        if self.g.otherwise is not None:
+            alt_clause, alt_details = self._otherwise_clause(i)
+            alt_extra = "".join(f" {_cap(label)}: {value_}." for label, value_ in alt_details)
+            otherwise = f" Otherwise, please {alt_clause} instead.{alt_extra}"
         return (f"{lead}{'I' if not lead else 'i'}f the {field_label(column)} of {subject} is {fact_text(value)}, "
-                f"please {clause}.{extra} Otherwise, just tell me its {field_label(column)}.")
+                f"please {clause}.{extra}{otherwise}")
+
+    def _otherwise_clause(self, i: int) -> tuple[str, list[tuple[str, str]]]:
+        """The `otherwise` change in the words of a write at step i: the walk with its last step
+        swapped for that change (the record's key fed the same way), told by a writer of its own."""
+        assert self.g.otherwise is not None
+        call, result = self.g.otherwise
+        alt = self.g.shapes[call["name"]]
+        step = self.g.walk.steps[i]
+        key, alt_key = self._shape(i).key_arg(), alt.key_arg()
+        feeds = {alt_key: step.feeds[key]} if key in step.feeds and alt_key else {}
+        swapped = replace(
+            self.g, walk=Walk([*self.g.walk.steps[:i], WalkStep(call["name"], feeds)], self.g.walk.intents),
+            calls=[*self.g.calls[:i], call], results=[*self.g.results[:i], result],
+            facts={**{k: v for k, v in self.g.facts.items() if k[0] != i},
+                   **{(i, arg): v for arg, v in self.g.otherwise_facts().items()}},
+            condition=None, otherwise=None)
+        return GoalWriter(swapped, self.rng)._write_clause(i, alt, call)
 
     def write(self) -> str:
         """One sentence per thing the user wants, in order: what they want, not how it is done."""
@@ -427,7 +462,9 @@ def _cap(text: str) -> str:
 def user_facts(goal: GoalInput) -> dict[str, Any]:
     """The facts keyed by argument name; a name used twice with different values gets a suffix."""
     facts: dict[str, Any] = {}
-    for (_, arg), value in sorted(goal.facts.items()):
+    # The `otherwise` change's values come after the walk's (a step index past its last).
+    stated = {**goal.facts, **{(len(goal.calls), arg): v for arg, v in goal.otherwise_facts().items()}}
+    for (_, arg), value in sorted(stated.items()):
         name, n = arg, 2
         while name in facts and facts[name] != value:
             name = f"{arg}_{n}"
