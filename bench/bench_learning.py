@@ -21,6 +21,8 @@ reused when OUT is run again.
 
     .venv/bin/python bench/bench_learning.py --out /tmp/learn            # CPU, <= 60 min on 2 cores
     .venv/bin/python bench/bench_learning.py --out /tmp/learn --steps 400 --per-env 80   # a GPU
+    .venv/bin/python bench/bench_learning.py --out /tmp/deep --task-max-steps 8 --user-disclosure ask \
+        --max-seq-len 3072 --per-env 20 --steps 40                                  # the full setting
 """
 
 from __future__ import annotations
@@ -169,7 +171,8 @@ def _plan(args: argparse.Namespace):
 
     return DemoPlan(out=args.out, per_env=args.per_env, heldout_every=args.heldout_every, train_steps=args.steps,
                     tool_budget=args.tool_budget, task_max_steps=args.task_max_steps,
-                    user_disclosure=args.user_disclosure, seed=args.seed)
+                    user_disclosure=args.user_disclosure, seed=args.seed,
+                    max_seq_len=args.max_seq_len or DemoPlan.max_seq_len)
 
 
 def main() -> int:
@@ -184,6 +187,9 @@ def main() -> int:
     parser.add_argument("--task-max-steps", type=int, default=1,
                         help="longest task in calls (default 1: the demo's stated setting; 8: deep tasks)")
     parser.add_argument("--user-disclosure", choices=["ask", "upfront"], default="upfront")
+    parser.add_argument("--max-seq-len", type=int, default=0,
+                        help="longest training conversation in tokens (default: the demo's 1536; deep tasks with "
+                             "an asking user need about 3072)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
