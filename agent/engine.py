@@ -31,6 +31,7 @@ from agent.retry import (
     UNREACHABLE_STATUSES,
     OutageWatch,
     backoff_delay,
+    cancellation_pending,
     describe,
     is_transient,
 )
@@ -211,6 +212,8 @@ async def collect(
                     error = f"episode timed out after {config.episode_timeout:g}s"
                     retryable = True
                 except Exception as err:
+                    if cancellation_pending():  # a stop request the client turned into its own error
+                        raise asyncio.CancelledError from err
                     error = describe(err)
                     retryable = is_transient(err)
                 finally:

@@ -82,6 +82,16 @@ class OutageWatch:
             )
 
 
+def cancellation_pending() -> bool:
+    """Whether the running task has been asked to stop (Ctrl-C, SIGTERM, a cancelled gather).
+
+    An HTTP or MCP client may turn the CancelledError it receives into its own error (a closed
+    stream, a broken connection), which then looks transient; a retry loop must not take that for
+    an outage and start the episode again, or a stopped collector keeps running."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def leaf_errors(err: BaseException) -> list[BaseException]:
     """The real errors inside (possibly nested) exception groups, such as the MCP client's task group raises."""
     if isinstance(err, BaseExceptionGroup):

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from agent.engine import EngineConfig
-from agent.retry import HubUnreachable, OutageWatch
+from agent.retry import HubUnreachable, OutageWatch, cancellation_pending
 from agent.run import collect_to_file
 from agent.settings import PolicySettings
 from agent.store import read_trajectories
@@ -101,6 +101,66 @@ def test_stopped_collector_closes_its_in_flight_episodes(tmp_path, sig):
         assert proc.returncode == 130, stderr[-2000:]
         assert "interrupted" in stderr
         assert _live(base_url) == 0
+
+
+async def test_a_stop_the_client_turns_into_its_own_error_still_stops_the_run(tmp_path, monkeypatch):
+    """An HTTP/MCP client may answer a cancellation with a transport error of its own. From Python
+    3.12 `asyncio.wait_for` runs the episode in the collector's own task, so that error reached the
+    retry loop, which took it for an outage and started the episode again: a stopped collector kept
+    running. (On 3.11 `wait_for` re-raises the cancellation itself; the run must stop either way.)"""
+    import agent.engine as engine
+
+    real_run_episode = engine.run_episode
+
+    async def run_episode_whose_client_swallows_cancel(*args, **kwargs):
+        try:
+            return await real_run_episode(*args, **kwargs)
+        except asyncio.CancelledError:
+            raise ConnectionError("stream closed") from None  # transient by `is_transient`
+
+    monkeypatch.setattr(engine, "run_episode", run_episode_whose_client_swallows_cancel)
+    with order_desk_hub(tmp_path) as base_url:
+        tasks = load_tasks(write_tasks(tmp_path / "tasks.jsonl", await order_desk_tasks(base_url, copies=2)))
+        config = EngineConfig(url=base_url, concurrency=2, retries=3)
+        run = asyncio.create_task(collect_to_file(tasks, config, PolicySettings(policy="scripted",
+                                                                                scripted_latency=30), tmp_path / "o.jsonl"))
+        deadline = time.monotonic() + 60
+        while _live(base_url) < 2:
+            assert not run.done() and time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        run.cancel()
+        started = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(run, 20)  # a retried episode would wait out the 30 s latency first
+        assert time.monotonic() - started < 20
+        assert _live(base_url) == 0
+
+
+async def test_cancellation_pending_sees_a_stop_request_that_was_swallowed():
+    seen: list[bool] = []
+
+    async def client_call() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise ConnectionError("stream closed") from None
+
+    async def retry_loop() -> None:
+        for _ in range(3):
+            try:
+                await client_call()
+            except ConnectionError:
+                seen.append(cancellation_pending())
+                if seen[-1]:
+                    raise asyncio.CancelledError from None
+
+    assert cancellation_pending() is False  # nobody asked this test's task to stop
+    loop_task = asyncio.create_task(retry_loop())
+    await asyncio.sleep(0.05)
+    loop_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(loop_task, 2)  # without the check it would sleep 3 x 10 s
+    assert seen == [True]
 
 
 PARENT = textwrap.dedent("""
