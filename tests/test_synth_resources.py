@@ -94,6 +94,17 @@ def test_tables_are_nouns_never_verbs() -> None:
     assert added[1] == "group" and not is_verb_named(added[1])
 
 
+def test_selector_literals_name_no_resource() -> None:
+    """`/dweet/for/{thing}` reads a dweet by thing, `/company/id/{id}` a company: `for` and `id`
+    say how the record is selected (they were tables `fors` and `ids`)."""
+    assert shape(op("getLatestDweet", "GET", "/get/latest/dweet/for/{thing}", {"thing": S}, ["thing"]))[:3] == \
+        ("get", "dweet", "thing")
+    assert shape(op("companyById", "GET", "/company/id/{id}", {"id": S}, ["id"]))[:3] == ("get", "company", "id")
+    assert shape(op("userByEmail", "GET", "/users/by-email/{email}", {"email": S}, ["email"]))[1] == "user"
+    # a literal that is itself the resource stays (`/names/{name}`, a leading `/id/{id}`)
+    assert shape(op("getName", "GET", "/names/{name}", {"name": S}, ["name"]))[1] == "name"
+
+
 def test_update_and_delete_are_never_inserts() -> None:
     # A part of the parent with no key of its own: the call changes the parent.
     settings = shape(op("updateSettings", "PUT", "/users/{userId}/settings", {"userId": S, "theme": S}, ["userId"]))

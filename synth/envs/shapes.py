@@ -256,9 +256,27 @@ def _transition_shape(
     )
 
 
+# A literal naming how the next parameter selects a record (`/dweet/for/{thing}`,
+# `/company/id/{id}`, `/users/by-email/{email}`), never a resource of its own.
+_SELECTOR_WORDS = frozenset({"for", "from", "by", "of", "with", "id", "uuid", "name", "slug", "key", "code", "email",
+                             "username", "url", "number"})
+
+
+def _drop_selectors(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Tokens without selector literals: one that sits between a literal and a parameter."""
+    kept: list[tuple[str, str]] = []
+    for i, (kind, value) in enumerate(tokens):
+        words = split_words(value) if kind == "lit" else []
+        if (words and words[0] in _SELECTOR_WORDS and len(words) <= 2 and kept and kept[-1][0] == "lit"
+                and i + 1 < len(tokens) and tokens[i + 1][0] == "param"):
+            continue
+        kept.append((kind, value))
+    return kept
+
+
 def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[str]) -> ToolShape:
     method = (tool.method or "get").lower()
-    tokens = _path_tokens(tool.path or "")
+    tokens = _drop_selectors(_path_tokens(tool.path or ""))
     name_words = split_words(tool.original_name or tool.name)
     name_verb = _verb_of(name_words[0]) if name_words else None
     # `Sites_UpdateSiteMetadata`: the verb after the noun.
