@@ -77,6 +77,13 @@ def _live(base_url: str) -> int:
     return httpx2.get(f"{base_url}/health").json()["live_episodes"]
 
 
+def _default_sigint() -> None:
+    # A test run started as a background job of a non-interactive shell (`cmd &`) ignores SIGINT,
+    # and a child inherits that; the collector rightly keeps an ignored SIGINT ignored. The user
+    # pressing Ctrl-C that this test stands for has the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stopped_collector_closes_its_in_flight_episodes(tmp_path, sig):
     with order_desk_hub(tmp_path) as base_url:
@@ -85,6 +92,7 @@ def test_stopped_collector_closes_its_in_flight_episodes(tmp_path, sig):
             [sys.executable, "-m", "agent.cli", "collect", base_url, "--tasks", str(tasks_file),
              "--out", str(tmp_path / "o.jsonl"), "--quiet", "--concurrency", "4", "--scripted-latency", "30"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+            preexec_fn=_default_sigint,
         )
         try:
             deadline = time.monotonic() + 90
