@@ -15,7 +15,7 @@ from typing import Any
 
 from servers.seedvalues import range_in_text
 from synth.envs.names import identifier, plural_phrase, singular
-from synth.envs.shapes import ToolShape, is_control_param
+from synth.envs.shapes import ToolShape, is_control_param, list_item
 
 MAX_COLUMNS = 24
 MAX_ENUM = 40
@@ -139,7 +139,7 @@ def _record_schema(returns: dict[str, Any] | None) -> dict[str, Any] | None:
         if wrapped and scalar_count <= 3:
             schema = props[wrapped[0]]
             continue
-        listed = _listed_records(props)
+        listed = _listed_records(schema)
         if listed is not None:
             schema = listed
             continue
@@ -147,18 +147,15 @@ def _record_schema(returns: dict[str, Any] | None) -> dict[str, Any] | None:
     return schema if isinstance(schema, dict) else None
 
 
-def _listed_records(props: dict[str, Any]) -> dict[str, Any] | None:
-    """The record schema of a list envelope: one array of objects under any name, every other
-    property an envelope field (`_ENVELOPE_FIELDS`); None when the object is a record itself
-    (an order with `items` beside its own `status`)."""
-    arrays = [v for v in props.values() if isinstance(v, dict) and v.get("type") == "array"
-              and isinstance(v.get("items"), dict) and isinstance(v["items"].get("properties"), dict)]
-    if len(arrays) != 1:
+def _listed_records(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The record schema of a list envelope: the items of its one array (`list_item`), when they
+    are objects and every other property is an envelope field (`_ENVELOPE_FIELDS`); None when the
+    object is a record itself (an order with `items` beside its own `status`)."""
+    item = list_item(schema)
+    if item is None or not isinstance(item.get("properties"), dict):
         return None
-    others = [k for k, v in props.items() if v is not arrays[0]]
-    if not all(identifier(str(k)) in _ENVELOPE_FIELDS for k in others):
-        return None
-    return arrays[0]
+    others = [k for k, v in schema["properties"].items() if not (isinstance(v, dict) and v.get("items") is item)]
+    return item if all(identifier(str(k)) in _ENVELOPE_FIELDS for k in others) else None
 
 
 def _description(schema: dict[str, Any]) -> str:

@@ -466,7 +466,7 @@ def _record_properties(returns: dict[str, Any] | None) -> frozenset[str]:
     return frozenset()
 
 
-def _list_item(returns: dict[str, Any] | None) -> dict[str, Any] | None:
+def list_item(returns: dict[str, Any] | None) -> dict[str, Any] | None:
     """The item schema of a list response: `[Thing]` or `{results: [Thing], count}`."""
     if not isinstance(returns, dict):
         return None
@@ -515,7 +515,7 @@ def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     for action in ("get", "find"):
         for shape in shapes:
             if shape.action == action and shape.tool.method and not shape.parents:
-                returns = shape.tool.returns if action == "get" else _list_item(shape.tool.returns)
+                returns = shape.tool.returns if action == "get" else list_item(shape.tool.returns)
                 props = _record_properties(returns)
                 if props:
                     record_of.setdefault(shape.entity, props)

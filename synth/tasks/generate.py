@@ -432,19 +432,25 @@ class EnvTaskGenerator:
         check_call = {"name": check.name, "arguments": {check_key: key_value}}
         otherwise = self._otherwise(calls, check_call, key_value, rows_before, rng, state_seed) \
             if rng.random() < OTHERWISE_SHARE else None
-        gold = calls[:last] + [check_call] + ([calls[last]] if holds else [otherwise[0]] if otherwise else [])
-        results, gold_hash = self._execute(gold, state_seed)
+        if otherwise is not None and not holds:
+            # `_otherwise` already ran exactly this gold on a fresh episode.
+            gold, (results, gold_hash) = calls[:last] + [check_call, otherwise[0]], otherwise[1:]
+        else:
+            gold = calls[:last] + [check_call] + ([calls[last]] if holds else [])
+            results, gold_hash = self._execute(gold, state_seed)
         condition = {"check_call": last, "column": column, "op": "eq", "value": value, "holds": holds}
-        if otherwise is not None:
-            condition["otherwise"] = otherwise[0]
-        return condition, gold, results, gold_hash, [fact_text(actual)], otherwise
+        if otherwise is None:
+            return condition, gold, results, gold_hash, [fact_text(actual)], None
+        condition["otherwise"] = otherwise[0]
+        return condition, gold, results, gold_hash, [fact_text(actual)], (otherwise[0], otherwise[1][-1])
 
     def _otherwise(self, calls: list[dict], check_call: dict, key_value: Any, rows_before: dict[str, list[dict]],
-                   rng: random.Random, state_seed: int | None) -> tuple[dict, Any] | None:
+                   rng: random.Random, state_seed: int | None) -> tuple[dict, list[Any], str] | None:
         """Another change to the same record, for when the condition does not hold ("if it has not
         shipped, cancel it; otherwise return the lamp"): a write tool of the same table keyed by
         the same record, drawn on the state before the write, that runs there and changes it.
-        (call, its result), or None when the table has no such tool."""
+        (call, the results and final hash of the walk's calls + check + it), or None when the table
+        has no such tool."""
         last = len(calls) - 1
         write = self.shapes[calls[last]["name"]]
         names = sorted(name for name, s in self.shapes.items()
@@ -465,7 +471,7 @@ class EnvTaskGenerator:
             except _Rejected:
                 continue
             if changed != unchanged:
-                return call, results[-1]
+                return call, results, changed
         return None
 
     def _execute(self, calls: list[dict], state_seed: int | None) -> tuple[list[Any], str]:
