@@ -90,6 +90,9 @@ def run_synth(args: argparse.Namespace) -> int:
     table.add_row("environments passing", f"{data['environments_passing']}")
     table.add_row("tools kept", f"{data['tools_kept']} ({data['yield']:.1%})")
     table.add_row("tools repaired by the gate", f"{data['tools_repaired']}")
+    if data.get("loans"):
+        borrowers = len({loan["env"] for loan in data["loans"]})
+        table.add_row("key producers lent between pieces", f"{len(data['loans'])} to {borrowers} environments")
     if data["refine"]:
         table.add_row("LLM refinements accepted", f"{data['refine']['accepted']} / {data['refine']['attempted']}")
     table.add_row("seconds", " / ".join(f"{k} {v:.1f}" for k, v in data["seconds"].items()))

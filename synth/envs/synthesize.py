@@ -23,6 +23,7 @@ from typing import Any
 
 from synth.data.default_apis import default_api_dir, default_api_files
 from synth.envs.draft import draft_envspec
+from synth.envs.lending import Loan, improves, plan_loans
 from synth.envs.names import env_name
 from synth.envs.quality_gate import MIN_TOOLS, run_gate
 from synth.tooldef import ToolDef
@@ -91,6 +92,9 @@ class DomainResult:
     round_trips: list[dict[str, Any]] = field(default_factory=list)
     # Each constant precondition probed both ways (RuleProbe.to_json).
     rule_probes: list[dict[str, Any]] = field(default_factory=list)
+    # Tools of sibling pieces of the same API lent to this environment (synth.envs.lending); they
+    # are in `tools_kept` but counted as kept only where they came from.
+    lent: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -276,6 +280,11 @@ def synthesize(inputs: list[Path] | None, out_dir: Path, settings: SynthSettings
         timings["synthesize_and_gate"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
+        with stages.stage("lend producers", None) as update:
+            loans = lend_producers(jobs, results, settings, by_name, update)
+        timings["lend_producers"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
         for stale in envs_dir.glob("*.json"):
             stale.unlink()
         for r in results:
@@ -287,6 +296,7 @@ def synthesize(inputs: list[Path] | None, out_dir: Path, settings: SynthSettings
 
     graph = tool_graph.graph if tool_graph is not None else None
     data = _report(paths, ingested, graph, domains, results, timings, settings)
+    data["loans"] = [loan.to_json() for loan in loans]
     (out_dir / "report.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return BuildReport(out_dir, data)
 
@@ -309,6 +319,46 @@ def run_domains(jobs: list[tuple[str, str, list[ToolDef]]], settings: SynthSetti
     return [r for chunk in results for r in chunk or []]
 
 
+def lend_producers(jobs: list[tuple[str, str, list[ToolDef]]], results: list[DomainResult], settings: SynthSettings,
+                   by_name: dict[str, ToolDef], update: Any) -> list[Loan]:
+    """Rebuild the pieces of split APIs that need a key only a sibling piece produces, with that
+    producer lent to them (synth.envs.lending); a rebuild replaces its piece in `results` only when
+    `improves` says so. Returns the loans taken."""
+    passing = {r.name: r for r in results if r.spec_json is not None}
+    apis = {name: frozenset(by_name[t].api or by_name[t].source for t in r.tools_kept if t in by_name)
+            for name, r in passing.items()}
+    plans = plan_loans({name: r.spec_json for name, r in passing.items() if r.spec_json is not None}, apis)
+    tools_of = {name: tools for name, _domain, tools in jobs}
+    retries = [(name, passing[name].domain, tools_of[name] + [by_name[loan.tool] for loan in plans[name]])
+               for name in sorted(plans)]
+    update(total=len(retries))
+    rebuilt = run_domains(retries, settings, update)
+    position = {r.name: i for i, r in enumerate(results)}
+    taken: list[Loan] = []
+    for new in rebuilt:
+        old = passing[new.name]
+        loans = plans[new.name]
+        offered = {loan.tool for loan in loans}
+        if not improves(old.spec_json or {}, new.spec_json, old.tools_kept, new.tools_kept,
+                        old.round_trips, new.round_trips):
+            continue
+        kept = set(new.tools_kept)
+        new.lent = sorted(offered & kept)
+        # What happened to an offered tool that did not stay is the lender's business, not the borrower's.
+        new.dropped = [d for d in new.dropped if d[0] not in offered]
+        new.repaired = [r for r in new.repaired if r[0] not in offered]
+        new.tools_in = old.tools_in
+        results[position[new.name]] = new
+        taken += [loan for loan in loans if loan.tool in kept]
+    return taken
+
+
+def kept_tool_count(results: list[DomainResult]) -> int:
+    """Tools kept by the build: a lent tool counts where it came from, not again in its borrower
+    (that would inflate the yield)."""
+    return sum(len(r.tools_kept) - len(r.lent) for r in results if r.spec_json is not None)
+
+
 def _report(paths: list[Path], ingested: Any, graph: Any, domains: list[Any], results: list[DomainResult],
             timings: dict[str, float], settings: SynthSettings) -> dict[str, Any]:
     llm = settings.llm
@@ -321,7 +371,7 @@ def _report(paths: list[Path], ingested: Any, graph: Any, domains: list[Any], re
             tool_reasons.append((reason, {"env": r.name, "tool": tool, "detail": detail[:400]}))
         if r.spec_json is None:
             env_reasons.append((r.reason or "dropped", {"env": r.name, "tools": r.tools_in}))
-    kept = sum(len(r.tools_kept) for r in results if r.spec_json is not None)
+    kept = kept_tool_count(results)
     # Tools that worked but whose environment was dropped count as lost too.
     lost_with_env = sum(r.tools_in - len(r.dropped) for r in results if r.spec_json is None)
     for r in results:
@@ -366,7 +416,7 @@ def _report(paths: list[Path], ingested: Any, graph: Any, domains: list[Any], re
         "environments": [
             {"name": r.name, "domain": r.domain, "tools_in": r.tools_in, "tools": len(r.tools_kept),
              "tables": len(r.spec_json["tables"]) if r.spec_json else 0, "passing": r.spec_json is not None,
-             "reason": r.reason, "refined": bool(r.refine and r.refine.get("accepted"))}
+             "reason": r.reason, "refined": bool(r.refine and r.refine.get("accepted")), "lent": r.lent}
             for r in results
         ],
         "stages": _stage_summary(ingested, domains, results, kept),
