@@ -15,6 +15,7 @@ from servers.sorting import parse_sort_value
 from servers.spec import FindOp, SortKey, dump_envspec, load_envspec
 from servers.state import EnvRuntime, EpisodeStore
 from synth.envs.draft import draft_envspec
+from synth.envs.shapes import shape_tool
 from synth.envs.synthesize import SynthSettings, synthesize
 from synth.ingest import ingest_paths
 from synth.ingest.openapi import load_openapi
@@ -201,6 +202,101 @@ def test_header_auth_cookies_and_conditional_headers_are_dropped_lookalikes_kept
 )
 def test_single_parameter_reasons(facts: ParamFacts, reason: str | None) -> None:
     assert transport_reason(facts) == reason
+
+
+STRING = {"type": "string"}
+
+
+@pytest.mark.parametrize(
+    ("facts", "reason"),
+    [
+        # A dotted suffix named as a format is the response's serialization, even bare (Semantria).
+        (ParamFacts("content_type", "path", "", STRING, "/blacklist.{content_type}"), "formatting"),
+        (ParamFacts("content_type", "path", "", STRING, "/collection/{collection_id}.{content_type}"), "formatting"),
+        (ParamFacts("outputFormat", "path", "Results format", {"type": "string", "enum": ["json", "gml", "shpz"]},
+                    "/addresses.{outputFormat}"), "formatting"),
+        (ParamFacts("fmt", "path", "", {"type": "string", "enum": ["json", "xml"]}, "/items/{id}.{fmt}"),
+         "formatting"),
+        # A whole segment needs the description to say so (and no enum of other formats).
+        (ParamFacts("format", "path", "format of the response. One of 'json', 'xml' or 'map'.", STRING,
+                    "/v{version}/{format}"), "formatting"),
+        (ParamFacts("format", "path", "The output format; can be svg or mml",
+                    {"type": "string", "enum": ["svg", "mml", "png"]}, "/media/math/render/{format}/{hash}"), None),
+        (ParamFacts("content_type", "path", "", STRING, "/types/{content_type}"), None),
+        # File and media extensions of a resource, and suffixes that are no format, stay.
+        (ParamFacts("extension", "path", "Media file type, available types: bmp, gif, jpg", STRING,
+                    "/media/public/{key}.{extension}"), None),
+        (ParamFacts("EXTENSION", "path", "The preview format, e.g. png or jpg", STRING,
+                    "/files/{FILE_ID}/thumbnail.{EXTENSION}"), None),
+        (ParamFacts("format", "path", "The file's format", STRING, "/files/{name}.{format}"), None),
+        (ParamFacts("ext", "path", "", STRING, "/files/{name}.{ext}"), None),
+        (ParamFacts("headId", "path", "", STRING, "/repos/{owner}/{repo}/compare/{baseId}...{headId}"), None),
+    ],
+)
+def test_format_path_parameters(facts: ParamFacts, reason: str | None) -> None:
+    assert transport_reason(facts) == reason
+
+
+def _format_suffix_spec() -> dict[str, Any]:
+    """Semantria's shape: every path ends in `.{content_type}` (JSON or XML, never described)."""
+    content_type = {"name": "content_type", "in": "path", "required": True, "type": "string"}
+    config = {"name": "config_id", "in": "query", "type": "string",
+              "description": "Identifier of configuration the collection is linked to."}
+    collection = {"type": "object", "properties": {"id": {"type": "string"}, "tag": {"type": "string"},
+                                                   "documents": {"type": "array", "items": {"type": "string"}}}}
+    ok = {"200": {"description": "ok", "schema": {"$ref": "#/definitions/Collection"}}}
+    listed = {"200": {"description": "ok", "schema": {"type": "array", "items": {"$ref": "#/definitions/Collection"}}}}
+    return {
+        "swagger": "2.0", "info": {"title": "Texts", "version": "4.0"},
+        "definitions": {"Collection": collection},
+        "paths": {
+            "/collection.{content_type}": {"post": {
+                "operationId": "queueCollection", "summary": "Queue a collection",
+                "parameters": [config, {"name": "Collection", "in": "body", "required": True,
+                                        "schema": {"$ref": "#/definitions/Collection"}}, content_type],
+                "responses": {"202": {"description": "queued"}}}},
+            "/collection/processed.{content_type}": {"get": {
+                "operationId": "retrieveProcessedCollections", "summary": "Processed collections",
+                "parameters": [config, content_type], "responses": listed}},
+            "/collection/{collection_id}.{content_type}": {
+                "get": {"operationId": "receiveCollection", "summary": "Receive a collection",
+                        "parameters": [{"name": "collection_id", "in": "path", "required": True, "type": "string"},
+                                       config, content_type], "responses": ok},
+                "delete": {"operationId": "cancelCollection", "summary": "Cancel a queued collection",
+                           "parameters": [{"name": "collection_id", "in": "path", "required": True,
+                                           "type": "string"}, config, content_type],
+                           "responses": {"202": {"description": "cancelled"}}},
+            },
+        },
+    }
+
+
+def test_format_suffix_is_dropped_and_the_path_reads_without_it() -> None:
+    tools = _by_name(load_openapi(_format_suffix_spec(), "texts.json").tools)
+    for tool in tools.values():
+        assert tool.dropped_params == {"content_type": "formatting"}, tool.name
+        assert "content_type" not in tool.parameters["properties"]
+        assert "content_type" not in tool.parameters.get("required", [])
+        assert tool.path.endswith(".{content_type}")  # the tool keeps the path the API wrote
+    shapes = {name: shape_tool(tool) for name, tool in tools.items()}
+    # The record's key is the parameter before the suffix, never the suffix.
+    assert (shapes["receiveCollection"].action, shapes["receiveCollection"].key_param) == ("get", "collection_id")
+    assert (shapes["cancelCollection"].action, shapes["cancelCollection"].key_param) == ("delete", "collection_id")
+    assert shapes["queueCollection"].action == "create"
+    assert shapes["receiveCollection"].entity == shapes["queueCollection"].entity == "collection"
+    assert shapes["retrieveProcessedCollections"].action == "find"
+
+
+def test_format_suffix_environment_links_queue_to_cancel() -> None:
+    tools = load_openapi(_format_suffix_spec(), "texts.json").tools
+    draft = draft_envspec("texts", "texts", tools, seed=1)
+    assert draft.spec is not None, draft.reason
+    by_name = {t.name: t for t in draft.spec.tools}
+    assert all("content_type" not in t.input_schema.get("properties", {}) for t in by_name.values())
+    assert by_name["cancelCollection"].operation.key.arg == "collection_id"  # type: ignore[union-attr]
+    edges = {(d.source, d.target, d.argument) for d in draft.spec.dependencies}
+    assert ("queueCollection", "cancelCollection", "collection_id") in edges
+    assert ("queueCollection", "receiveCollection", "collection_id") in edges
 
 
 def test_function_and_toolbench_sources_drop_the_same_parameters(tmp_path: Path) -> None:

@@ -35,6 +35,33 @@ _NOUN_VERBS = {"create", "get", "update", "delete", "list", "describe", "cancel"
 _GENERIC_TAIL = {"details", "detail", "info", "information", "list", "data", "all", "json", "xml"}
 
 
+def dropped_path_params(tool: Any) -> frozenset[str]:
+    """Placeholders of `tool.path` that ingest dropped (`content_type` in
+    `/collection/{collection_id}.{content_type}`, which only picked JSON or XML): no argument
+    fills them, so they name neither a record's key nor a resource. The tool keeps its path as
+    the source wrote it; the path readers leave these out."""
+    path = tool.path or ""
+    dropped = getattr(tool, "dropped_params", None) or {}
+    if not dropped or "{" not in path:
+        return frozenset()
+    schema = getattr(tool, "parameters", None)
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    kept = props if isinstance(props, dict) else {}
+    return frozenset(name for name in dropped if name not in kept and re.search(_placeholder(name), path))
+
+
+def _placeholder(name: str) -> str:
+    return r"\{\+?" + re.escape(name) + r"\}"
+
+
+def without_params(segment: str, names: frozenset[str]) -> str:
+    """`collection.{content_type}` -> `collection`: a path segment without the placeholders of
+    `names` and the dot that introduces each."""
+    for name in names:
+        segment = re.sub(r"\.?" + _placeholder(name), "", segment)
+    return segment
+
+
 @dataclass
 class ResourceRef:
     """The resource an operation acts on, read from its operation id and path."""
@@ -124,9 +151,10 @@ def _action_ref(operation_id: str, props: dict[str, Any], required: list[str]) -
     return ResourceRef([words[0]], entity, key, [], plural, "action")
 
 
-def _path_tokens(path: str) -> list[tuple[str, str]]:
+def _path_tokens(path: str, dropped: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     for seg in path.split("?")[0].split("#")[0].split("/"):
+        seg = without_params(seg, dropped)
         if not seg:
             continue
         params = _PARAM.findall(seg)
@@ -147,7 +175,8 @@ def _path_tokens(path: str) -> list[tuple[str, str]]:
     return tokens
 
 
-def _dotted_ref(operation_id: str, path: str, props: dict[str, Any], required: list[str]) -> ResourceRef | None:
+def _dotted_ref(operation_id: str, path: str, props: dict[str, Any], required: list[str],
+                dropped: frozenset[str] = frozenset()) -> ResourceRef | None:
     parts = operation_id.split(".")
     resources = [singular_phrase(identifier(p)) for p in parts[1:-1] if p]
     if not resources:
@@ -156,7 +185,7 @@ def _dotted_ref(operation_id: str, path: str, props: dict[str, Any], required: l
     entity = resources[-1]
     verb_flat = identifier(parts[-1]).replace("_", "")
     # `/{project}/setCommonInstanceMetadata`: a trailing literal that is the verb is no resource.
-    tokens = [t for t in _path_tokens(path) if t[0] != "verb"
+    tokens = [t for t in _path_tokens(path, dropped) if t[0] != "verb"
               and not (t[0] == "lit" and identifier(t[1]).replace("_", "") == verb_flat)]
     key: str | None = None
     parents: list[tuple[str, str]] = []
@@ -204,5 +233,5 @@ def resource_ref(tool: Any, props: dict[str, Any], required: list[str]) -> Resou
     if is_action_api(path, operation_id):
         return _action_ref(operation_id, props, required)
     if _DOTTED.match(operation_id):
-        return _dotted_ref(operation_id, path, props, required)
+        return _dotted_ref(operation_id, path, props, required, dropped_path_params(tool))
     return None

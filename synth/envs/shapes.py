@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from synth.envs.fidelity import DELETE_WORDS, LEADING_VERBS, TRAILING_VERBS, UPDATE_WORDS, name_verb
 from synth.envs.names import identifier, singular, singular_phrase, split_words
-from synth.envs.resources import ResourceRef, resource_ref
+from synth.envs.resources import ResourceRef, dropped_path_params, resource_ref, without_params
 from synth.tooldef import ToolDef
 
 Action = Literal["get", "find", "create", "update", "delete", "status", "action"]
@@ -136,11 +136,22 @@ def normalized_parameters(tool: ToolDef) -> tuple[dict[str, dict[str, Any]], lis
     return props, required
 
 
-def _path_tokens(path: str) -> list[tuple[str, str]]:
-    """`/v1/orders/{orderId}/cancel.json` -> [("lit","orders"),("param","orderId"),("lit","cancel")]."""
+def _path_tokens(path: str, dropped: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """`/v1/orders/{orderId}/cancel.json` -> [("lit","orders"),("param","orderId"),("lit","cancel")].
+
+    The placeholders of `dropped` (parameters ingest dropped, like `.{content_type}`) are left
+    out; what remains of their segment reads as the literal and parameters before the suffix
+    (`/v1.{output_format}` names `v1`, as `/v1.{format}` does)."""
     tokens: list[tuple[str, str]] = []
     for seg in path.split("?")[0].split("#")[0].split("/"):
         if not seg:
+            continue
+        stripped = without_params(seg, dropped)
+        if stripped != seg:
+            literal = _PARAM.sub("", stripped).strip(".-_:;,")
+            if literal:
+                tokens.append(("lit", literal))
+            tokens.extend(("param", p) for p in _PARAM.findall(stripped))
             continue
         params = _PARAM.findall(seg)
         if params and (not seg.startswith("{") or len(params) > 1):
@@ -276,7 +287,7 @@ def _drop_selectors(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[str]) -> ToolShape:
     method = (tool.method or "get").lower()
-    tokens = _drop_selectors(_path_tokens(tool.path or ""))
+    tokens = _drop_selectors(_path_tokens(tool.path or "", dropped_path_params(tool)))
     name_words = split_words(tool.original_name or tool.name)
     name_verb = _verb_of(name_words[0]) if name_words else None
     # `Sites_UpdateSiteMetadata`: the verb after the noun.
@@ -647,7 +658,8 @@ def _nounify(name: str, literals: list[str], fallback: str) -> str:
 
 def _noun_entity(shape: ToolShape) -> ToolShape:
     """Tables are nouns, for the record and for the parents its path names."""
-    literals = [singular_phrase(identifier(v)) for k, v in _path_tokens(shape.tool.path or "") if k == "lit"]
+    literals = [singular_phrase(identifier(v)) for k, v in _path_tokens(shape.tool.path or "", dropped_path_params(shape.tool))
+                if k == "lit"]
     stem = identifier(_KEY_TAIL.sub("", shape.key_param or "")) if shape.key_param else ""
     # A verb literal stands for the noun right before it in the path.
     entity = _nounify(shape.entity, list(reversed(literals)), stem or identifier(shape.tool.api or "record"))

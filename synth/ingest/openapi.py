@@ -150,8 +150,8 @@ def _shallow(node: Any, resolver: RefResolver) -> Any:
     return None
 
 
-def _facts(param: dict[str, Any], is_v2: bool, resolver: RefResolver) -> ParamFacts:
-    """What transport detection needs of one (resolved or shallow) parameter object."""
+def _facts(param: dict[str, Any], is_v2: bool, resolver: RefResolver, path: str = "") -> ParamFacts:
+    """What transport detection needs of one (resolved or shallow) parameter object on `path`."""
     if is_v2 or "schema" not in param:
         schema: dict[str, Any] = {key: param[key] for key in ("type", "format", "enum", "default") if key in param}
         items = param.get("items")
@@ -163,7 +163,7 @@ def _facts(param: dict[str, Any], is_v2: bool, resolver: RefResolver) -> ParamFa
     description = param.get("description")
     if not isinstance(description, str) or not description.strip():
         description = schema.get("description") if isinstance(schema.get("description"), str) else ""
-    return ParamFacts(str(param.get("name")), str(param.get("in")), description, schema)
+    return ParamFacts(str(param.get("name")), str(param.get("in")), description, schema, path)
 
 
 def _spec_transport_facts(
@@ -225,7 +225,7 @@ def _operation_tool(
             raise IngestError(f"{where}: missing 'name'")
         if location not in ("path", "query", "header", "cookie", "body", "formData"):
             raise IngestError(f"{where} ({name}): bad or missing 'in': {location!r}")
-        reason = transport_reason(_facts(param, is_v2, resolver), transport)
+        reason = transport_reason(_facts(param, is_v2, resolver, path), transport)
         if reason is not None:
             dropped[name] = reason
             continue

@@ -153,6 +153,8 @@ class ParamFacts:
     location: str
     description: str = ""
     schema: Mapping[str, Any] = field(default_factory=dict)
+    # The operation's path template, for a path parameter (`/blacklist.{content_type}`).
+    path: str = ""
 
 
 @dataclass
@@ -235,6 +237,42 @@ def _serialization_enum(facts: ParamFacts) -> bool:
     if not values or not all(value in _SERIALIZATION for value in values):
         return False
     return not all(value.isdigit() for value in values) or _flat(facts.name) == "xgafv"
+
+
+# What a file or media extension's description says (`/media/{key}.{extension}`, "the preview
+# format, e.g. png"): the extension of a resource, not the serialization of a response.
+_FILE_TEXT = re.compile(r"\b(files?|image|media|thumbnail|preview|download|extension|attachment)\b", re.I)
+
+
+def _format_suffix(facts: ParamFacts) -> bool:
+    """The parameter follows a dot inside its path segment: `/blacklist.{content_type}`,
+    `/collection/{collection_id}.{content_type}`, `/names/{nameId}.{outputFormat}`."""
+    return f".{{{facts.name}}}" in facts.path
+
+
+def _format_path_parameter(facts: ParamFacts) -> bool:
+    """A path parameter that picks the response's serialization rather than naming a resource.
+
+    Anywhere in the path: a format name with a serialization enum (`{format}` of json/jsonp), or
+    with no enum and a description that says it formats the response (`/v{version}/{format}`,
+    "format of the response"); an enum of other formats is the data's own (`/render/{format}`
+    of svg or png). As a dotted suffix a format name needs less: the description alone
+    (`/addresses.{outputFormat}`, "Results format"), or nothing that says otherwise (Semantria's
+    bare `.{content_type}`). A file or media extension (`/media/{key}.{extension}`,
+    `/thumbnail.{EXTENSION}` of png or jpg) and a name that is no format
+    (`/compare/{base}...{head}`) stay.
+    """
+    format_name = _flat(facts.name) in _FORMAT_NAMES
+    said = bool(_FORMAT_TEXT.search(facts.description))
+    if format_name and _serialization_enum(facts):
+        return True
+    if not _format_suffix(facts):
+        return format_name and said and _enum_values(facts.schema) is None
+    if _serialization_enum(facts):
+        return True
+    return format_name and (
+        said or (_enum_values(facts.schema) is None and not _FILE_TEXT.search(facts.description))
+    )
 
 
 def _kind(facts: ParamFacts) -> Any:
@@ -323,7 +361,8 @@ def _header_reason(facts: ParamFacts) -> str:
 def transport_reason(facts: ParamFacts, spec: SpecFacts | None = None) -> str | None:
     """Why `facts` is a transport, auth or formatting parameter, or None when it is API data.
 
-    Path parameters name resources and are kept (a `{format}` path choosing JSON or XML aside);
+    Path parameters name resources and are kept (a `{format}` path or `.{content_type}` suffix
+    choosing JSON or XML aside);
     request-body fields are data unless they are the spec's own credentials; headers and cookies
     always belong to the envelope; function arguments (`location="argument"`) need their
     description to confirm what their name suggests.
@@ -331,7 +370,7 @@ def transport_reason(facts: ParamFacts, spec: SpecFacts | None = None) -> str | 
     spec = spec or SpecFacts()
     location = facts.location
     if location == "path":
-        return FORMATTING if _flat(facts.name) in _FORMAT_NAMES and _serialization_enum(facts) else None
+        return FORMATTING if _format_path_parameter(facts) else None
     if location == "body":
         return AUTH if facts.name.lower() in spec.credential_names else None
     if location == "formData":
