@@ -55,15 +55,16 @@ def build(src: Path, archive: Path, out: Path) -> tuple[float, int]:
 
 def measure(out: Path) -> dict:
     specs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "envs").glob("*.json"))]
-    counts = build_counts(specs)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    lent = {env["name"]: env.get("lent") or [] for env in report["environments"]}
+    counts = build_counts(specs, lent=lent)
     trips = passed = 0
     for data in specs:
         spec = parse_envspec(data, origin=data["name"])
         for trip in round_trips(spec, spec.seed.rows):
             trips += 1
             passed += trip.ok
-    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    return {**counts, "round_trips": trips, "round_trips_passed": passed,
+    return {**counts, "loans": len(report.get("loans") or []), "round_trips": trips, "round_trips_passed": passed,
             "tools_ingested": report["tools_ingested"], "tools_kept": report["tools_kept"],
             "gate_fidelity": report.get("fidelity")}
 
@@ -96,8 +97,8 @@ def main() -> int:
         "",
         "| build | update-named inserts | delete-named inserts | state-change-named inserts | verb-named tables "
         "| round trip (env files) | envs without dependency edge | tools on no edge | tools kept / ingested "
-        "| wall s | peak PSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| producers lent | wall s | peak PSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, r in rows.items():
         lines.append(
@@ -108,7 +109,7 @@ def main() -> int:
             f"{r['environments']} ({pct(r['environments_without_dependency'], r['environments'])}) | "
             f"{r['tools_without_dependency']} / {r['tools']} ({pct(r['tools_without_dependency'], r['tools'])}) | "
             f"{r['tools_kept']} / {r['tools_ingested']} ({pct(r['tools_kept'], r['tools_ingested'])}) | "
-            f"{r['seconds']:.0f} | {r['peak_mb']:.0f} |")
+            f"{r['loans']} | {r['seconds']:.0f} | {r['peak_mb']:.0f} |")
     gate = rows["this code"]["gate_fidelity"]
     if gate:
         lines += ["", f"this code, at gate time (before failing tools were dropped): round trip "

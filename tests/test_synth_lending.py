@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from synth.envs.fidelity import build_counts
 from synth.envs.lending import Loan, improves, plan_loans
 from synth.envs.synthesize import (
     DomainResult,
@@ -79,6 +80,10 @@ def test_lending_rebuilds_the_borrower_with_edges_and_leaves_the_lender_alone(to
     # The lent tool is counted once, where it came from: 3 + 4 distinct tools.
     assert kept_tool_count(results) == 7
     assert threads.tools_in == 3, "the borrower's own tools, not the loan"
+    # The fidelity counts cover each environment's own tools: the lent copy is not counted again.
+    own = build_counts([threads.spec_json], lent={"notify-threads": threads.lent})
+    assert (own["tools"], own["tools_without_dependency"], own["environments_without_dependency"]) == (3, 0, 0)
+    assert build_counts([threads.spec_json])["tools"] == 4
 
 
 def test_lending_is_deterministic(tools: dict[str, ToolDef]) -> None:

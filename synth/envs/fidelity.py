@@ -125,8 +125,12 @@ def verb_named_tables(spec: dict[str, Any]) -> list[str]:
     return [t["name"] for t in spec.get("tables") or [] if is_verb_named(t["name"], tool_names)]
 
 
-def build_counts(specs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The static fidelity counts over every environment of a build."""
+def build_counts(specs: list[dict[str, Any]], lent: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The static fidelity counts over every environment of a build. `lent`: env name -> tools
+    lent to it from a sibling piece (report.json `environments[].lent`); the tool counts cover
+    each environment's own tools only, so a lent copy is neither counted twice nor as an edge
+    of its own."""
+    lent = lent or {}
     update_inserts = delete_inserts = state_inserts = verb_tables = tables = no_edge = tools = edgeless_tools = 0
     examples: dict[str, list[str]] = {"update_inserts": [], "delete_inserts": [], "state_inserts": [],
                                       "verb_tables": [], "no_edge": []}
@@ -139,8 +143,9 @@ def build_counts(specs: list[dict[str, Any]]) -> dict[str, Any]:
         verb_tables += len(verbs)
         tables += len(spec.get("tables") or [])
         linked = {end for dep in spec.get("dependencies") or [] for end in (dep["source"], dep["target"])}
-        tools += len(spec.get("tools") or [])
-        edgeless_tools += sum(1 for t in spec.get("tools") or [] if t["name"] not in linked)
+        own = [t for t in spec.get("tools") or [] if t["name"] not in set(lent.get(spec["name"], ()))]
+        tools += len(own)
+        edgeless_tools += sum(1 for t in own if t["name"] not in linked)
         if not spec.get("dependencies"):
             no_edge += 1
             examples["no_edge"].append(spec["name"])

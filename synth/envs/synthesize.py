@@ -437,7 +437,8 @@ def _fidelity(results: list[DomainResult], ingested_n: int, kept: int) -> dict[s
     for t in trips:
         if t["failed_step"] is not None:
             failed_at[t["failed_step"]] += 1
-    counts = build_counts([r.spec_json for r in results if r.spec_json is not None])
+    counts = build_counts([r.spec_json for r in results if r.spec_json is not None],
+                          lent={r.name: r.lent for r in results if r.lent})
     envs = counts["environments"]
     return {
         "resources_with_create_and_get": len(trips),
