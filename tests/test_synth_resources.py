@@ -13,7 +13,14 @@ from servers.executor import execute_tool
 from servers.spec import parse_envspec
 from servers.state import EnvRuntime, EpisodeStore
 from synth.envs.draft import draft_envspec
-from synth.envs.fidelity import build_counts, is_verb_named, name_verb, write_named_inserts
+from synth.envs.fidelity import (
+    build_counts,
+    is_verb_named,
+    name_verb,
+    noun_words,
+    verb_named_tables,
+    write_named_inserts,
+)
 from synth.envs.quality_gate import run_gate
 from synth.envs.resources import is_action_api
 from synth.envs.shapes import shape_tool
@@ -166,6 +173,59 @@ def test_rest_json_action_paths_are_resource_actions() -> None:
     # Only a parameterless path: one with path parameters is read as REST (its parents matter).
     assert is_action_api("/v1/canceljob", "CancelJob") and not is_action_api("/v1/{shop}/getorders", "GetOrders")
     assert not is_action_api("/v1/jobs", "Jobs")  # one word names no action
+
+
+def test_verb_like_words_the_tools_use_as_nouns_do_not_count() -> None:
+    """SSM's `patch` (DescribePatchBaselines), a contact `list`, a Trello `list`: nouns, since the
+    environment's tools put them in a verb's object and no tool name starts with them."""
+    ssm = ["CreatePatchBaseline", "DescribePatchBaselines", "DescribeEffectivePatchesForPatchBaseline",
+           "DescribePatchGroupState", "GetPatchBaseline"]
+    for table in ("patch_baselines", "patch_group_states", "effective_patches", "available_patches"):
+        assert not is_verb_named(table, ssm), table
+    assert not is_verb_named("list_items", ["addContactListItems", "createContactList", "getContactListItems"])
+    assert not is_verb_named("list_boards", ["getListsByIdList", "getListsBoardByIdList", "addLists"])
+    assert noun_words(["DescribePatchBaselines", "GetPatchBaseline"]) >= {"patch", "baseline"}
+    # Still operations: the word leads a tool of the environment, or no tool uses it as a noun.
+    assert is_verb_named("get_change_tokens", ["GetChangeToken", "CreateIPSet"])
+    assert is_verb_named("canceljobs", ["CancelJob", "DescribeJobs"])
+    assert is_verb_named("list_boards", ["getListsByIdList", "listBoards"])
+    assert is_verb_named("patch_baselines", ["DescribePatchBaselines", "PatchBaseline"])
+    assert is_verb_named("patch_baselines")
+    # A word after a preposition or in a name no verb leads is no verb's object.
+    assert is_verb_named("get_items", ["ListItemsForGet", "ItemsGet"])
+    spec = {"name": "e", "dependencies": [], "tables": [{"name": "patch_groups"}, {"name": "get_patch_states"}],
+            "tools": [{"name": "DescribePatchGroups"}, {"name": "GetPatchState"}]}
+    assert verb_named_tables(spec) == ["get_patch_states"]
+
+
+def test_operation_named_path_segments_act_on_the_resource_they_name() -> None:
+    """ShipStation's `/carriers/getcarrier?carrierCode=`, BeezUP's `/orders/batches/setMerchantOrderInfos`
+    and ExaVault's `/v1/checkFilesExist`: a verb and a noun in one segment are an operation on that
+    noun, never a table of its own (`getcarriers`, `set_merchant_order_info`, `check_files_exists`)."""
+    code = {"carrierCode": S}
+    assert shape(op("get_carriers_getcarrier", "GET", "/carriers/getcarrier?carrierCode={carrierCode}", code,
+                    ["carrierCode"]))[:3] == ("get", "carrier", "carrierCode")
+    assert shape(op("get_carriers_listpackages", "GET", "/carriers/listpackages?carrierCode={carrierCode}", code,
+                    ["carrierCode"]))[:2] == ("find", "package")
+    assert shape(op("post_carriers_addfunds", "POST", "/carriers/addfunds", {}))[:2] == ("create", "fund")
+    assert shape(op("get_orders_listbytag", "GET", "/orders/listbytag?tagId={tagId}", {"tagId": S}))[:2] == \
+        ("find", "order")
+    info = shape_tool(op("SetMerchantOrderInfoList", "POST", "/user/marketplaces/orders/batches/setMerchantOrderInfos",
+                         {"orderId": S, "orderMerchantOrderId": S}, ["orderId"]))
+    assert (info.action, info.verb, info.entity) == ("update", "set", "merchant_order_info")
+    assert shape(op("checkFilesExist", "GET", "/v1/checkFilesExist", {"filePaths": S}, ["filePaths"]))[:2] == \
+        ("find", "file")
+    for table in ("carrier", "package", "fund", "merchant_order_info", "file"):
+        assert not is_verb_named(table)
+    # One word, not a verb and its object: `listings`, `address`, `addons` stay resources.
+    assert shape(op("get_listings", "GET", "/shop/listings", {}))[:2] == ("find", "listing")
+    assert shape(op("get_address", "GET", "/users/address", {}))[1] == "address"
+    assert shape(op("get_addons", "GET", "/plans/addons", {}))[1] == "addon"
+    # An ambiguous verb in a segment that is not the operation's name stays a noun.
+    assert shape(op("StopPoint_Get", "GET", "/StopPoint", {}))[1] == "stop_point"
+    assert shape(op("listOrderItems", "GET", "/orders/orderItems", {}))[1] == "order_item"
+    # A change that names no record is not made one by splitting its segment.
+    assert shape_tool(op("post_orders_removetag", "POST", "/orders/removetag", {})).problem is None
 
 
 @pytest.fixture(scope="module")

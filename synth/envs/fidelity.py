@@ -12,7 +12,12 @@ comparison counts the same things:
   `delete_xss_match_sets`) or ends with one (`projects_jobs_gets`), or that is a verb-led tool's
   name run together (`canceljobs` for `CancelJob`, `describejobqueues` for `DescribeJobQueues`):
   one table per operation, not per resource. Without the run-together rule the count misses
-  every table of an API whose paths are `/v1/canceljob`.
+  every table of an API whose paths are `/v1/canceljob`. A first or last word that is also a
+  noun does not count when the environment's own tools use it so: it stands in the object of
+  another tool's verb (`patch` in `DescribePatchBaselines`, `lists` in `getListsByIdList`,
+  `list` in `createContactList`) and leads no tool's name (no `PatchX`, no `ListX`). So
+  `patch_baselines` beside `DescribePatchBaselines` is a resource, while `get_change_tokens`
+  beside `GetChangeToken` still counts: its `get` leads a tool.
 - **environments without a dependency edge**: no tool's output feeds another tool's key argument,
   so no multi-step task can be drawn from it. Joining such a piece into a sibling would lower
   this count without giving one tool an edge, so the share of **tools on no edge** is counted
@@ -106,11 +111,38 @@ def _run_together(words: list[str]) -> str:
     return singular("".join(words))
 
 
-def is_verb_named(table_name: str, tool_names: list[str] | tuple[str, ...] = ()) -> bool:
+_OBJECT_STOP = frozenset({"by", "for", "from", "in", "of", "with", "to", "on", "using", "via", "at", "and", "or"})
+
+
+def noun_words(tool_names: list[str] | tuple[str, ...]) -> frozenset[str]:
+    """Words (singular) the tools use as nouns: each stands in the object of a tool name led by
+    an operation verb (the words after the verb, up to a preposition) and leads no tool name."""
+    objects: set[str] = set()
+    leading: set[str] = set()
+    for name in tool_names:
+        words = split_words(name)
+        if not words:
+            continue
+        leading.add(singular(words[0]))
+        if words[0] not in _OPERATION_VERBS:
+            continue
+        for word in words[1:]:
+            if word in _OBJECT_STOP:
+                break
+            objects.add(singular(word))
+    return frozenset(objects - leading)
+
+
+def is_verb_named(table_name: str, tool_names: list[str] | tuple[str, ...] = (),
+                  nouns: frozenset[str] | None = None) -> bool:
     """Whether a table is named after an operation rather than a resource (module docstring);
-    `tool_names` (the environment's tools) lets run-together names be caught."""
+    `tool_names` (the environment's tools) lets run-together names be caught and tells which
+    verb-like words the environment uses as nouns (`noun_words`; pass `nouns` to reuse it)."""
     words = table_name.split("_")
-    if words and (words[0] in LEADING_VERBS or singular(words[-1]) in TRAILING_VERBS):
+    if nouns is None:
+        nouns = noun_words(tool_names)
+    if words and (words[0] in LEADING_VERBS and singular(words[0]) not in nouns
+                  or singular(words[-1]) in TRAILING_VERBS and singular(words[-1]) not in nouns):
         return True
     compact = _run_together(words)
     for name in tool_names:
@@ -122,7 +154,8 @@ def is_verb_named(table_name: str, tool_names: list[str] | tuple[str, ...] = ())
 
 def verb_named_tables(spec: dict[str, Any]) -> list[str]:
     tool_names = [t["name"] for t in spec.get("tools") or []]
-    return [t["name"] for t in spec.get("tables") or [] if is_verb_named(t["name"], tool_names)]
+    nouns = noun_words(tool_names)
+    return [t["name"] for t in spec.get("tables") or [] if is_verb_named(t["name"], tool_names, nouns)]
 
 
 def build_counts(specs: list[dict[str, Any]], lent: dict[str, list[str]] | None = None) -> dict[str, Any]:

@@ -267,6 +267,48 @@ def _transition_shape(
     )
 
 
+# Word endings that make a verb into a noun (`listings`, `addition`, `getter`, `cancellations`,
+# `searchable`, `enablement`) or finish another word (`address`, `addons`, `getaway`): after
+# one of them a verb prefix is no verb of its own.
+_NOT_OBJECT_STARTS = ("ing", "ion", "ition", "ation", "lation", "ling", "led", "er", "ed", "es", "able", "ment",
+                      "ress", "on", "away", "ener", "ance", "ence")
+# Verbs a run-together segment may start with: those that never start a resource's name.
+_RUN_TOGETHER_VERBS = sorted(LEADING_VERBS - {"patch"}, key=len, reverse=True)
+# Trailing words of an operation's name that say what it asks, not what it acts on.
+_PREDICATES = frozenset({"exist", "exists"})
+
+
+def _split_run_together(literal: str) -> list[str] | None:
+    """`getcarrier` -> [get, carrier], `listpackages` -> [list, packages], `listbytag` -> [list]
+    (by tag: the verb acts on the resource before it): a lower-case segment that is an
+    operation verb and an object run together. None when it is one word (`listings`,
+    `address`, `addons`) or no verb leads it."""
+    if not re.fullmatch(r"[a-z]+", literal):
+        return None
+    for verb in _RUN_TOGETHER_VERBS:
+        rest = literal[len(verb):]
+        if not literal.startswith(verb) or len(rest) < 3 or rest.startswith(_NOT_OBJECT_STARTS):
+            continue
+        for stop in ("by", "for"):
+            if rest.startswith(stop) and len(rest) >= len(stop) + 3:
+                return [verb]
+        return [verb, rest]
+    return None
+
+
+def _spells_operation(literal: str, operation_id: str) -> bool:
+    """Whether a path segment is the operation's name (`checkFilesExist` for checkFilesExist,
+    `setMerchantOrderInfos` for SetMerchantOrderInfoList): the RPC style of
+    `resources.is_action_api`'s `/v1/canceljob`, on a path that also names resources."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", operation_id):
+        return False  # `ExportTasks_List`, `open search`: a noun and a verb, or no name at all
+    op_words = split_words(operation_id)
+    if len(op_words) > 2 and op_words[-1] == "list":
+        op_words = op_words[:-1]
+    flat = "".join(split_words(literal))
+    return len(op_words) >= 2 and singular(flat) == singular("".join(op_words))
+
+
 # A literal naming how the next parameter selects a record (`/dweet/for/{thing}`,
 # `/company/id/{id}`, `/users/by-email/{email}`), never a resource of its own.
 _SELECTOR_WORDS = frozenset({"for", "from", "by", "of", "with", "id", "uuid", "name", "slug", "key", "code", "email",
@@ -301,21 +343,40 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     # Find the last literal segment; what follows it are its key params.
     last_lit = max((i for i, (k, _) in enumerate(tokens) if k == "lit"), default=-1)
     action_verb: str | None = None
+    at_end = False
     if last_lit >= 0:
-        words = split_words(tokens[last_lit][1])
+        literal = tokens[last_lit][1]
+        at_end = last_lit == len(tokens) - 1
+        follows_param = last_lit > 0 and tokens[last_lit - 1][0] == "param"
+        words = split_words(literal)
+        if len(words) == 1 and at_end and not follows_param:
+            split = _split_run_together(literal)  # `/carriers/getcarrier`: get a carrier
+            # A change needs the record it changes: `POST /orders/removetag` naming no tag stays
+            # what it was rather than becoming a change of nothing. `/orders/listbytag` lists
+            # orders; `POST /elements/searchbyattribute` may make a search, so it stays.
+            changes = split and (split[0] in UPDATE_VERBS | DELETE_VERBS or split[0] in STATUS_VERBS)
+            if split and not (changes and _id_param_for(singular(split[-1]), props, required) is None) \
+                    and (len(split) > 1 or method == "get"):
+                words = split
         first = words[0] if words else ""
         if first in ("check", "sign", "log") and len(words) > 1 and words[1] in ("in", "out"):
             first = first + words[1]  # `/bookings/{id}/check-in` checks in, it reads nothing
         verb = _verb_of(first)
-        follows_param = last_lit > 0 and tokens[last_lit - 1][0] == "param"
-        literal = tokens[last_lit][1]
         separated = bool(re.search(r"[-_.]", literal))
-        if len(words) > 1 and not follows_param and (first in LEADING_VERBS or separated and verb is not None):
+        # `/orders/batches/setMerchantOrderInfos` for SetMerchantOrderInfoList: the segment is
+        # the operation's own name, so its first word is the operation's verb.
+        named = at_end and len(words) > 1 and _spells_operation(literal, tool.original_name or "")
+        if len(words) > 1 and not follows_param and (first in LEADING_VERBS or (separated or named)
+                                                      and verb is not None):
             # `/search_airports`, `/start-support-data-export`: a verb on the resource the rest
-            # names (`StopPoint` stays a noun: an ambiguous verb needs a separator to count;
-            # `/members/{id}/pay-fines` stays an action on that member).
+            # names (`StopPoint` stays a noun: an ambiguous verb needs a separator, or the
+            # operation named by the segment, to count; `/members/{id}/pay-fines` stays an
+            # action on that member).
             action_verb = verb or first
-            tokens = [*tokens[:last_lit], ("lit", "_".join(words[1:])), *tokens[last_lit + 1:]]
+            rest = words[1:]
+            while len(rest) > 1 and rest[-1] in _PREDICATES:
+                rest = rest[:-1]  # `checkFilesExist` checks files
+            tokens = [*tokens[:last_lit], ("lit", "_".join(rest)), *tokens[last_lit + 1:]]
             verb = None
         # `/orders/{id}/cancel` or `/orders/search`: the literal is an action on what precedes it.
         if verb and (follows_param or (len(words) == 1 and last_lit > 0)) and last_lit == len(tokens) - 1:
@@ -361,6 +422,11 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     read_by_name = name_verb in READ_VERBS and action_verb is None
     # A POST answered with 201 made something: `check_out_copy` is `POST /loans`, a new loan.
     created = method == "post" and tool.returns_status == "201"
+    if action_verb in GET_VERBS and method == "get" and key_param is None and at_end:
+        # `GET /carriers/getcarrier?carrierCode=`: the required key of the record it names.
+        key = _id_param_for(entity, props, required)
+        if key in required and (identifier(key) == "id" or identifier(key).startswith(entity.split("_")[-1])):
+            return ToolShape(tool, "get", "get", entity, key, parents, props, required)
     if action_verb and action_verb in READ_VERBS and not created or (
         method == "post" and read_by_name and key_param is None and not created
     ):
