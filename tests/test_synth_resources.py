@@ -379,3 +379,72 @@ def test_list_envelopes_give_their_records_columns_not_their_paging_fields() -> 
     columns = {t.name: {c.name for c in t.columns} for t in draft.spec.tables}
     assert "client_name" in columns["clients"] and "next_page_token" not in columns["clients"]
     assert "status" in columns["orders"]
+
+
+def test_a_list_named_get_keyed_by_something_else_lists_under_it() -> None:
+    # `listBots GET /bot/{app_id}` lists the app's bots; `ListObjects GET /{Bucket}` the bucket's objects.
+    action, entity, key, _ = shape(op("listBots", "GET", "/bot/{app_id}", {"app_id": S}, ["app_id"]))
+    assert (action, entity, key) == ("find", "bot", None)
+    action, entity, key, _ = shape(op("ListObjects", "GET", "/{Bucket}#ListObjects", {"Bucket": S}, ["Bucket"]))
+    assert (action, entity, key) == ("find", "object", None)
+    action, entity, key, _ = shape(op("ListJobsByPipeline", "GET", "/2012-09-25/jobsByPipeline/{PipelineId}",
+                                      {"PipelineId": S}, ["PipelineId"]))
+    assert (action, entity, key) == ("find", "job", None)
+    # A key that names the listed thing, or a bare id, still gets one record.
+    assert shape(op("findStationByStationNumber", "GET", "/stations/{stationnumber}",
+                    {"stationnumber": S}, ["stationnumber"]))[:3] == ("get", "station", "stationnumber")
+    assert shape(op("findAdvisorByID", "GET", "/advisors/{id}", {"id": S}, ["id"]))[:3] == ("get", "advisor", "id")
+    assert shape(op("getBot", "GET", "/bot/{app_id}", {"app_id": S}, ["app_id"]))[:3] == ("get", "bot", "app_id")
+
+
+def test_a_put_named_create_makes_the_record_the_caller_names() -> None:
+    action, entity, key, _ = shape(op("createBot", "PUT", "/bot/{app_id}/{botname}",
+                                      {"app_id": S, "botname": S}, ["app_id", "botname"]))
+    assert (action, entity, key) == ("create", "bot", "botname")
+    path = "/subscriptions/{subscriptionId}/providers/Microsoft.Cdn/profiles/{profileName}"
+    props = {"subscriptionId": S, "profileName": S, "sku": S}
+    assert shape(op("Profiles_Create", "PUT", path, props, ["subscriptionId", "profileName"]))[:3] == \
+        ("create", "profile", "profileName")
+    # Create-or-update and plain updates stay updates of the named record.
+    assert shape(op("Profiles_CreateOrUpdate", "PUT", path, props, ["subscriptionId", "profileName"]))[:3] == \
+        ("update", "profile", "profileName")
+    assert shape(op("Profiles_Update", "PUT", path, props, ["subscriptionId", "profileName"]))[:3] == \
+        ("update", "profile", "profileName")
+
+
+def test_a_google_resource_is_one_table_whatever_its_key_is_named() -> None:
+    # `achievementConfigurations.get(achievementId)` gets an achievement configuration (no facet of
+    # an `achievement`), and `liveChatMessages.list(liveChatId)` lists messages.
+    got = shape(op("gamesConfiguration.achievementConfigurations.get", "GET", "/achievements/{achievementId}",
+                   {"achievementId": S}, ["achievementId"]))
+    assert got[:3] == ("get", "achievement_configuration", "achievementId")
+    deleted = shape(op("gamesConfiguration.achievementConfigurations.delete", "DELETE",
+                       "/achievements/{achievementId}", {"achievementId": S}, ["achievementId"]))
+    assert deleted[:3] == ("delete", "achievement_configuration", "achievementId")
+    listed = shape(op("gamesConfiguration.achievementConfigurations.list", "GET",
+                      "/applications/{applicationId}/achievements", {"applicationId": S}, ["applicationId"]))
+    assert listed[:2] == ("find", "achievement_configuration")
+    messages = shape(op("youtube.liveChatMessages.list", "GET", "/liveChat/messages",
+                        {"liveChatId": S, "part": S}, ["liveChatId", "part"]))
+    assert messages[:3] == ("find", "live_chat_message", None)
+
+
+def test_a_google_method_that_makes_another_resource_inserts_that_resource() -> None:
+    from synth.envs.shapes import reconcile_shapes
+
+    tools = [
+        op("oslogin.users.importSshPublicKey", "POST", "/v1/{parent}:importSshPublicKey",
+           {"parent": S, "key": S}, ["parent"]),
+        op("oslogin.users.sshPublicKeys.get", "GET", "/v1/{name}", {"name": S}, ["name"]),
+        op("oslogin.users.sshPublicKeys.delete", "DELETE", "/v1/{name}", {"name": S}, ["name"]),
+        # `addInstance` links an existing instance; it makes none.
+        op("compute.targetPools.addInstance", "POST", "/{project}/targetPools/{targetPool}/addInstance",
+           {"project": S, "targetPool": S}, ["project", "targetPool"]),
+        op("compute.instances.get", "GET", "/{project}/instances/{instance}",
+           {"project": S, "instance": S}, ["project", "instance"]),
+    ]
+    shapes = {s.tool.original_name: s for s in reconcile_shapes([shape_tool(t) for t in tools])}
+    imported = shapes["oslogin.users.importSshPublicKey"]
+    assert (imported.action, imported.entity) == ("create", "ssh_public_key")
+    assert shapes["oslogin.users.sshPublicKeys.get"].entity == "ssh_public_key"
+    assert shapes["compute.targetPools.addInstance"].entity != "instance"

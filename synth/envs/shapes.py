@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from synth.envs.fidelity import DELETE_WORDS, LEADING_VERBS, TRAILING_VERBS, UPDATE_WORDS, name_verb
 from synth.envs.names import identifier, singular, singular_phrase, split_words
+from synth.envs.resources import _DOTTED as _DOTTED_ID
 from synth.envs.resources import ResourceRef, dropped_path_params, resource_ref, without_params
 from synth.tooldef import ToolDef
 
@@ -327,6 +328,46 @@ def _drop_selectors(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return kept
 
 
+# Operation-name verbs of a listing: `listBots`, `ListObjects`, `searchArticles`.
+_LIST_NAME_VERBS = frozenset({"list", "search", "find", "query", "browse"})
+# Parameter names that are a key of whatever the path names (`/advisors/{id}`).
+_BARE_KEYS = frozenset({"id", "ids", "uuid", "key", "name", "code", "slug", "number"})
+# Name verbs that make a record whose key the caller chooses (on a PUT to its path).
+_NAMED_CREATE_VERBS = frozenset({"create", "new", "register", "insert"})
+
+
+def _names_entity(param: str, entity: str) -> bool:
+    """Whether `param` is a key of `entity`: `botname`, `stationNumber`, `id`, `rental_location_id`."""
+    s = identifier(param)
+    if s in _BARE_KEYS:
+        return True
+    stem = identifier(_KEY_TAIL.sub("", param) or param).replace("_", "")
+    flat = entity.replace("_", "")
+    return bool(stem) and (stem.startswith(flat) or flat.startswith(stem) or flat.endswith(stem) or stem.endswith(flat))
+
+
+def _listed_under(name_words: list[str], entity: str, key_param: str) -> str | None:
+    """`listBots GET /bot/{app_id}`, `ListObjects GET /{Bucket}`, `ListJobsByPipeline GET
+    /jobsByPipeline/{PipelineId}`: an operation named as a listing whose last path parameter
+    names something else (the app, the bucket, the pipeline) reads the records under it; that
+    parameter filters the list, it is not a record's key. The listed entity, or None."""
+    if not name_words or name_words[0] not in _LIST_NAME_VERBS:
+        return None
+    listed = _entity_from_words(entity.split("_")) or entity
+    return None if _names_entity(key_param, listed) else listed
+
+
+def _creates_named(name_words: list[str]) -> bool:
+    """`createBot`, `Servers_Create`, `Sites_CreateDeployment` (not `CreateOrUpdate`): the name's
+    verb, first or right after the resource's noun, makes a record."""
+    for i, word in enumerate(name_words):
+        if word in _NAMED_CREATE_VERBS:
+            return name_words[i + 1:i + 2] != ["or"]
+        if i > 0 and word in LEADING_VERBS:
+            return False
+    return False
+
+
 def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[str]) -> ToolShape:
     method = (tool.method or "get").lower()
     tokens = _drop_selectors(_path_tokens(tool.path or "", dropped_path_params(tool)))
@@ -432,6 +473,9 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     ):
         return ToolShape(tool, "find", action_verb or name_verb or "get", entity, None, parents, props, required)
     if method in {"get", "head", "options"}:
+        listed = _listed_under(name_words, entity, key_param) if key_param is not None else None
+        if listed is not None:
+            return ToolShape(tool, "find", name_words[0], listed, None, parents, props, required)
         if key_param is not None:
             return ToolShape(tool, "get", "get", entity, key_param, parents, props, required)
         return ToolShape(tool, "find", name_verb or "list", entity, None, parents, props, required)
@@ -451,6 +495,10 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
                             props, required)
     if method in {"put", "patch"} or (method == "post" and key_param is not None):
         if key_param is not None:
+            if method == "put" and _creates_named(name_words):
+                # `PUT /bot/{app_id}/{botname}` (createBot), `Servers_Create PUT .../servers/{serverName}`:
+                # the caller names the new record; the path's key is its key.
+                return ToolShape(tool, "create", "create", entity, key_param, parents, props, required)
             if name_verb in STATUS_VERBS or name_verb in OTHER_ACTION_VERBS:
                 return _write_shape(tool, name_verb, entity, key_param, parents, props, required)
             return ToolShape(tool, "update", name_verb or "update", entity, key_param, parents, props, required)
@@ -580,6 +628,28 @@ def _adopt_key_names(shapes: list[ToolShape]) -> None:
         shape.parents = [(param, renames.get(parent, parent)) for param, parent in shape.parents]
 
 
+# Verbs of a Google-style method that make the thing their object names (`importSshPublicKey`).
+_MAKING_VERBS = frozenset({"create", "import", "insert", "generate"})
+
+
+def _compound_creates(shapes: list[ToolShape]) -> None:
+    """`oslogin.users.importSshPublicKey`, `compute.disks.createSnapshot`: a Google-style method
+    whose verb makes what the rest of its name names inserts that record (an SSH public key, a
+    snapshot) when the domain has that resource, not a row of the resource it is called on."""
+    entities = {s.entity for s in shapes}
+    for shape in shapes:
+        name = shape.tool.original_name or ""
+        if shape.action != "create" or not _DOTTED_ID.match(name):
+            continue
+        words = split_words(name.rsplit(".", 1)[1])
+        if len(words) < 2 or words[0] not in _MAKING_VERBS:
+            continue
+        made = singular_phrase(identifier("_".join(words[1:])))
+        if made != shape.entity and made in entities:
+            shape.entity = made
+            shape.parents = [(p, e) for p, e in shape.parents if e != made]
+
+
 def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     """Fix what one tool alone cannot tell: `POST /accounts/{account_id}/freeze` answered with
     the same record as `GET /accounts/{account_id}` (not a 201) changes that account; it does
@@ -587,6 +657,7 @@ def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     A status verb becomes a status change, any other verb an update of the body's fields (or,
     with no body, a counted action). A 201, or a different record, stays a nested create."""
     _adopt_key_names(shapes)
+    _compound_creates(shapes)
     record_of: dict[str, frozenset[str]] = {}
     # The record by id first; a list's items stand in for it when the API has no get.
     for action in ("get", "find"):
@@ -760,7 +831,12 @@ def shape_tool(tool: ToolDef) -> ToolShape:
             shaped = _shape_from_ref(tool, ref, props, required)
         else:
             shaped = _shape_http(tool, props, required)
-        return _noun_entity(_never_insert_a_change(_facet_of_keyed_record(shaped)))
+        if ref is None or ref.style != "dotted":
+            # `achievementConfigurations.get(achievementId)` gets an achievement configuration and
+            # `liveChatMessages.list(liveChatId)` lists messages: a Google-style id names its
+            # resource, which is no part of the record its key parameter is named after.
+            shaped = _facet_of_keyed_record(shaped)
+        return _noun_entity(_never_insert_a_change(shaped))
     return _noun_entity(_never_insert_a_change(_shape_named(tool, props, required)))
 
 
