@@ -460,6 +460,8 @@ def _run_update(call: _Call, op: UpdateOp) -> dict:
 
 def _run_delete(call: _Call, op: DeleteOp) -> dict:
     table = call.runtime.tables[op.table]
+    if op.many:
+        return _run_bulk_delete(call, op, table)
     key = _key_value(table, call.required(op.key, table.primary_key))
     row = _fetch_required(call, table, key)
     _check_preconditions(call, table, key, row, op.preconditions)
@@ -468,6 +470,28 @@ def _run_delete(call: _Call, op: DeleteOp) -> dict:
         f"DELETE FROM {quote(table.name)} WHERE {quote(table.primary_key)} = ?", (to_sql(table.pk_column, key),)
     )
     return row
+
+
+def _run_bulk_delete(call: _Call, op: DeleteOp, table: Table) -> dict:
+    """Delete every row the list of keys names: each must exist and pass the checks a single
+    delete makes, else nothing is deleted (the call's transaction rolls back)."""
+    given = call.required(op.key, table.primary_key)
+    arg = op.key.arg if isinstance(op.key, ArgValue) else table.primary_key
+    if not isinstance(given, list) or not given \
+            or any(isinstance(k, bool) or not isinstance(k, (str, int)) for k in given):
+        raise ToolError(f"'{arg}' must be a non-empty list of {table.primary_key} values, got {given!r}")
+    keys = list(dict.fromkeys(_key_value(table, k) for k in given))
+    rows = []
+    for key in keys:
+        row = _fetch_required(call, table, key)
+        _check_preconditions(call, table, key, row, op.preconditions)
+        rows.append(row)
+    for key, row in zip(keys, rows, strict=True):
+        _check_children(call, table, row)
+        call.conn.execute(
+            f"DELETE FROM {quote(table.name)} WHERE {quote(table.primary_key)} = ?", (to_sql(table.pk_column, key),)
+        )
+    return {"results": rows, "count": len(rows)}
 
 
 _RUNNERS = {"get": _run_get, "find": _run_find, "insert": _run_insert, "update": _run_update, "delete": _run_delete}

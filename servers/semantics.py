@@ -117,6 +117,11 @@ class ArgUse:
     kind: str = ""
     clause: Clause = "key"
 
+    @property
+    def many(self) -> bool:
+        """Whether the argument is a list of keys (a bulk delete's ids), not one key."""
+        return self.role == "key" and self.op == "in"
+
 
 class Read(NamedTuple):
     """One value a step reads: where (`clause`), for which column (None for the key and the limit),
@@ -215,10 +220,12 @@ def _update_step(op: UpdateOp, bind: str | None) -> Step:
 
 
 def _delete_step(op: DeleteOp, bind: str | None) -> Step:
-    reads = [Read("key", None, "eq", op.key)]
+    # A bulk delete reads a list of keys (`in`) and returns the deleted rows as a list.
+    reads = [Read("key", None, "in" if op.many else "eq", op.key)]
     reads += [Read("precondition", p.column, p.op, p.value) for p in op.preconditions]
-    return Step("delete", op.table, bind, writes=True, deletes=True, columns=tuple(p.column for p in op.preconditions),
-                reads=tuple(reads), preconditions=tuple(op.preconditions))
+    return Step("delete", op.table, bind, writes=True, deletes=True, returns_list=op.many,
+                columns=tuple(p.column for p in op.preconditions), reads=tuple(reads),
+                preconditions=tuple(op.preconditions))
 
 
 _SIMPLE_STEPS: dict[str, Callable[[Any, str | None], Step]] = {

@@ -284,6 +284,17 @@ class DeleteOp(_Strict):
     table: str
     key: Value
     preconditions: list[Precondition] = []
+    # A bulk delete (`DELETE /categories` with a body of category ids): `key` is a list of keys,
+    # and every row it names is deleted, or none when one of them does not exist.
+    many: bool = False
+
+    @model_serializer(mode="wrap")
+    def _omit_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A delete of one row serializes as it did before bulk deletes existed.
+        data = handler(self)
+        if not data.get("many"):
+            data.pop("many", None)
+        return data
 
 
 SimpleOp = Annotated[Union[GetOp, FindOp, InsertOp, UpdateOp, DeleteOp], Field(discriminator="kind")]

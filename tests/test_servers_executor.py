@@ -298,3 +298,50 @@ def test_example_environment_scenarios():
     changes = flights.diff()
     assert changes["fares"]["updated"][0]["after"]["seats_left"] == 39
     assert changes["bookings"]["inserted"][0]["booking_id"] == booked.data["booking_id"]
+
+
+# -- bulk deletes -----------------------------------------------------------------------------
+
+BULK = {
+    "name": "bulk",
+    "tables": [
+        {"name": "tags", "primary_key": "tag_id", "id_prefix": "T-", "columns": [{"name": "tag_id"}, {"name": "name"}]},
+        {"name": "notes", "primary_key": "note_id", "id_prefix": "N-",
+         "columns": [{"name": "note_id"}, {"name": "tag_id"}],
+         "foreign_keys": [{"column": "tag_id", "ref_table": "tags", "ref_column": "tag_id"}]},
+    ],
+    "tools": [
+        {"name": "delete_tags", "description": "Delete tags by their ids.",
+         "input_schema": _obj({"Tag IDs": {"type": "array", "items": S, "minItems": 1}}, ["Tag IDs"]),
+         "operation": {"kind": "delete", "table": "tags", "key": {"arg": "Tag IDs"}, "many": True}},
+        {"name": "delete_tag", "description": "Delete one tag.", "input_schema": _obj({"tag_id": S}, ["tag_id"]),
+         "operation": {"kind": "delete", "table": "tags", "key": {"arg": "tag_id"}}},
+    ],
+    "seed": {"rows": {"tags": [{"tag_id": f"T-{n}", "name": f"tag {n}"} for n in range(1, 5)],
+                      "notes": [{"note_id": "N-1", "tag_id": "T-4"}]}},
+}
+
+
+def test_bulk_delete_deletes_exactly_the_rows_it_names_or_none():
+    spec = parse_envspec(BULK)
+    # A delete of one row serializes as before; a bulk delete says so.
+    assert "many" not in spec.tool("delete_tag").operation.model_dump()
+    assert spec.tool("delete_tags").operation.model_dump()["many"] is True
+    runtime = EnvRuntime(spec)
+    ep = EpisodeStore({"bulk": runtime}).create("bulk")
+    run = lambda args: execute_tool(runtime, ep.conn, "delete_tags", args)  # noqa: E731
+    tags = lambda: sorted(r["tag_id"] for r in ep.rows()["tags"])  # noqa: E731
+    out = run({"Tag IDs": ["T-1", "T-3", "T-1"]})
+    assert out.ok, out.error
+    assert out.data["count"] == 2 and [r["tag_id"] for r in out.data["results"]] == ["T-1", "T-3"]
+    assert tags() == ["T-2", "T-4"]
+    # One missing id: the call fails naming it, as a single delete does, and deletes nothing.
+    out = run({"Tag IDs": ["T-2", "T-9"]})
+    assert not out.ok and "T-9" in out.error and out.error == execute_tool(
+        runtime, ep.conn, "delete_tag", {"tag_id": "T-9"}).error
+    assert tags() == ["T-2", "T-4"]
+    # A row other rows refer to is refused as in a single delete; nothing else goes either.
+    out = run({"Tag IDs": ["T-2", "T-4"]})
+    assert not out.ok and "T-4" in out.error and tags() == ["T-2", "T-4"]
+    assert not run({"Tag IDs": []}).ok and not run({"Tag IDs": "T-2"}).ok
+    assert tags() == ["T-2", "T-4"]

@@ -96,3 +96,24 @@ def test_tools_without_http_become_a_working_environment():
     assert any(fk.column == "hotel_id" and fk.ref_table == "hotels" for fk in draft.spec.table("bookings").foreign_keys)
     result = run_gate(draft.spec)
     assert result.passed and len(result.kept) == len(tools), [v for v in result.verdicts if not v.ok]
+
+
+def test_the_gate_probes_a_bulk_delete_with_existing_keys():
+    from servers.semantics import spec_semantics
+    from synth.arguments.planner import probe_arguments
+
+    # Deleting orders by a list of their ids (orders with line items are refused, as one by one).
+    spec = _with_extra_tools(draft_envspec("shop", "shop", SHOP, seed=2).spec, [{
+        "name": "delete_orders", "description": "Delete orders by their ids.",
+        "input_schema": {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "string"}}},
+                         "required": ["ids"]},
+        "operation": {"kind": "delete", "table": "orders", "key": {"arg": "ids"}, "many": True}}])
+    sem = spec_semantics(spec)["delete_orders"]
+    key = spec.table("orders").primary_key
+    rows = {"orders": [{key: "O-1"}, {key: "O-2"}, {key: "O-3"}]}
+    # Two keys that exist, so the call shows it deletes every key it is given.
+    assert probe_arguments(spec, sem, rows, 1) == {"ids": ["O-2", "O-3"]}
+    assert probe_arguments(spec, sem, {"orders": [{key: "O-1"}]}, 0) == {"ids": ["O-1"]}
+    result = run_gate(spec)
+    verdict = next(v for v in result.verdicts if v.name == "delete_orders")
+    assert verdict.ok, verdict

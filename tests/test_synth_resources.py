@@ -448,3 +448,62 @@ def test_a_google_method_that_makes_another_resource_inserts_that_resource() -> 
     assert (imported.action, imported.entity) == ("create", "ssh_public_key")
     assert shapes["oslogin.users.sshPublicKeys.get"].entity == "ssh_public_key"
     assert shapes["compute.targetPools.addInstance"].entity != "instance"
+
+
+def _categories_api() -> list[ToolDef]:
+    """Semantria's shape: a list, an add, and a bulk delete whose body is the categories' ids."""
+    category = {"type": "object", "properties": {"id": S, "name": S}}
+    ids = {"type": "array", "items": S, "description": "List of user category identifiers."}
+    return [
+        op("getCategories", "GET", "/categories", {"config_id": S}, returns={"type": "array", "items": category}),
+        op("addCategory", "POST", "/categories", {"config_id": S, "name": S}, ["name"], returns=category),
+        op("getCategory", "GET", "/categories/{id}", {"id": S}, ["id"], returns=category),
+        op("deleteCategories", "DELETE", "/categories", {"config_id": S, "Category IDs": ids}, ["Category IDs"]),
+    ]
+
+
+def test_a_list_of_the_resources_ids_is_a_bulk_delete() -> None:
+    bulk = shape_tool(_categories_api()[-1])
+    assert (bulk.problem, bulk.action, bulk.entity, bulk.key_param, bulk.bulk) == \
+        (None, "delete", "category", "Category IDs", True)
+    # A Google batchDelete ("Required." in the description) and a POST .../delete take ids too.
+    photos = shape_tool(op("streetviewpublish.photos.batchDelete", "POST", "/v1/photos:batchDelete",
+                           {"photoIds": {"type": "array", "items": S, "description": "Required. IDs of the Photos."}}))
+    assert (photos.action, photos.entity, photos.key_param, photos.bulk) == ("delete", "photo", "photoIds", True)
+    posted = shape_tool(op("deleteQueries", "POST", "/queries/delete", {"query_ids": {"type": "array", "items": S}},
+                           ["query_ids"]))
+    assert (posted.action, posted.key_param, posted.bulk) == ("delete", "query_ids", True)
+    # Ids of other records, a list of objects or an optional list is no bulk delete of this resource.
+    for props, required in (
+        ({"products": {"type": "array", "items": S, "description": "An array of product IDs"}}, ["products"]),
+        ({"Resources": {"type": "array", "items": S, "description": "The IDs of one or more resources."}},
+         ["Resources"]),
+        ({"Category IDs": {"type": "array", "items": {"type": "object", "properties": {"id": S}}}}, ["Category IDs"]),
+        ({"Category IDs": {"type": "array", "items": S}}, []),
+    ):
+        other = shape_tool(op("deleteCategories", "DELETE", "/categories", props, required))
+        assert other.problem is not None and not other.bulk
+    # A single key stays a single delete.
+    single = shape_tool(op("deleteCategory", "DELETE", "/categories/{id}", {"id": S}, ["id"]))
+    assert (single.key_param, single.bulk) == ("id", False)
+
+
+def test_a_bulk_delete_passes_the_gate_and_is_fed_by_the_list() -> None:
+    from servers.semantics import spec_semantics
+
+    draft = draft_envspec("categories", "categories", _categories_api())
+    assert not draft.rejected and draft.spec is not None
+    spec = draft.spec
+    tool = spec.tool("deleteCategories")
+    assert tool.operation.kind == "delete" and tool.operation.many
+    assert tool.input_schema["properties"]["Category IDs"]["type"] == "array"
+    table = spec.table(tool.operation.table)
+    # The list argument carries the table's key, so the list and the add feed it.
+    assert spec_semantics(spec)["deleteCategories"].references(spec) == {"Category IDs": (table.name, table.primary_key)}
+    fed = {(d.source, d.argument, d.column) for d in spec.dependencies if d.target == "deleteCategories"}
+    assert ("getCategories", "Category IDs", table.primary_key) in fed
+    assert ("addCategory", "Category IDs", table.primary_key) in fed
+    gated = run_gate(spec)
+    assert gated.passed and "deleteCategories" in gated.kept
+    trip = next(t for t in gated.round_trips if t.table == table.name)
+    assert trip.ok and trip.passed_steps[-1] == "delete" and trip.tools["delete"] == "deleteCategories"

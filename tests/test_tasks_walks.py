@@ -127,3 +127,38 @@ def test_writes_that_change_nothing_are_dropped_and_counted():
     assert len(tasks) == 6
     assert reports[0].noops > 0 and reports[0].duplicates > 0
     store.close_all()
+
+
+def test_a_bulk_delete_is_fed_its_list_of_keys_from_a_lookup():
+    # `remove_books(book_ids)` deletes every book it lists: the lookup's key feeds the list.
+    data = {**SPEC, "tools": [*SPEC["tools"], {
+        "name": "remove_books", "description": "Remove books by their ids.",
+        "input_schema": {"type": "object", "properties": {"book_ids": {"type": "array", "items": {"type": "string"}}},
+                         "required": ["book_ids"]},
+        "operation": {"kind": "delete", "table": "books", "key": {"arg": "book_ids"}, "many": True}}]}
+    spec = parse_envspec(data)
+    shapes = analyse(spec)
+    assert shapes["remove_books"].references(spec) == {"book_ids": ("books", "book_id")}
+    edges = {(e.source, e.target, e.argument, e.column) for e in dependency_edges(spec, shapes)}
+    assert ("find_books", "remove_books", "book_ids", "book_id") in edges
+    store = EpisodeStore({"shelf": EnvRuntime(spec)})
+    rows = store.create("shelf").rows()
+    drawer = ArgumentDrawer(spec, random.Random(0))
+    # A fed key becomes a one-key list; a drawn list holds keys that exist.
+    assert drawer.draw(shapes["remove_books"], rows, {"book_ids": "BK-2"}) == {"book_ids": ["BK-2"]}
+    drawn = drawer.draw(shapes["remove_books"], rows, {})
+    assert drawn is not None and set(drawn["book_ids"]) <= {r["book_id"] for r in rows["books"]}
+    tasks = [t.to_json() for t in generate_tasks([spec], 24, seed=0, max_steps=3, read_fraction=0.0)]
+    removals = [c for t in tasks for c in t["gold_calls"] if c["name"] == "remove_books"]
+    assert removals and all(isinstance(c["arguments"]["book_ids"], list) for c in removals)
+    fed = [t for t in tasks if [c["name"] for c in t["gold_calls"]][-2:] == ["find_books", "remove_books"]]
+    assert fed, "no walk hands a looked-up book to the bulk delete"
+    runtime = EnvRuntime(spec)
+    replay = EpisodeStore({"shelf": runtime})
+    for task in tasks:
+        episode = replay.create("shelf")
+        for call in task["gold_calls"]:
+            assert execute_tool(runtime, episode.conn, call["name"], call["arguments"]).ok
+        assert episode.state_hash() == task["gold_state_hash"]
+    store.close_all()
+    replay.close_all()

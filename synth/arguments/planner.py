@@ -98,7 +98,14 @@ def probe_arguments(spec: EnvSpec, sem: ToolSemantics, rows: Rows, attempt: int)
             return None
         row = pool[attempt % len(pool)]
         chosen[use.table] = row
-        args[arg] = row[spec.table(use.table).primary_key]
+        pk = spec.table(use.table).primary_key
+        if use.many:
+            # A bulk delete's list of keys: two rows where the state has them, so the call shows
+            # that it acts on every key it is given.
+            second = pool[(attempt + 1) % len(pool)]
+            args[arg] = list(dict.fromkeys([row[pk], second[pk]]))
+            continue
+        args[arg] = row[pk]
     for arg, use in sem.first_uses("filter").items():
         pool = rows.get(use.table, [])
         row = chosen.get(use.table) or (pool[attempt % len(pool)] if pool else None)
@@ -141,6 +148,11 @@ def probe_arguments(spec: EnvSpec, sem: ToolSemantics, rows: Rows, attempt: int)
     return {k: v for k, v in args.items() if k in props}
 
 
+def _listed(value: Any) -> list[Any]:
+    """The keys a key argument gives: its value, or the values of a bulk delete's list."""
+    return [v for v in value if not isinstance(v, (list, dict))] if isinstance(value, list) else [value]
+
+
 # ---------------------------------------------------------------------------------------------
 # Task generation's drawer
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +174,10 @@ class ArgumentDrawer:
         for arg, value in fed.items():
             use = sem.primary_use(arg)
             if use is not None and use.role == "key":
-                row = self._row_by_key(use.table, rows, value)
+                if use.many and not isinstance(value, list):
+                    # The one record an earlier step found, handed to a bulk delete's list of keys.
+                    value = args[arg] = [value]
+                row = self._row_by_key(use.table, rows, value[0] if use.many and value else value)
                 if row is not None:
                     context.setdefault(use.table, row)
         taken: dict[str, set[Any]] = {}
@@ -172,14 +187,15 @@ class ArgumentDrawer:
                 continue
             table = self.spec.table(use.table)
             pres = _table_checks(sem, use.table)
-            used = taken.setdefault(use.table, {args[a] for a in args if (u := sem.primary_use(a)) and u.role == "key" and u.table == use.table})
+            used = taken.setdefault(use.table, {k for a in args if (u := sem.primary_use(a)) and u.role == "key"
+                                                and u.table == use.table for k in _listed(args[a])})
             candidates = [r for r in rows_meeting(rows.get(use.table, []), pres)
                           if r.get(table.primary_key) not in used]
             if not candidates:
                 return None
             row = rng.choice(candidates)
-            args[arg] = row[table.primary_key]
-            used.add(args[arg])
+            args[arg] = [row[table.primary_key]] if use.many else row[table.primary_key]
+            used.add(row[table.primary_key])
             context.setdefault(use.table, row)
         if sem.searches and not self._draw_filters(sem, rows, args):
             return None

@@ -200,6 +200,11 @@ def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema, *, derive
         stored = shape.action in ("create", "update", "status") and param not in where \
             and not (shape.tool.extensions or {}).get(OPERATION_EXTENSION) \
             and col != table.primary_key and col not in table.foreign_keys
+        if shape.bulk and param == shape.key_param:
+            # A bulk delete's list of keys: a list of values typed like the key column.
+            props[param] = {**props[param], "type": "array", "minItems": 1,
+                            "items": _aligned(props[param].get("items") or {}, table.columns[col])}
+            continue
         props[param] = _aligned(props[param], table.columns[col], stored=stored)
 
     action = shape.action
@@ -221,6 +226,8 @@ def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema, *, derive
         op = _counted_action(shape, table)
     else:
         op = {"kind": "delete", "table": table.name, "key": {"arg": shape.key_param}}
+        if shape.bulk:
+            op["many"] = True
     _require_parents(op, shape, table, bound, schema)
     if action in ("update", "delete", "status", "action") and stated_operation(shape) is None:
         status = status_column(table.columns)

@@ -289,7 +289,10 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
         bound: dict[str, str] = {}
         if shape.key_param is not None:
             bound[shape.key_param] = table.primary_key
-            is_int = shape.properties[shape.key_param].get("type") == "integer"
+            key_schema = shape.properties[shape.key_param]
+            if shape.bulk and isinstance(key_schema.get("items"), dict):
+                key_schema = key_schema["items"]  # a bulk delete's list of keys: the keys' type
+            is_int = key_schema.get("type") == "integer"
             table.key_integer = is_int if table.key_integer in (None, True) else False
         for param, parent_entity in shape.parents:
             parent = tables[parent_entity]

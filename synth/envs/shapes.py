@@ -115,6 +115,9 @@ class ToolShape:
     # Why the tool cannot be mapped onto a resource action (an update that names no record);
     # such a tool is left out of the draft with this reason, never turned into an insert.
     problem: str | None = None
+    # A bulk delete: `key_param` is a list of the entity's keys (`DELETE /categories` with a
+    # body of category ids), and every record it names is deleted.
+    bulk: bool = False
 
     @property
     def is_write(self) -> bool:
@@ -522,6 +525,10 @@ def _write_shape(
         if key_param in {p for p, _ in parents}:
             key_param = None  # the parent's key says where the record is, it is not the record's key
     changes = verb in UPDATE_VERBS or verb in DELETE_VERBS or verb in STATUS_VERBS
+    if key_param is None and verb in DELETE_VERBS:
+        listed = bulk_key_param(entity, props, required)
+        if listed is not None:
+            return ToolShape(tool, "delete", verb, entity, listed, parents, props, required, bulk=True)
     if key_param is None and changes and parents:
         # `PUT /users/{id}/settings`, `DELETE /users/{id}/avatar`: a part of the parent record
         # with no key of its own; the call changes that parent, it never inserts a row.
@@ -541,6 +548,53 @@ def _write_shape(
     if key_param is not None and verb not in CREATE_VERBS:
         return ToolShape(tool, "action", verb, entity, key_param, parents, props, required)
     return ToolShape(tool, "create", verb, entity, None, parents, props, required)
+
+
+# Words saying that a list holds keys, and names of a list argument that say nothing of what it holds.
+_KEY_WORDS = frozenset({"id", "ids", "key", "keys", "identifier", "identifiers", "uuid", "uuids"})
+_LIST_NAMES = frozenset({"body", "items", "item", "list", "data", "payload", "request", "values", "to", "delete",
+                         "remove", "all"})
+
+
+def _plain_words(text: str) -> list[str]:
+    """`Blacklisted item IDs` -> [blacklisted, item, ids], `photoIds` -> [photo, ids]."""
+    return [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text).lower()) if w]
+
+
+def scalar_list(schema: Any) -> bool:
+    """Whether a schema is a list of plain values (strings or integers), such as a list of keys."""
+    items = schema.get("items") if isinstance(schema, dict) else None
+    return (schema.get("type") == "array" and isinstance(items, dict) and items.get("type") in ("string", "integer")
+            and not items.get("properties"))
+
+
+def bulk_key_param(entity: str, props: dict[str, dict[str, Any]], required: list[str]) -> str | None:
+    """The list of `entity`'s keys a bulk delete takes (`DELETE /categories` with a required body
+    `Category IDs: [string]`, `photos.batchDelete(photoIds)`), or None.
+
+    The one required list of plain values whose name or description says it holds ids (keys,
+    identifiers) and whose name, where it names anything, names the entity: `products` ("product
+    IDs") on `DELETE /bump/new/bids` lists other records' keys, and `Resources` ("The IDs of one
+    or more resources") of `DeleteTags` is not a list of tags."""
+    found = []
+    flat_entity = entity.replace("_", "")
+    for param, schema in props.items():
+        if not scalar_list(schema):
+            continue
+        text = " ".join(str(s.get("description") or "") for s in (schema, schema["items"]))
+        # Google discovery specs say "Required." in the description rather than in `required`.
+        if param not in required and not text.lstrip().startswith("Required"):
+            continue
+        words = _plain_words(param)
+        at = next((i for i, w in enumerate(words) if w in _KEY_WORDS), None)
+        if at is None and not _KEY_WORDS & set(_plain_words(text)):
+            continue
+        stem = singular("".join(w for w in (words if at is None else words[:at]) if w not in _LIST_NAMES))
+        if stem and not (len(stem) >= 3 and (stem.startswith(flat_entity) or flat_entity.startswith(stem)
+                                             or stem.endswith(flat_entity) or flat_entity.endswith(stem))):
+            continue
+        found.append(param)
+    return found[0] if len(found) == 1 else None
 
 
 def _shape_named(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[str]) -> ToolShape:
@@ -824,6 +878,13 @@ def _never_insert_a_change(shape: ToolShape) -> ToolShape:
 
 
 def shape_tool(tool: ToolDef) -> ToolShape:
+    shape = _shape_tool(tool)
+    if shape.action == "delete" and shape.key_param is not None and scalar_list(shape.properties.get(shape.key_param)):
+        shape.bulk = True  # `DELETE /photos?ids=`: a list of keys, every record of which goes
+    return shape
+
+
+def _shape_tool(tool: ToolDef) -> ToolShape:
     props, required = normalized_parameters(tool)
     if tool.method and tool.path:
         ref = resource_ref(tool, props, required) if _state_transition(tool) is None else None
