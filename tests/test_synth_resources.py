@@ -448,3 +448,22 @@ def test_a_google_method_that_makes_another_resource_inserts_that_resource() -> 
     assert (imported.action, imported.entity) == ("create", "ssh_public_key")
     assert shapes["oslogin.users.sshPublicKeys.get"].entity == "ssh_public_key"
     assert shapes["compute.targetPools.addInstance"].entity != "instance"
+
+
+def test_lookup_paths_name_the_resource_they_look_up() -> None:
+    # `by<param>` names how the resource before it is looked up.
+    assert shape(op("wordbylemmaUsingGET", "GET", "/wordnet/word/bylemma", {"lemma": S, "pos": S}, ["lemma"])) == \
+        ("find", "word", None, [])
+    # A search verb between the resource and its parameters searches that resource.
+    assert shape(op("cinema_search_read", "GET", "/api/v1/cinema/search/{id}", {"id": S}, ["id"]))[:2] == \
+        ("find", "cinema")
+    # Several trailing values, none naming the resource and the last no key: filters.
+    assert shape(op("Arrivals", "GET", "/flightstatus/arrivals/{airportCode}/{fromDateTime}",
+                    {"airportCode": S, "fromDateTime": S}, ["airportCode", "fromDateTime"]))[:3] == \
+        ("find", "arrival", None)
+    assert shape(op("Status", "GET", "/Live/Users/{membershipType}/{membershipId}",
+                    {"membershipType": S, "membershipId": S}, ["membershipType", "membershipId"]))[0] == "get"
+    # A ranking qualifier names no resource of its own.
+    assert shape(op("Nearest", "GET", "/references/airports/nearest/{latitude},{longitude}",
+                    {"latitude": S, "longitude": S}, ["latitude", "longitude"]))[:2] == ("find", "airport")
+    assert shape(op("getTrendingShows", "GET", "/hashtag/trendingShows", {"limit": S}))[:2] == ("find", "show")
