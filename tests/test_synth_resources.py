@@ -507,3 +507,22 @@ def test_a_bulk_delete_passes_the_gate_and_is_fed_by_the_list() -> None:
     assert gated.passed and "deleteCategories" in gated.kept
     trip = next(t for t in gated.round_trips if t.table == table.name)
     assert trip.ok and trip.passed_steps[-1] == "delete" and trip.tools["delete"] == "deleteCategories"
+
+
+def test_lookup_paths_name_the_resource_they_look_up() -> None:
+    # `by<param>` names how the resource before it is looked up.
+    assert shape(op("wordbylemmaUsingGET", "GET", "/wordnet/word/bylemma", {"lemma": S, "pos": S}, ["lemma"])) == \
+        ("find", "word", None, [])
+    # A search verb between the resource and its parameters searches that resource.
+    assert shape(op("cinema_search_read", "GET", "/api/v1/cinema/search/{id}", {"id": S}, ["id"]))[:2] == \
+        ("find", "cinema")
+    # Several trailing values, none naming the resource and the last no key: filters.
+    assert shape(op("Arrivals", "GET", "/flightstatus/arrivals/{airportCode}/{fromDateTime}",
+                    {"airportCode": S, "fromDateTime": S}, ["airportCode", "fromDateTime"]))[:3] == \
+        ("find", "arrival", None)
+    assert shape(op("Status", "GET", "/Live/Users/{membershipType}/{membershipId}",
+                    {"membershipType": S, "membershipId": S}, ["membershipType", "membershipId"]))[0] == "get"
+    # A ranking qualifier names no resource of its own.
+    assert shape(op("Nearest", "GET", "/references/airports/nearest/{latitude},{longitude}",
+                    {"latitude": S, "longitude": S}, ["latitude", "longitude"]))[:2] == ("find", "airport")
+    assert shape(op("getTrendingShows", "GET", "/hashtag/trendingShows", {"limit": S}))[:2] == ("find", "show")

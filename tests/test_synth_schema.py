@@ -145,3 +145,49 @@ def test_seed_rows_are_referentially_consistent_and_deterministic():
             for row in rows[table.name]:
                 assert row[fk.column] is None or row[fk.column] in parents
     assert all(r["order_id"].startswith(a.table("orders").id_prefix) for r in rows["orders"])
+
+
+def test_lookup_apis_chain_through_the_keys_they_name():
+    from synth.envs.shapes import reconcile_shapes
+
+    entry = {"type": "object", "properties": {"wordid": {"type": "integer"}, "lemma": S}}
+    envelope = {"type": "object", "properties": {"entries": {"type": "array", "items": entry}, "startTime": S,
+                                                 "endTime": S, "log": S, "processTime": S}}
+    sense = {"type": "object", "properties": {"wordid": {"type": "integer"}, "synset": S}}
+    wordnet = [
+        http("wordbylemma", "GET", "/wordnet/word/bylemma", {"lemma": S}, ["lemma"], envelope),
+        http("sensebywordid", "GET", "/wordnet/sense/bywordid", {"wordid": {"type": "integer"}}, ["wordid"],
+             {"type": "object", "properties": {"entries": {"type": "array", "items": sense}, "startTime": S,
+                                               "endTime": S, "log": S, "processTime": S}}),
+    ]
+    spec = draft_envspec("wordnet", "wordnet", wordnet, seed=1).spec
+    words = spec.table("words")
+    assert {"word_id", "lemma"} <= {c.name for c in words.columns}  # the entries, not the envelope
+    assert ("wordbylemma", "sensebywordid", "wordid") in {(d.source, d.target, d.argument) for d in spec.dependencies}
+    # A get's key parameter named after its entity (`airportCode`) is that entity's key elsewhere.
+    lh = [
+        http("Airports", "GET", "/references/airports/{airportCode}", {"airportCode": S}, ["airportCode"]),
+        http("Nearest", "GET", "/references/airports/nearest/{latitude},{longitude}",
+             {"latitude": {"type": "number"}, "longitude": {"type": "number"}}, ["latitude", "longitude"]),
+        http("Arrivals", "GET", "/flightstatus/arrivals/{airportCode}/{fromDateTime}",
+             {"airportCode": S, "fromDateTime": S}, ["airportCode", "fromDateTime"]),
+    ]
+    schema = infer_schema(reconcile_shapes([shape_tool(t) for t in lh]))
+    assert schema.tables["arrival"].foreign_keys == {"airport_id": "airport"}
+    spec = draft_envspec("lh", "lh", lh, seed=1).spec
+    assert ("Nearest", "Arrivals", "airportCode") in {(d.source, d.target, d.argument) for d in spec.dependencies}
+
+
+def test_noun_verb_rpc_reads_and_no_echo_edges():
+    ckan = [
+        http("organization_list", "GET", "/action/organization_list", {"limit": {"type": "integer"}}),
+        http("organization_show", "GET", "/action/organization_show", {"id": S}),
+        http("organization_activity_list", "GET", "/action/organization_activity_list", {"id": S}),
+    ]
+    spec = draft_envspec("ckan", "ckan", ckan, seed=1).spec
+    assert {t.name for t in spec.tables} == {"organizations", "organization_activities"}
+    deps = {(d.source, d.target, d.argument) for d in spec.dependencies}
+    assert ("organization_list", "organization_show", "id") in deps
+    assert ("organization_list", "organization_activity_list", "id") in deps
+    # The activities carry the organization id only because the caller gave it: no source.
+    assert not any(d.source == "organization_activity_list" for d in spec.dependencies)

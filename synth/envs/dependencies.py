@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from servers.semantics import spec_semantics
 from servers.spec import EnvSpec, ToolDependency
+from synth.envs.names import identifier
 
 
 def derive_dependencies(spec: EnvSpec) -> list[ToolDependency]:
@@ -27,6 +28,7 @@ def derive_dependencies(spec: EnvSpec) -> list[ToolDependency]:
         t.name: {key for arg, key in needs[t.name].items() if arg in t.input_schema.get("required", [])}
         for t in spec.tools
     }
+    echoed = {name: _echoed_foreign_keys(spec, sem) for name, sem in sems.items()}
     deps: list[ToolDependency] = []
     for target in spec.tools:
         for argument, key in needs[target.name].items():
@@ -35,10 +37,29 @@ def derive_dependencies(spec: EnvSpec) -> list[ToolDependency]:
                     continue
                 column = gives[source.name].get(key)
                 # A tool that already needs this key as input cannot be where the key comes from.
-                if column is None or key in required_keys[source.name]:
+                if column is None or key in required_keys[source.name] or column in echoed[source.name]:
                     continue
                 deps.append(ToolDependency(source=source.name, target=target.name, argument=argument, column=column))
     return deps or _value_dependencies(spec, sems)
+
+
+def _echoed_foreign_keys(spec: EnvSpec, sem) -> set[str]:
+    """Foreign keys of the tool's result that only echo its own filters: when every column of
+    the result's table but its key is one the tool's arguments fill (the API describes no
+    record: `organization_activity_list(id)`, `getTuneinLinks(showID, tweet, hashtags)`), the
+    parent key its rows carry is the one the caller gave, not a value the call found."""
+    table = spec.table(sem.output_table)
+    reads = {use.column for use in _argument_reads(sem, table.name)}
+    if not {c.name for c in table.columns} - {table.primary_key} <= reads | {
+            u.column for uses in sem.uses.values() for u in uses if u.table == table.name and u.column}:
+        return set()
+    return {fk.column for fk in table.foreign_keys} & reads
+
+
+def _argument_reads(sem, table: str) -> list:
+    """The equality filters and values of the tool's arguments on `table`."""
+    return [use for uses in sem.uses.values() for use in uses if use.table == table and use.column
+            and (use.role in ("value", "set") or use.role == "filter" and use.op == "eq")]
 
 
 # Column names too generic to say that two tables hold the same kind of value.
@@ -60,6 +81,11 @@ def _value_dependencies(spec: EnvSpec, sems: dict) -> list[ToolDependency]:
                 sem = sems[source.name]
                 if source.name == target.name or sem.output_deleted or argument in sem.required:
                     continue
+                keyed = any(u.role == "key" and u.table == sem.output_table for us in sem.uses.values() for u in us)
+                if use.column in {u.column for u in _argument_reads(sem, sem.output_table)} \
+                        or use.column in {identifier(p) for p in sem.properties} \
+                        or keyed and use.column == spec.table(sem.output_table).primary_key:
+                    continue  # the source echoes the column back: the value came from its caller
                 same_table = sem.output_table == use.table
                 if use.column in sem.output_columns and (same_table or use.column not in _GENERIC_COLUMNS):
                     deps.append(ToolDependency(source=source.name, target=target.name, argument=argument,

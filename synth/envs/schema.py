@@ -121,8 +121,11 @@ def column_type(schema: dict[str, Any]) -> tuple[str, list[str] | None] | None:
     return t, None
 
 
-def _record_schema(returns: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The schema of one record in a response: unwrap arrays and `{data: [...]}` style wrappers."""
+def _record_schema(returns: dict[str, Any] | None, listing: bool = False) -> dict[str, Any] | None:
+    """The schema of one record in a response: unwrap arrays and `{data: [...]}` style wrappers.
+
+    `listing`: the operation lists records, so a wrapper that is an array of records carries
+    them whatever else the envelope holds (`{entries: [...], startTime, endTime, log, ...}`)."""
     schema = returns
     for _ in range(3):
         if not isinstance(schema, dict):
@@ -136,7 +139,7 @@ def _record_schema(returns: dict[str, Any] | None) -> dict[str, Any] | None:
         wrapped = [k for k in _WRAPPER_KEYS if isinstance(props.get(k), dict)
                    and (props[k].get("type") in ("array", "object") or "properties" in props[k] or "items" in props[k])]
         scalar_count = sum(1 for v in props.values() if isinstance(v, dict) and column_type(v) is not None)
-        if wrapped and scalar_count <= 3:
+        if wrapped and (scalar_count <= 3 or listing and _records_array(props[wrapped[0]])):
             schema = props[wrapped[0]]
             continue
         listed = _listed_records(schema)
@@ -145,6 +148,11 @@ def _record_schema(returns: dict[str, Any] | None) -> dict[str, Any] | None:
             continue
         return schema
     return schema if isinstance(schema, dict) else None
+
+
+def _records_array(schema: dict[str, Any]) -> bool:
+    items = schema.get("items") if schema.get("type") == "array" or "items" in schema else None
+    return isinstance(items, dict) and isinstance(items.get("properties"), dict) and bool(items["properties"])
 
 
 def _listed_records(schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -192,13 +200,19 @@ def _id_prefix(entity: str, taken: set[str]) -> str:
     return f"{prefix}-"
 
 
-def _param_column(table: TableDraft, param: str, entities: set[str]) -> str:
-    """The column a parameter or response property is stored in on `table`."""
+def _param_column(table: TableDraft, param: str, entities: set[str],
+                  key_names: dict[str, str] | None = None) -> str:
+    """The column a parameter or response property is stored in on `table`; `key_names`: the
+    parameter names by which gets of other entities take their keys (`_named_keys`)."""
     s = identifier(param)
     flat = s.replace("_", "")
     entity_flat = table.entity.replace("_", "")
     if s == "id" or flat in {f"{entity_flat}id", f"{entity_flat}uuid"}:
         return table.primary_key
+    named = (key_names or {}).get(s)
+    if named is not None:
+        # `airportCode` on arrivals is the code `GET /airports/{airportCode}` takes: an airport's key.
+        return _pk_name(named) if named != table.entity else table.primary_key
     # `customerId` -> `customer_id` so that it lines up with the customers table's key.
     if flat.endswith("id") and len(flat) > 2 and not s.endswith("_id"):
         stem = s[:-2].rstrip("_")
@@ -266,9 +280,29 @@ def _qualify_subresources(shapes: list[ToolShape]) -> None:
         shape.entity = identifier(f"{parent}_{shape.entity}")
 
 
+# Key-name endings that say a parameter holds a record's key without being its id (`airportCode`).
+_NAMED_KEY_TAILS = ("code", "name", "number", "slug", "symbol", "handle")
+
+
+def _named_keys(shapes: list[ToolShape]) -> dict[str, str]:
+    """Parameter name -> entity, for the parameters by which gets take an entity's key that are
+    named after it but not its id: `GET /airports/{airportCode}` makes `airportCode`, wherever
+    the domain uses it (`/flightstatus/arrivals/{airportCode}/...`), an airport's key."""
+    found: dict[str, set[str]] = {}
+    for shape in shapes:
+        if shape.action != "get" or shape.key_param is None or not shape.tool.method:
+            continue
+        s = identifier(shape.key_param)
+        stem, _, tail = s.rpartition("_")
+        if tail in _NAMED_KEY_TAILS and stem == shape.entity:
+            found.setdefault(s, set()).add(shape.entity)
+    return {name: next(iter(owners)) for name, owners in found.items() if len(owners) == 1}
+
+
 def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
     _qualify_subresources(shapes)
     entities = {s.entity for s in shapes} | {parent for s in shapes for _, parent in s.parents}
+    key_names = _named_keys(shapes)
     tables: dict[str, TableDraft] = {}
     for entity in sorted(entities):
         tables[entity] = TableDraft(entity, identifier(plural_phrase(entity)), _pk_name(entity))
@@ -305,7 +339,7 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
             is_int = shape.properties[param].get("type") == "integer"
             parent.key_integer = is_int if parent.key_integer in (None, True) else False
         # Response properties describe the record itself.
-        record = _record_schema(shape.tool.returns) if shape.action != "delete" else None
+        record = _record_schema(shape.tool.returns, listing=shape.action == "find") if shape.action != "delete" else None
         if record:
             for prop, sub in (record.get("properties") or {}).items():
                 if not isinstance(sub, dict):
@@ -313,7 +347,7 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
                 typed = column_type(sub)
                 if typed is None:
                     continue
-                name = _param_column(table, prop, entities)
+                name = _param_column(table, prop, entities, key_names)
                 if name == table.primary_key:
                     if typed[0] == "integer":
                         table.key_integer = table.key_integer in (None, True)
@@ -325,7 +359,7 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
             # Paging and ordering parameters (roles from ingest) steer a find; they are never data.
             if typed is None or is_control_param(param) or param in shape.tool.param_roles:
                 continue
-            name = _param_column(table, param, entities)
+            name = _param_column(table, param, entities, key_names)
             stated = declared_filter(shape, param) if shape.action == "find" else None
             if stated is not None and stated[0] in table.columns:
                 bound[param] = stated[0]

@@ -331,6 +331,58 @@ def _drop_selectors(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return kept
 
 
+def _drop_trailing_selector(tokens: list[tuple[str, str]], props: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """`/wordnet/word/bylemma?lemma=`, `/users/by-email?email=`: a last literal that is `by` and
+    the name of one of the operation's parameters says how the resource before it is looked
+    up; it names no resource of its own."""
+    if len(tokens) < 2 or tokens[-1][0] != "lit" or tokens[-2][0] != "lit":
+        return tokens
+    flat = "".join(split_words(tokens[-1][1]))
+    if not flat.startswith("by") or len(flat) < 4:
+        return tokens
+    named = {identifier(p).replace("_", "") for p in props}
+    return tokens[:-1] if flat[2:] in named else tokens
+
+
+# A literal that ranks or qualifies the resource before it (`/airports/nearest/{lat},{lon}`,
+# `/movies/popular`) or leads its name (`trendingShows`): no resource of its own.
+_QUALIFIER_WORDS = frozenset({"nearest", "nearby", "closest", "trending", "popular", "latest", "recent", "featured",
+                              "upcoming"})
+
+
+def _drop_qualifiers(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for kind, value in tokens:
+        words = split_words(value) if kind == "lit" else []
+        if words and words[0] in _QUALIFIER_WORDS:
+            if len(words) == 1 and out and out[-1][0] == "lit":
+                if _verb_of(split_words(out[-1][1])[0]) is None:
+                    continue  # `/airports/nearest`, not `/search/trending`
+                out.append((kind, value))
+                continue
+            if len(words) > 1:
+                value = "_".join(words[1:])
+        out.append((kind, value))
+    return out
+
+
+# Read verbs of a literal between the resource and the parameters it is looked up by
+# (`/cinema/search/{id}`, `/genre/searchall/{param}`).
+_LOOKUP_VERBS = frozenset({"search", "searchall", "find", "findall", "lookup", "query"})
+
+
+def _drop_lookup_verb(tokens: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], str | None]:
+    """Tokens without a read-verb literal that stands between a resource's literal and the
+    parameters that end the path, and that verb: it searches the resource before it."""
+    last_lit = max((i for i, (k, _) in enumerate(tokens) if k == "lit"), default=-1)
+    if last_lit < 1 or last_lit == len(tokens) - 1 or tokens[last_lit - 1][0] != "lit":
+        return tokens, None
+    word = identifier(tokens[last_lit][1]).replace("_", "")
+    if word not in _LOOKUP_VERBS:
+        return tokens, None
+    return [*tokens[:last_lit], *tokens[last_lit + 1:]], "search" if word.startswith("search") else word
+
+
 # Operation-name verbs of a listing: `listBots`, `ListObjects`, `searchArticles`.
 _LIST_NAME_VERBS = frozenset({"list", "search", "find", "query", "browse"})
 # Parameter names that are a key of whatever the path names (`/advisors/{id}`).
@@ -347,6 +399,11 @@ def _names_entity(param: str, entity: str) -> bool:
     stem = identifier(_KEY_TAIL.sub("", param) or param).replace("_", "")
     flat = entity.replace("_", "")
     return bool(stem) and (stem.startswith(flat) or flat.startswith(stem) or flat.endswith(stem) or stem.endswith(flat))
+
+
+def _key_like(param: str) -> bool:
+    """`membershipId`, `hashIdentifier`, `airportCode`: a name that says it holds a key."""
+    return identifier(param).endswith((*_ID_SUFFIXES, "identifier"))
 
 
 def _listed_under(name_words: list[str], entity: str, key_param: str) -> str | None:
@@ -374,6 +431,8 @@ def _creates_named(name_words: list[str]) -> bool:
 def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[str]) -> ToolShape:
     method = (tool.method or "get").lower()
     tokens = _drop_selectors(_path_tokens(tool.path or "", dropped_path_params(tool)))
+    tokens = _drop_qualifiers(_drop_trailing_selector(tokens, props))
+    tokens, lookup_verb = _drop_lookup_verb(tokens) if method in ("get", "head") else (tokens, None)
     name_words = split_words(tool.original_name or tool.name)
     name_verb = _verb_of(name_words[0]) if name_words else None
     # `Sites_UpdateSiteMetadata`: the verb after the noun.
@@ -476,6 +535,14 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     ):
         return ToolShape(tool, "find", action_verb or name_verb or "get", entity, None, parents, props, required)
     if method in {"get", "head", "options"}:
+        if lookup_verb is not None:
+            return ToolShape(tool, "find", lookup_verb, entity, None, parents, props, required)
+        if len(key_params) > 1 and key_param is not None and not _key_like(key_param) \
+                and not any(_names_entity(p, entity) for p in key_params):
+            # `/flightstatus/arrivals/{airportCode}/{fromDateTime}`: several values, none naming
+            # an arrival and the last no key (a time, a coordinate), select arrivals; they are
+            # filters, not a record's key.
+            return ToolShape(tool, "find", name_verb or "list", entity, None, parents, props, required)
         listed = _listed_under(name_words, entity, key_param) if key_param is not None else None
         if listed is not None:
             return ToolShape(tool, "find", name_words[0], listed, None, parents, props, required)
@@ -704,6 +771,31 @@ def _compound_creates(shapes: list[ToolShape]) -> None:
             shape.parents = [(p, e) for p, e in shape.parents if e != made]
 
 
+def _noun_verb_reads(shapes: list[ToolShape]) -> None:
+    """`/action/organization_show?id=`, `/action/organization_activity_list?id=` (CKAN and other
+    RPC-style APIs that name a call `<noun>_<verb>`): a read named by a resource of the domain
+    and a read verb (`organization_show`, `organization_follower_count`) reads that resource,
+    and a listing of a part of a resource (`organization_activity`) taking a bare `id` lists
+    the parts of the resource that `id` names."""
+    entities = {s.entity for s in shapes}
+    for shape in shapes:
+        if shape.action != "find" or not shape.tool.method:
+            continue
+        literals = [v for k, v in _path_tokens(shape.tool.path or "") if k == "lit"]
+        words = split_words(literals[-1]) if literals else []
+        if len(words) < 2 or words[-1] not in READ_VERBS or not re.search(r"[-_]", literals[-1]):
+            continue
+        parts = shape.entity.split("_")
+        if len(parts) > 1 and parts[-1] in READ_VERBS and "_".join(parts[:-1]) in entities:
+            shape.entity = "_".join(parts[:-1])
+            parts = parts[:-1]
+        if "id" not in shape.properties or shape.key_param or shape.parents:
+            continue
+        owner = next((o for o in ("_".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)) if o in entities), None)
+        if owner is not None:
+            shape.parents = [("id", owner)]
+
+
 def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     """Fix what one tool alone cannot tell: `POST /accounts/{account_id}/freeze` answered with
     the same record as `GET /accounts/{account_id}` (not a 201) changes that account; it does
@@ -712,6 +804,7 @@ def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     with no body, a counted action). A 201, or a different record, stays a nested create."""
     _adopt_key_names(shapes)
     _compound_creates(shapes)
+    _noun_verb_reads(shapes)
     record_of: dict[str, frozenset[str]] = {}
     # The record by id first; a list's items stand in for it when the API has no get.
     for action in ("get", "find"):
