@@ -526,3 +526,93 @@ def test_lookup_paths_name_the_resource_they_look_up() -> None:
     assert shape(op("Nearest", "GET", "/references/airports/nearest/{latitude},{longitude}",
                     {"latitude": S, "longitude": S}, ["latitude", "longitude"]))[:2] == ("find", "airport")
     assert shape(op("getTrendingShows", "GET", "/hashtag/trendingShows", {"limit": S}))[:2] == ("find", "show")
+
+
+def _rpc(path: str, props: dict[str, Any], method: str = "POST", required: list[str] | None = None) -> ToolDef:
+    name = method.lower() + path.replace("/", "_").replace("-", "_").replace(".", "_")
+    return op(name, method, path, {"key": S, **props}, required)
+
+
+def test_an_rpc_info_segment_gets_the_record_its_parameter_names() -> None:
+    """Mandrill: `/webhooks/info.json {id}` gets a webhook, `/ips/pool-info.json {pool}` a pool;
+    no table `info` or `pool_info`."""
+    assert shape(_rpc("/webhooks/info.json", {"id": {"type": "integer"}})) == ("get", "webhook", "id", [])
+    assert shape(_rpc("/ips/pool-info.json", {"pool": S})) == ("get", "pool", "pool", [])
+    assert shape(_rpc("/templates/info.json", {"name": S})) == ("get", "template", "name", [])
+    assert shape(_rpc("/senders/info.json", {"address": S})) == ("get", "sender", "address", [])
+    assert shape(_rpc("/batch/info", {"id": S}, "GET", ["id"])) == ("get", "batch", "id", [])
+    # Unchanged: a POST that also sends a value sets it (`MeterFolderInformation {Id, Name}`); an
+    # info that names no record; a GET whose key is not required; a path with a parameter.
+    assert shape(_rpc("/api/MeterFolderInformation", {"Id": S, "Name": S}))[0] == "create"
+    assert shape(_rpc("/ui/openwindow/information", {"target": {"type": "integer"}}))[1] == "information"
+    assert shape(_rpc("/batch/info", {"id": S}, "GET"))[0] == "find"
+    assert shape(_rpc("/users/{id}/info", {"id": S}, "GET", ["id"]))[1] == "info"
+
+
+def test_rpc_writes_are_keyed_by_the_body_parameter_naming_the_record() -> None:
+    """`/ips/create-pool.json {pool}` makes the pool the caller names; `delete-pool {pool}`,
+    `/templates/delete.json {name}`, `/whitelists/delete.json {email}` change the record their
+    parameter names, where the path reading found no key and dropped them."""
+    assert shape(_rpc("/ips/create-pool.json", {"pool": S})) == ("create", "pool", "pool", [])
+    assert shape(_rpc("/ips/delete-pool.json", {"pool": S})) == ("delete", "pool", "pool", [])
+    assert shape(_rpc("/ips/delete.json", {"ip": S})) == ("delete", "ips", "ip", [])
+    assert shape(_rpc("/templates/delete.json", {"name": S})) == ("delete", "template", "name", [])
+    assert shape(_rpc("/templates/update.json", {"name": S, "code": S})) == ("update", "template", "name", [])
+    assert shape(_rpc("/whitelists/delete.json", {"email": S})) == ("delete", "whitelist", "email", [])
+    assert shape(_rpc("/templates/publish.json", {"name": S}))[:3] == ("status", "template", "name")
+    assert shape(_rpc("/v1/deleteUser", {"username": S}, "GET", ["username"])) == ("delete", "user", "username", [])
+    # Unchanged: a create that names no record by its own name; a GET that changes something
+    # without a required key; a lone value that is no address (`/orders/clear {side}`).
+    assert shape(_rpc("/webhooks/add.json", {"url": S, "description": S})) == ("create", "webhook", None, [])
+    assert shape(_rpc("/v1/deleteUser", {"username": S}, "GET"))[0] == "find"
+    assert shape_tool(_rpc("/v2/orders/clear.json", {"side": S})).problem is not None
+    assert shape(_rpc("/inbound/delete-route.json", {"id": S})) == ("delete", "route", "id", [])
+
+
+def test_an_rpc_change_of_a_part_changes_the_resource_its_parameter_names() -> None:
+    """`/ips/start-warmup.json {ip}`, `/ips/set-pool.json {ip, pool}`: a warmup or a pool setting
+    has no key of its own; the call changes the ip the body names (the path's resource)."""
+    assert shape(_rpc("/ips/start-warmup.json", {"ip": S}))[:3] == ("action", "ips", "ip")
+    assert shape_tool(_rpc("/ips/cancel-warmup.json", {"ip": S})).verb == "cancel_warmup"
+    assert shape(_rpc("/ips/set-pool.json", {"ip": S, "pool": S, "create_pool": {"type": "boolean"}})) == \
+        ("update", "ips", "ip", [])
+    # The part's own key wins for anything but an update; a bare `id` names no path resource.
+    assert shape(_rpc("/ips/delete-pool.json", {"pool": S, "ip": S})) == ("delete", "pool", "pool", [])
+    assert shape(_rpc("/messages/cancel-scheduled.json", {"id": S}))[:3] == ("status", "scheduled", "id")
+
+
+def test_rpc_resources_chain_through_their_body_keys() -> None:
+    """Across a domain: `ips` is the `ip` its key names, and a create given the parameter the
+    other tools key the record by (`/templates/add.json {name}`) makes the record so named,
+    so create -> info -> delete chain through one key. REST and action-API creates stay as they are."""
+    from synth.envs.shapes import reconcile_shapes
+
+    tools = [_rpc("/ips/list.json", {}), _rpc("/ips/info.json", {"ip": S}), _rpc("/ips/delete.json", {"ip": S}),
+             _rpc("/templates/add.json", {"name": S, "code": S}), _rpc("/templates/info.json", {"name": S}),
+             _rpc("/whitelists/add.json", {"email": S}), _rpc("/whitelists/delete.json", {"email": S}),
+             _rpc("/webhooks/add.json", {"url": S}), _rpc("/webhooks/info.json", {"id": S}),
+             op("CreateQueue", "POST", "/#CreateQueue", {"QueueName": S}),
+             op("GetQueueAttributes", "POST", "/#GetQueueAttributes", {"QueueName": S}, ["QueueName"])]
+    shapes = {s.tool.name: s for s in reconcile_shapes([shape_tool(t) for t in tools])}
+    assert {shapes[n].entity for n in ("post_ips_list_json", "post_ips_info_json", "post_ips_delete_json")} == {"ip"}
+    assert shapes["post_templates_add_json"].key_param == "name"
+    assert shapes["post_whitelists_add_json"].key_param == "email"
+    assert shapes["post_webhooks_add_json"].key_param is None  # `id` is the record's own; it sends none
+    assert shapes["CreateQueue"].key_param is None
+
+
+def test_a_google_method_on_a_path_of_its_own_name_acts_on_the_noun_it_names() -> None:
+    """Identity Toolkit: `relyingparty.deleteAccount` on `POST /deleteAccount` deletes the account
+    the body's one id names (`localId`); the relying party has no key and is no table. Methods on
+    a path naming their resource (`/comments/markAsSpam`) stay on that resource."""
+    ids = {"localId": S, "idToken": S, "delegatedProjectNumber": S}
+    assert shape(op("identitytoolkit.relyingparty.deleteAccount", "POST", "/deleteAccount", ids)) == \
+        ("delete", "account", "localId", [])
+    assert shape(op("identitytoolkit.relyingparty.downloadAccount", "POST", "/downloadAccount",
+                    {"maxResults": {"type": "integer"}}))[:2] == ("find", "account")
+    assert shape(op("identitytoolkit.relyingparty.signupNewUser", "POST", "/signupNewUser",
+                    {"email": S, "password": S}))[:2] == ("create", "user")
+    # A status verb with no id of its record stays keyless (dropped), not keyed by a value it checks.
+    assert shape_tool(op("identitytoolkit.relyingparty.verifyPassword", "POST", "/verifyPassword",
+                         {"password": S, "email": S})).key_param is None
+    assert shape(op("youtube.comments.markAsSpam", "POST", "/comments/markAsSpam", {"id": S}, ["id"]))[1] == "comment"

@@ -32,6 +32,8 @@ _STOP_WORDS = {"by", "for", "from", "in", "of", "with", "to", "on", "using", "vi
 _ACTION_PREFIXES = {"batch", "admin", "bulk"}
 _NOUN_VERBS = {"create", "get", "update", "delete", "list", "describe", "cancel", "remove", "add", "put",
                "start", "stop", "reset", "enable", "disable"}
+# Words between a method's verb and its noun that are neither (`signupNewUser`, `signOutUser`).
+_NOUN_LEADS = {"new", "out", "in", "up", "all"}
 _GENERIC_TAIL = {"details", "detail", "info", "information", "list", "data", "all", "json", "xml"}
 
 
@@ -75,6 +77,9 @@ class ResourceRef:
     # Whether the operation id names the resource in the plural (`DescribeInstances`): a listing.
     plural: bool = False
     style: str = "dotted"
+    # Whether the entity is the noun the method names on a path without parameters
+    # (`identitytoolkit.relyingparty.getAccountInfo` on `POST /getAccountInfo`): the body names the record.
+    rpc: bool = False
 
 
 def is_action_api(path: str | None, operation_id: str) -> bool:
@@ -221,9 +226,20 @@ def _dotted_ref(operation_id: str, path: str, props: dict[str, Any], required: l
             parents.append((value, parent))
     if key is not None and (key not in props or isinstance(props[key], dict) and props[key].get("enum")):
         key = None
-    if key is None and verb_words[0] not in ("list", "create", "insert", "search", "aggregated"):
+    rpc = False
+    if key is None and not parents and len(verb_words) > 1 and not tokens:
+        # `relyingparty.getAccountInfo` on `POST /getAccountInfo`, a path that is the method's
+        # name alone: the method acts on the account it names; the collection the id puts it in
+        # (a relying party), which the path does not name, has no key and is no record.
+        noun = verb_words[1:]
+        while len(noun) > 1 and noun[0] in _NOUN_LEADS:
+            noun = noun[1:]
+        named, _ = _noun(noun)
+        if named and named != entity:
+            entity, verb_words, rpc = named, verb_words[:1], True
+    if key is None and not rpc and verb_words[0] not in ("list", "create", "insert", "search", "aggregated"):
         key = key_param_for(entity, props, required)
-    return ResourceRef(verb_words, entity, key, parents, False, "dotted")
+    return ResourceRef(verb_words, entity, key, parents, False, "dotted", rpc)
 
 
 def resource_ref(tool: Any, props: dict[str, Any], required: list[str]) -> ResourceRef | None:

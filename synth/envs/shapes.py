@@ -16,7 +16,7 @@ from typing import Any, Literal
 from synth.envs.fidelity import DELETE_WORDS, LEADING_VERBS, TRAILING_VERBS, UPDATE_WORDS, name_verb
 from synth.envs.names import identifier, singular, singular_phrase, split_words
 from synth.envs.resources import _DOTTED as _DOTTED_ID
-from synth.envs.resources import ResourceRef, dropped_path_params, resource_ref, without_params
+from synth.envs.resources import ResourceRef, dropped_path_params, is_action_api, resource_ref, without_params
 from synth.tooldef import ToolDef
 
 Action = Literal["get", "find", "create", "update", "delete", "status", "action"]
@@ -83,7 +83,7 @@ OTHER_ACTION_VERBS = {
     "run", "execute", "trigger", "restart", "reboot", "retry", "rerun", "invoke", "call",
     "notify", "remind", "share", "vote", "upvote", "downvote", "watch", "unwatch", "test",
     "deploy", "build", "rollback", "redeploy", "scale", "merge", "rebase", "sign",
-    "process", "touch", "poke", "claim", "redeem", "use",
+    "process", "touch", "poke", "claim", "redeem", "use", "start",
 }
 
 _VERSION = re.compile(r"^(v\d+(\.\d+)*[a-z]*|\d+(\.\d+)*|api|apis|rest|latest|public|services?)$", re.I)
@@ -447,11 +447,28 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     last_lit = max((i for i, (k, _) in enumerate(tokens) if k == "lit"), default=-1)
     action_verb: str | None = None
     at_end = False
+    # RPC paths (`POST /ips/create-pool.json {pool}`) carry no parameter: the body names the record.
+    rpc = not any(k == "param" for k, _ in tokens)
+    path_resource: str | None = None
     if last_lit >= 0:
         literal = tokens[last_lit][1]
         at_end = last_lit == len(tokens) - 1
         follows_param = last_lit > 0 and tokens[last_lit - 1][0] == "param"
         words = split_words(literal)
+        if rpc and at_end and method in ("get", "post") and words and words[-1] in _INFO_WORDS \
+                and (len(words) > 1 or last_lit > 0):
+            # `/webhooks/info.json {id}`, `/ips/pool-info.json {pool}`: a read of the record the
+            # rest of the segment, or the literal before it, names, by the parameter naming it
+            # (required on a GET; the only value a POST sends: `MeterFolderInformation {Id, Name}`
+            # sets a name). Naming none, the path reading stands (`/ui/openwindow/information`).
+            rest = words[:-1]
+            while rest and rest[0] in GET_VERBS:
+                rest = rest[1:]
+            named = singular_phrase(identifier("_".join(rest) if rest else tokens[last_lit - 1][1]))
+            key = rpc_key(named, props, lone=True)
+            values = rpc_key_candidates(props)
+            if key is not None and (key in required if method == "get" else values == [key]):
+                return ToolShape(tool, "get", "get", named, key, [], props, required)
         if len(words) == 1 and at_end and not follows_param:
             split = _split_run_together(literal)  # `/carriers/getcarrier`: get a carrier
             # A change needs the record it changes: `POST /orders/removetag` naming no tag stays
@@ -479,6 +496,8 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
             rest = words[1:]
             while len(rest) > 1 and rest[-1] in _PREDICATES:
                 rest = rest[:-1]  # `checkFilesExist` checks files
+            if last_lit > 0 and tokens[last_lit - 1][0] == "lit":
+                path_resource = singular_phrase(identifier(tokens[last_lit - 1][1]))
             tokens = [*tokens[:last_lit], ("lit", "_".join(rest)), *tokens[last_lit + 1:]]
             verb = None
         # `/orders/{id}/cancel` or `/orders/search`: the literal is an action on what precedes it.
@@ -521,6 +540,10 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
         key_param = None
     parents = [(p, e) for p, e in parents if p in props and e != entity and not props[p].get("enum")]
 
+    if rpc and action_verb and last_lit >= 0 and not parents:
+        rpc_shape = _rpc_shape(tool, action_verb, entity, path_resource, props, required)
+        if rpc_shape is not None:
+            return rpc_shape
     verb = action_verb or name_verb or method
     read_by_name = name_verb in READ_VERBS and action_verb is None
     # A POST answered with 201 made something: `check_out_copy` is `POST /loans`, a new loan.
@@ -581,6 +604,95 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     if stated in UPDATE_VERBS or stated in DELETE_VERBS:
         return _write_shape(tool, stated, entity, key_param, parents, props, required)
     return ToolShape(tool, "create", name_verb or "create", entity, None, parents, props, required)
+
+
+# Last words of an RPC segment that read one record (`/webhooks/info.json`, `/ips/pool-info.json`).
+_INFO_WORDS = frozenset({"info", "information", "details", "detail"})
+_SCALAR_TYPES = (None, "string", "integer")
+# What a lone parameter may be named to name a record of its own: an address, not a value.
+_NATURAL_KEYS = frozenset({"email", "address", "domain"})
+
+
+def rpc_key_candidates(props: dict[str, dict[str, Any]]) -> list[str]:
+    """Parameters that may name a record: scalar values, not a choice, a file or a control."""
+    return [p for p in props if props[p].get("type") in _SCALAR_TYPES and not props[p].get("enum")
+            and props[p].get("format") != "binary" and not is_control_param(p)]
+
+
+def _lone_id(props: dict[str, dict[str, Any]]) -> str | None:
+    """The one `*_id` parameter a body carries (`localId` of `getAccountInfo`), naming its record."""
+    ids = [p for p in rpc_key_candidates(props) if identifier(p).endswith("_id")]
+    return ids[0] if len(ids) == 1 else None
+
+
+def rpc_key(entity: str, props: dict[str, dict[str, Any]], *, lone: bool = False) -> str | None:
+    """The body or query parameter naming `entity`'s record when no path parameter does (RPC
+    APIs: `POST /ips/delete-pool.json {pool}`): the parameter named as the entity (`pool`, `ip`
+    for `ips`, `tag`), `<entity>_id`, a bare `id`, `<entity>_name`/`_code`, a bare `name`; with
+    `lone`, also the one data parameter there is when it is an address (`email` of
+    `/whitelists/delete.json`, `address` of `/senders/info.json`)."""
+    flat = entity.replace("_", "")
+    last = entity.split("_")[-1]
+    candidates = rpc_key_candidates(props)
+    ranked: list[tuple[int, str]] = []
+    for p in candidates:
+        s = identifier(p)
+        f = s.replace("_", "")
+        if f in {flat, last} or f + "s" == flat or f + "es" == flat:
+            ranked.append((0, p))
+        elif f in {f"{flat}id", f"{flat}uuid", f"{flat}key"}:
+            ranked.append((1, p))
+        elif s == "id":
+            ranked.append((2, p))
+        elif f in {f"{last}id", f"{flat}name", f"{flat}code", f"{flat}number", f"{flat}slug"}:
+            ranked.append((3, p))
+        elif s == "name":
+            ranked.append((4, p))
+    if ranked:
+        return min(ranked)[1]
+    if lone and len(candidates) == 1 and identifier(candidates[0]).split("_")[-1] in _NATURAL_KEYS:
+        return candidates[0]
+    return None
+
+
+def _rpc_shape(tool: ToolDef, verb: str, entity: str, path_resource: str | None,
+               props: dict[str, dict[str, Any]], required: list[str]) -> ToolShape | None:
+    """An operation on a path without parameters (`POST /ips/pool-info.json`, `/templates/delete.json`,
+    `/ips/start-warmup.json`), keyed by the parameter that names its record (`rpc_key`): `get`
+    and `info` read that record, a create whose parameter is named as the entity makes the record
+    the caller names (`create-pool {pool}`), a change changes it. A change of a part with no key
+    of its own (`start-warmup {ip}`, `set-pool {ip, pool}`) changes the path's resource named by
+    its parameter (the ip). None when no parameter names the record: the path reading stands."""
+    reads = verb in READ_VERBS
+    if (tool.method or "").lower() == "get" and not reads:
+        # A GET that changes something (`GET /v1/deleteUser?username=`) must be told which record.
+        required_props = {p: props[p] for p in required}
+        if rpc_key(entity, required_props) is None:
+            return None
+        props_for_key = required_props
+    else:
+        props_for_key = props
+    if not reads and path_resource and path_resource != entity:
+        owner_key = rpc_key(path_resource, props_for_key)
+        own_key = rpc_key(entity, props_for_key)
+        if owner_key is not None and identifier(owner_key) not in _BARE_KEYS \
+                and (own_key is None or verb in UPDATE_VERBS):
+            if verb in UPDATE_VERBS:
+                return ToolShape(tool, "update", verb, path_resource, owner_key, [], props, required)
+            if verb not in CREATE_VERBS:
+                return ToolShape(tool, "action", identifier(f"{verb}_{entity}"), path_resource, owner_key, [],
+                                 props, required)
+    if reads:
+        return None  # a `get-<noun>` is read by the path rules
+    if verb in CREATE_VERBS:
+        key = rpc_key(entity, props_for_key)
+        named = key is not None and identifier(key).replace("_", "") in {
+            entity.replace("_", ""), entity.split("_")[-1]}
+        return ToolShape(tool, "create", verb, entity, key, [], props, required) if named else None
+    key = rpc_key(entity, props_for_key, lone=verb in UPDATE_VERBS | DELETE_VERBS or verb in STATUS_VERBS)
+    if key is None:
+        return None
+    return _write_shape(tool, verb, entity, key, [], props, required)
 
 
 def _write_shape(
@@ -796,6 +908,45 @@ def _noun_verb_reads(shapes: list[ToolShape]) -> None:
             shape.parents = [("id", owner)]
 
 
+def _rpc_path(tool: ToolDef) -> bool:
+    """An HTTP tool read from its path (not an action API or a Google-style id) whose path
+    carries no parameter: the body or query names its record."""
+    if not tool.method or _DOTTED_ID.match(tool.original_name or "") or is_action_api(tool.path, tool.original_name):
+        return False
+    return not any(k == "param" for k, _ in _path_tokens(tool.path or "", dropped_path_params(tool)))
+
+
+def _rpc_keys(shapes: list[ToolShape]) -> None:
+    """RPC APIs (`POST /ips/info.json {ip}`, `/templates/delete.json {name}`), whose paths carry
+    no parameter: a resource whose key parameter is its name without the plural (`ip` of
+    `/ips/`) is named by it; and a create given the parameter the domain's other tools name
+    the record by (`/templates/add.json {name}`, `/whitelists/add.json {email}`) makes the
+    record the caller names, so its key is that parameter."""
+    keyed: dict[str, set[str]] = {}
+    for shape in shapes:
+        if shape.key_param is not None and not shape.parents and _rpc_path(shape.tool) \
+                and rpc_key(shape.entity, {shape.key_param: shape.properties.get(shape.key_param, {})}, lone=True):
+            keyed.setdefault(shape.entity, set()).add(shape.key_param)
+    taken = {s.entity for s in shapes} | {e for s in shapes for _, e in s.parents}
+    renames: dict[str, str] = {}
+    for entity, keys in keyed.items():
+        for key in keys:
+            named = identifier(key)
+            if named != entity and named not in taken and named + "s" == entity:
+                renames[entity] = named
+    for shape in shapes:
+        shape.entity = renames.get(shape.entity, shape.entity)
+    keyed = {renames.get(e, e): k for e, k in keyed.items()}
+    for shape in shapes:
+        keys = keyed.get(shape.entity, set())
+        if shape.action != "create" or shape.key_param is not None or shape.parents or len(keys) != 1 \
+                or not _rpc_path(shape.tool):
+            continue
+        (key,) = keys
+        if identifier(key) not in _BARE_KEYS - {"name"} and key in rpc_key_candidates(shape.properties):
+            shape.key_param = key
+
+
 def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     """Fix what one tool alone cannot tell: `POST /accounts/{account_id}/freeze` answered with
     the same record as `GET /accounts/{account_id}` (not a 201) changes that account; it does
@@ -805,6 +956,7 @@ def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     _adopt_key_names(shapes)
     _compound_creates(shapes)
     _noun_verb_reads(shapes)
+    _rpc_keys(shapes)
     record_of: dict[str, frozenset[str]] = {}
     # The record by id first; a list's items stand in for it when the API has no get.
     for action in ("get", "find"):
@@ -981,6 +1133,9 @@ def _shape_tool(tool: ToolDef) -> ToolShape:
     props, required = normalized_parameters(tool)
     if tool.method and tool.path:
         ref = resource_ref(tool, props, required) if _state_transition(tool) is None else None
+        if ref is not None and ref.rpc and ref.key_param is None \
+                and ref.verb_words[0] in GET_VERBS | UPDATE_VERBS | DELETE_VERBS:
+            ref.key_param = _lone_id(props)
         if ref is not None:
             shaped = _shape_from_ref(tool, ref, props, required)
         else:
