@@ -191,3 +191,28 @@ def test_noun_verb_rpc_reads_and_no_echo_edges():
     assert ("organization_list", "organization_activity_list", "id") in deps
     # The activities carry the organization id only because the caller gave it: no source.
     assert not any(d.source == "organization_activity_list" for d in spec.dependencies)
+
+
+def test_value_edges_come_from_described_values_not_from_echoed_filters():
+    # Two reports that both take `fromdate`: one's rows carry it only because it was filtered on.
+    reports = [
+        http("clicks_report", "GET", "/reports/clicks", {"fromdate": S, "tag": S}),
+        http("opens_report", "GET", "/reports/opens", {"fromdate": S, "tag": S}),
+        http("bounce_report", "GET", "/reports/bounces", {"fromdate": S}),
+    ]
+    spec = draft_envspec("reports", "reports", reports, seed=1).spec
+    assert spec is not None and spec.dependencies == []
+    # A station list whose response describes each station's fare `zone`, and may be narrowed
+    # by it: called without the filter, its rows carry zones the call found.
+    zone = {"type": "integer"}
+    station = {"type": "object", "properties": {"code": S, "zone": zone, "name": S}}
+    stations = [
+        http("list_stations", "GET", "/stations", {"zone": zone}, [], {"type": "array", "items": station}),
+        http("zone_fares", "GET", "/fares", {"zone": zone, "day": S}, ["zone"]),
+        http("zone_alerts", "GET", "/alerts", {"zone": zone}, ["zone"]),
+    ]
+    spec = draft_envspec("stations", "stations", stations, seed=1).spec
+    deps = {(d.source, d.target, d.argument) for d in spec.dependencies}
+    assert ("list_stations", "zone_fares", "zone") in deps
+    # The fare rows carry the zone the caller gave: no hand-over from them.
+    assert not any(d.source in ("zone_fares", "zone_alerts") for d in spec.dependencies)

@@ -20,7 +20,10 @@ from servers.spec import EnvSpec, ToolDependency
 from synth.envs.names import identifier
 
 
-def derive_dependencies(spec: EnvSpec) -> list[ToolDependency]:
+def derive_dependencies(spec: EnvSpec, described: dict[str, set[str]] | None = None) -> list[ToolDependency]:
+    """Key edges, else value edges (module docstring). `described`: table -> the columns a
+    response schema describes (synth.envs.schema.DomainSchema.described); a column a source
+    takes as an argument hands on a value of its own only if a response describes it."""
     sems = spec_semantics(spec)
     needs = {name: sem.references(spec) for name, sem in sems.items()}
     gives = {name: sem.provided_keys(spec) for name, sem in sems.items()}
@@ -40,7 +43,7 @@ def derive_dependencies(spec: EnvSpec) -> list[ToolDependency]:
                 if column is None or key in required_keys[source.name] or column in echoed[source.name]:
                     continue
                 deps.append(ToolDependency(source=source.name, target=target.name, argument=argument, column=column))
-    return deps or _value_dependencies(spec, sems)
+    return deps or _value_dependencies(spec, sems, described or {})
 
 
 def _echoed_foreign_keys(spec: EnvSpec, sem) -> set[str]:
@@ -62,6 +65,14 @@ def _argument_reads(sem, table: str) -> list:
             and (use.role in ("value", "set") or use.role == "filter" and use.op == "eq")]
 
 
+def _given_columns(sem, table: str) -> set[str]:
+    """Columns of `table` whose value in the tool's result its caller always gives: what it writes
+    from its arguments, and what a required argument filters on."""
+    return {use.column for arg, uses in sem.uses.items() for use in uses
+            if use.table == table and use.column
+            and (use.role in ("value", "set") or use.role == "filter" and use.op == "eq" and arg in sem.required)}
+
+
 # Column names too generic to say that two tables hold the same kind of value.
 _GENERIC_COLUMNS = frozenset({
     "name", "title", "type", "kind", "status", "state", "description", "value", "text", "label", "date",
@@ -69,9 +80,13 @@ _GENERIC_COLUMNS = frozenset({
 })
 
 
-def _value_dependencies(spec: EnvSpec, sems: dict) -> list[ToolDependency]:
+def _value_dependencies(spec: EnvSpec, sems: dict, described: dict[str, set[str]]) -> list[ToolDependency]:
     """Equality filters fed by a result column of the same name (same table, or a specific name
-    such as `symbol` or `iata_code` in another table)."""
+    such as `symbol` or `iata_code` in another table). Not from a source that echoes the column:
+    one that writes it or filters on it as a required argument (the caller gave the value), one
+    that takes it as any other argument when no response describes it (`fromdate` of one report
+    handed to another, `ada` of one restroom search to the next), or its own key when it is
+    looked up by key."""
     deps: list[ToolDependency] = []
     for target in spec.tools:
         for argument, use in sems[target.name].first_uses("filter").items():
@@ -82,8 +97,9 @@ def _value_dependencies(spec: EnvSpec, sems: dict) -> list[ToolDependency]:
                 if source.name == target.name or sem.output_deleted or argument in sem.required:
                     continue
                 keyed = any(u.role == "key" and u.table == sem.output_table for us in sem.uses.values() for u in us)
-                if use.column in {u.column for u in _argument_reads(sem, sem.output_table)} \
-                        or use.column in {identifier(p) for p in sem.properties} \
+                given = _given_columns(sem, sem.output_table)
+                taken = {u.column for u in _argument_reads(sem, sem.output_table)} | {identifier(p) for p in sem.properties}
+                if use.column in given or use.column in taken and use.column not in described.get(sem.output_table, ()) \
                         or keyed and use.column == spec.table(sem.output_table).primary_key:
                     continue  # the source echoes the column back: the value came from its caller
                 same_table = sem.output_table == use.table

@@ -245,6 +245,6 @@ def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0
         return Draft(None, origins, rejected, f"invalid seed rules: {err}")
     data = spec.model_dump(mode="json", by_alias=True)
     data["seed"] = {"rows": rows, "generate": None}
-    data["dependencies"] = [d.model_dump(mode="json") for d in derive_dependencies(planning)]
+    data["dependencies"] = [d.model_dump(mode="json") for d in derive_dependencies(planning, schema.described)]
     spec = parse_envspec(data, origin=f"env '{name}'")
     return Draft(spec, origins, rejected)

@@ -183,6 +183,9 @@ class DomainSchema:
     tables: dict[str, TableDraft]
     # tool name -> {parameter: column} on the tool's own table (keys, parents, values)
     bindings: dict[str, dict[str, str]]
+    # table name -> the columns some response schema describes: values a call's rows really
+    # carry, as opposed to columns only its parameters made (synth.envs.dependencies)
+    described: dict[str, set[str]] = field(default_factory=dict)
 
 
 def _pk_name(entity: str) -> str:
@@ -318,6 +321,7 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
         t.add(ColumnDraft(t.primary_key, "string", nullable=False, description=f"Unique id of the {t.entity.replace('_', ' ')}."))
 
     bindings: dict[str, dict[str, str]] = {}
+    described: dict[str, set[str]] = {}
     for shape in shapes:
         table = tables[shape.entity]
         bound: dict[str, str] = {}
@@ -348,6 +352,7 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
                 if typed is None:
                     continue
                 name = _param_column(table, prop, entities, key_names)
+                described.setdefault(table.name, set()).add(name)
                 if name == table.primary_key:
                     if typed[0] == "integer":
                         table.key_integer = table.key_integer in (None, True)
@@ -407,7 +412,7 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
         for col_name, ref in table.foreign_keys.items():
             col = table.columns[col_name]
             col.type, col.enum = tables[ref].columns[tables[ref].primary_key].type, None
-    return DomainSchema(tables, bindings)
+    return DomainSchema(tables, bindings, described)
 
 
 def declared_default(schema: dict[str, Any]) -> Any:
