@@ -14,8 +14,10 @@ the same counting rules (synth.envs.fidelity, synth.envs.roundtrip) of this chec
   create -> get -> list -> update -> delete, foreign keys checked after each call. The current
   build also reports the gate-time rate (report.json `fidelity`), measured before the gate
   dropped the tools of failed steps; the files afterwards hold what passed;
-- environments without a dependency edge, tools kept / tools ingested, wall seconds, peak PSS
-  of the build process tree.
+- environments without a dependency edge and tools on no edge, as each build wrote them and as
+  this checkout's rule derives them again from both builds' env files (without the response
+  schemas a build sees, so echoed columns count as echoes);
+- tools kept / tools ingested, wall seconds, peak PSS of the build process tree.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ sys.path.insert(0, str(HERE))
 from bench_synth_full import ARCHIVE, PeakRSS  # noqa: E402
 
 from servers.spec import parse_envspec  # noqa: E402
+from synth.envs.dependencies import derive_dependencies  # noqa: E402
 from synth.envs.fidelity import build_counts  # noqa: E402
 from synth.envs.roundtrip import round_trips  # noqa: E402
 
@@ -59,12 +62,20 @@ def measure(out: Path) -> dict:
     lent = {env["name"]: env.get("lent") or [] for env in report["environments"]}
     counts = build_counts(specs, lent=lent)
     trips = passed = 0
+    rederived = []
     for data in specs:
         spec = parse_envspec(data, origin=data["name"])
         for trip in round_trips(spec, spec.seed.rows):
             trips += 1
             passed += trip.ok
-    return {**counts, "loans": len(report.get("loans") or []), "round_trips": trips, "round_trips_passed": passed,
+        # Edges are written at build time by each build's own rule; derived again here by this
+        # checkout's rule, both builds are counted alike (a looser old rule linked echoed filters).
+        deps = [d.model_dump(mode="json") for d in derive_dependencies(spec)]
+        rederived.append({**data, "dependencies": deps})
+    same_rule = build_counts(rederived, lent=lent)
+    return {**counts, "loans": len(report.get("loans") or []),
+            "same_rule_no_edge": same_rule["environments_without_dependency"],
+            "same_rule_edgeless_tools": same_rule["tools_without_dependency"], "round_trips": trips, "round_trips_passed": passed,
             "tools_ingested": report["tools_ingested"], "tools_kept": report["tools_kept"],
             "gate_fidelity": report.get("fidelity")}
 
@@ -96,9 +107,10 @@ def main() -> int:
         f"baseline: {args.baseline_src}; this code: {HERE}; archive: {args.archive.name}",
         "",
         "| build | update-named inserts | delete-named inserts | state-change-named inserts | verb-named tables "
-        "| round trip (env files) | envs without dependency edge | tools on no edge | tools kept / ingested "
+        "| round trip (env files) | envs without dependency edge | tools on no edge "
+        "| same edge rule: envs without edge | same edge rule: tools on no edge | tools kept / ingested "
         "| producers lent | wall s | peak PSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, r in rows.items():
         lines.append(
@@ -108,6 +120,8 @@ def main() -> int:
             f"({pct(r['round_trips_passed'], r['round_trips'])}) | {r['environments_without_dependency']} / "
             f"{r['environments']} ({pct(r['environments_without_dependency'], r['environments'])}) | "
             f"{r['tools_without_dependency']} / {r['tools']} ({pct(r['tools_without_dependency'], r['tools'])}) | "
+            f"{r['same_rule_no_edge']} / {r['environments']} ({pct(r['same_rule_no_edge'], r['environments'])}) | "
+            f"{r['same_rule_edgeless_tools']} / {r['tools']} ({pct(r['same_rule_edgeless_tools'], r['tools'])}) | "
             f"{r['tools_kept']} / {r['tools_ingested']} ({pct(r['tools_kept'], r['tools_ingested'])}) | "
             f"{r['loans']} | {r['seconds']:.0f} | {r['peak_mb']:.0f} |")
     gate = rows["this code"]["gate_fidelity"]

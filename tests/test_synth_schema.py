@@ -216,3 +216,26 @@ def test_value_edges_come_from_described_values_not_from_echoed_filters():
     assert ("list_stations", "zone_fares", "zone") in deps
     # The fare rows carry the zone the caller gave: no hand-over from them.
     assert not any(d.source in ("zone_fares", "zone_alerts") for d in spec.dependencies)
+
+
+def test_code_and_id_parameters_reference_the_entity_they_name():
+    region = {"type": "object", "properties": {"id": S, "name": S}}
+    category = {"type": "object", "properties": {"id": S, "title": S}}
+    tools = [
+        http("i18nRegions_list", "GET", "/i18nRegions", {"hl": S}, [], {"type": "array", "items": region}),
+        http("videoCategories_list", "GET", "/videoCategories", {"regionCode": S}, ["regionCode"],
+             {"type": "array", "items": category}),
+        http("station_parking", "GET", "/parking", {"stationCode": S}, ["stationCode"]),
+        http("list_stations", "GET", "/stations", {}, [], {"type": "array", "items": region}),
+        http("line_trains", "GET", "/trains", {"lineCode": {"type": "string", "enum": ["RD", "BL"]}}, ["lineCode"]),
+        http("list_lines", "GET", "/lines", {}, [], {"type": "array", "items": region}),
+    ]
+    spec = draft_envspec("transit", "transit", tools, seed=1).spec
+    fks = {(t.name, fk.column, fk.ref_table) for t in spec.tables for fk in t.foreign_keys}
+    # `regionCode` names the one entity ending in "region"; `stationCode` names a station.
+    assert ("video_categories", "i18n_region_id", "i18n_regions") in fks
+    assert any(table == "parkings" and ref == "stations" for table, _, ref in fks)
+    # A code the spec enumerates keeps its own values: no re-keying to generated line ids.
+    assert not any(ref == "lines" for _, _, ref in fks)
+    deps = {(d.source, d.target) for d in spec.dependencies}
+    assert ("i18nRegions_list", "videoCategories_list") in deps and ("list_stations", "station_parking") in deps

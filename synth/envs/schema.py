@@ -204,9 +204,10 @@ def _id_prefix(entity: str, taken: set[str]) -> str:
 
 
 def _param_column(table: TableDraft, param: str, entities: set[str],
-                  key_names: dict[str, str] | None = None) -> str:
+                  key_names: dict[str, str] | None = None, schema: dict[str, Any] | None = None) -> str:
     """The column a parameter or response property is stored in on `table`; `key_names`: the
-    parameter names by which gets of other entities take their keys (`_named_keys`)."""
+    parameter names by which gets of other entities take their keys (`_named_keys`); `schema`:
+    the parameter's or property's own (one with an `enum` keeps its values and its name)."""
     s = identifier(param)
     flat = s.replace("_", "")
     entity_flat = table.entity.replace("_", "")
@@ -221,7 +222,25 @@ def _param_column(table: TableDraft, param: str, entities: set[str],
         stem = s[:-2].rstrip("_")
         if singular(stem) in entities:
             return identifier(f"{singular(stem)}_id")
+    stem, _, tail = s.rpartition("_")
+    if tail in ("id", "code") and stem and not (schema or {}).get("enum"):
+        ref = _entity_named(stem, entities, table.entity)
+        if ref is not None:
+            return _pk_name(ref)
     return s
+
+
+def _entity_named(stem: str, entities: set[str], own: str) -> str | None:
+    """The other entity a `<stem>_code` / `<stem>_id` names: `station_code` a station, and a
+    one-word stem the one entity whose name ends in it (`region_code` an `i18n_region`, when the
+    domain has no other region). None when it names none, or several."""
+    named = singular(stem)
+    if named in entities:
+        return named if named != own else None
+    if "_" in stem:
+        return None
+    ending = [e for e in entities if e != own and e.rsplit("_", 1)[-1] == named]
+    return ending[0] if len(ending) == 1 else None
 
 
 _RANGE_LOW = ("min_", "from_", "start_", "since_")
@@ -351,7 +370,7 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
                 typed = column_type(sub)
                 if typed is None:
                     continue
-                name = _param_column(table, prop, entities, key_names)
+                name = _param_column(table, prop, entities, key_names, sub)
                 described.setdefault(table.name, set()).add(name)
                 if name == table.primary_key:
                     if typed[0] == "integer":
@@ -364,7 +383,7 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
             # Paging and ordering parameters (roles from ingest) steer a find; they are never data.
             if typed is None or is_control_param(param) or param in shape.tool.param_roles:
                 continue
-            name = _param_column(table, param, entities, key_names)
+            name = _param_column(table, param, entities, key_names, sub)
             stated = declared_filter(shape, param) if shape.action == "find" else None
             if stated is not None and stated[0] in table.columns:
                 bound[param] = stated[0]
