@@ -228,6 +228,41 @@ def test_operation_named_path_segments_act_on_the_resource_they_name() -> None:
     assert shape_tool(op("post_orders_removetag", "POST", "/orders/removetag", {})).problem is None
 
 
+def test_a_dotted_rpc_method_is_its_verb_acting_on_its_noun() -> None:
+    """EPA ECHO's `/air_rest_services.get_facilities` is the method `get_facilities` of a service:
+    it finds facilities (table `facilities`), by GET or by POST alike; no table named after the
+    whole method (`air_rest_services_get_facilities`), and the POST twin is no insert."""
+    fn = {"p_st": S, "p_fn": S}
+    for method in ("GET", "POST"):
+        name = f"{method.lower()}_air_rest_services_get_facilities"
+        assert shape(op(name, method, "/air_rest_services.get_facilities", fn)) == ("find", "facility", None, [])
+        tool = op(f"{method.lower()}_eff_rest_services_download_effluent_chart", method,
+                  "/eff_rest_services.download_effluent_chart", {"p_id": S}, ["p_id"])
+        assert shape(tool) == ("find", "effluent_chart", None, [])
+        # A method reading the record its required key names gets it, by POST as by GET.
+        tool = op(f"{method.lower()}_air_rest_services_get_qid", method, "/air_rest_services.get_qid",
+                  {"qid": S, "pageno": {"type": "integer"}}, ["qid"])
+        assert shape(tool) == ("get", "qid", "qid", [])
+    assert not is_verb_named("facilities")
+
+
+def test_dotted_segments_that_are_no_service_method_stay_as_they_were() -> None:
+    """Only a namespace named as a service (`..._rest_services`, `..._api`) and a method that is a
+    verb and a noun: Slack's `/channels.setPurpose` acts on a channel, `/air_rest_services.metadata`
+    has no verb, `/info.0.json` and `/lists.{format}` are file names, and a POST method of no read
+    verb stays what it was."""
+    assert shape(op("get_channels_setPurpose", "GET", "/channels.setPurpose", {"channel": S, "purpose": S}))[1] \
+        == "channels_set_purpose"
+    assert shape(op("get_air_rest_services_metadata", "GET", "/air_rest_services.metadata", {}))[:2] == \
+        ("find", "air_rest_services_metadata")
+    assert shape(op("post_air_rest_services_metadata", "POST", "/air_rest_services.metadata", {}))[:2] == \
+        ("create", "air_rest_services_metadata")
+    assert shape(op("get_info_0_json", "GET", "/info.0.json", {}))[1] == "info_0"
+    # A POST by a read verb outside an RPC method keeps its key rule: `getcarrier` by POST stays a find.
+    assert shape(op("post_carriers_getcarrier", "POST", "/carriers/getcarrier", {"carrierCode": S},
+                    ["carrierCode"]))[:2] == ("find", "carrier")
+
+
 @pytest.fixture(scope="module")
 def posty() -> Any:
     tools = ingest_paths([POSTY]).tools

@@ -313,6 +313,26 @@ def _spells_operation(literal: str, operation_id: str) -> bool:
     return len(op_words) >= 2 and singular(flat) == singular("".join(op_words))
 
 
+# Words of a namespace that names a service, not a resource (`air_rest_services`, `billing_api`).
+_SERVICE_WORDS = frozenset({"rest", "rpc", "service", "services", "api", "apis", "ws", "webservice", "webservices"})
+_RPC_METHOD = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\.([A-Za-z][A-Za-z0-9_]*)$")
+
+
+def _rpc_method(literal: str) -> str | None:
+    """`air_rest_services.get_facilities` -> `get_facilities`: a last segment that is a dotted
+    RPC method name, a service's namespace then a verb acting on a noun, names that verb and
+    noun (find facilities), not a resource called after the whole method. None for a namespace
+    that names a resource (Slack's `channels.setPurpose` sets a channel's purpose), a method
+    that is no verb and noun (`air_rest_services.metadata`) or a file name (`info.0.json`)."""
+    match = _RPC_METHOD.match(literal)
+    if match is None or not _SERVICE_WORDS & set(split_words(match.group(1))):
+        return None
+    words = split_words(match.group(2))
+    if len(words) < 2 or _verb_of(words[0]) is None and words[0] not in LEADING_VERBS:
+        return None
+    return match.group(2)
+
+
 # A literal naming how the next parameter selects a record (`/dweet/for/{thing}`,
 # `/company/id/{id}`, `/users/by-email/{email}`), never a resource of its own.
 _SELECTOR_WORDS = frozenset({"for", "from", "by", "of", "with", "id", "uuid", "name", "slug", "key", "code", "email",
@@ -433,6 +453,9 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     tokens = _drop_selectors(_path_tokens(tool.path or "", dropped_path_params(tool)))
     tokens = _drop_qualifiers(_drop_trailing_selector(tokens, props))
     tokens, lookup_verb = _drop_lookup_verb(tokens) if method in ("get", "head") else (tokens, None)
+    rpc_method = _rpc_method(tokens[-1][1]) if tokens and tokens[-1][0] == "lit" else None
+    if rpc_method is not None:
+        tokens = [*tokens[:-1], ("lit", rpc_method)]
     name_words = split_words(tool.original_name or tool.name)
     name_verb = _verb_of(name_words[0]) if name_words else None
     # `Sites_UpdateSiteMetadata`: the verb after the noun.
@@ -548,8 +571,11 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
     read_by_name = name_verb in READ_VERBS and action_verb is None
     # A POST answered with 201 made something: `check_out_copy` is `POST /loans`, a new loan.
     created = method == "post" and tool.returns_status == "201"
-    if action_verb in GET_VERBS and method == "get" and key_param is None and at_end:
-        # `GET /carriers/getcarrier?carrierCode=`: the required key of the record it names.
+    if action_verb in GET_VERBS and (method == "get" or method == "post" and rpc_method is not None) \
+            and key_param is None and at_end:
+        # `GET /carriers/getcarrier?carrierCode=`: the required key of the record it names (by
+        # POST too when the segment is an RPC method: `POST /x_rest_services.get_qid` gets as
+        # its GET twin does).
         key = _id_param_for(entity, props, required)
         if key in required and (identifier(key) == "id" or identifier(key).startswith(entity.split("_")[-1])):
             return ToolShape(tool, "get", "get", entity, key, parents, props, required)
