@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from servers.executor import execute_tool
+from servers.state import EnvRuntime, EpisodeStore
 from synth.envs.dependencies import derive_dependencies
 from synth.envs.draft import draft_envspec
 from synth.envs.schema import infer_schema
@@ -239,3 +241,57 @@ def test_code_and_id_parameters_reference_the_entity_they_name():
     assert not any(ref == "lines" for _, _, ref in fks)
     deps = {(d.source, d.target) for d in spec.dependencies}
     assert ("i18nRegions_list", "videoCategories_list") in deps and ("list_stations", "station_parking") in deps
+
+
+def test_run_together_listing_names_the_records_its_response_carries():
+    """Netatmo's `GET /devicelist` answers `{body: {devices: [...], modules: [...]}, status}` and
+    `GET /gethomedata` `{body: {homes: [...], user}}`: they list devices and homes, whose keys the
+    other calls take; `getstationsdata`, answered with `devices`, stays a table of its own."""
+    def envelope(**arrays):
+        body = {"type": "object", "properties": {
+            k: {"type": "array", "items": {"type": "object", "properties": v}} for k, v in arrays.items()}}
+        return {"type": "object", "properties": {"body": body, "status": S, "time_exec": {"type": "number"}}}
+
+    device = {"_id": S, "firmware": {"type": "integer"}}
+    tools = [
+        http("devicelist", "GET", "/devicelist", {"app_type": S}, [],
+             envelope(devices=device, modules={"_id": S, "main_device": S})),
+        http("gethomedata", "GET", "/gethomedata", {"size": {"type": "integer"}}, [],
+             envelope(homes={"id": S, "name": S})),
+        http("getstationsdata", "GET", "/getstationsdata", {}, [], envelope(devices=device)),
+        http("getmeasure", "GET", "/getmeasure", {"device_id": S, "scale": S}, ["device_id", "scale"]),
+        http("setpersonsaway", "GET", "/setpersonsaway", {"home_id": S}, ["home_id"]),
+    ]
+    shapes = {t.name: shape_tool(t) for t in tools}
+    assert (shapes["devicelist"].action, shapes["devicelist"].entity) == ("find", "device")
+    assert shapes["gethomedata"].entity == "home"
+    assert shapes["getstationsdata"].entity == "stationsdata"
+    spec = draft_envspec("netatmo", "netatmo", tools, seed=1).spec
+    devices = spec.table("devices")
+    assert devices.primary_key == "device_id" and "firmware" in {c.name for c in devices.columns}
+    assert "main_device" not in {c.name for c in devices.columns}  # the modules' array is another record
+    deps = {(d.source, d.target, d.argument) for d in spec.dependencies}
+    assert ("devicelist", "getmeasure", "device_id") in deps and ("gethomedata", "setpersonsaway", "home_id") in deps
+    runtime = EnvRuntime(spec)
+    episode = EpisodeStore({spec.name: runtime}, max_live=1).create(spec.name)
+    home = execute_tool(runtime, episode.conn, "gethomedata", {}).data["results"][0]["home_id"]
+    away = execute_tool(runtime, episode.conn, "setpersonsaway", {"home_id": home})
+    assert away.ok and away.data["results"]
+
+
+def test_run_together_names_without_named_records_stay():
+    """A `<noun>list` / `<noun>data` whose response names no array after the noun (`/playlist`
+    answered with tracks, a get, a record with its own fields) keeps its name."""
+    tracks = {"type": "object", "properties": {"tracks": {"type": "array", "items": {
+        "type": "object", "properties": {"id": S}}}}}
+    assert shape_tool(http("playlist", "GET", "/playlist", {}, [], tracks)).entity == "playlist"
+    plays = {"type": "object", "properties": {"plays": {"type": "array", "items": S}}}
+    assert shape_tool(http("playlist", "GET", "/playlist", {}, [], plays)).entity == "playlist"
+    fields = {"type": "object", "properties": {"fields": {"type": "array", "items": {
+        "type": "object", "properties": {"id": S}}}}}
+    assert shape_tool(http("get_metadata", "GET", "/metadata", {}, [], fields)).entity == "metadata"
+    homes = {"type": "object", "properties": {"homes": {"type": "array", "items": {
+        "type": "object", "properties": {"id": S}}}}}
+    # A read by key, and a create, are no listings.
+    assert shape_tool(http("get_homedata", "GET", "/homedata/{id}", {"id": S}, ["id"], homes)).entity == "homedata"
+    assert shape_tool(http("post_homedata", "POST", "/homedata", {"x": S}, [], homes)).entity == "homedata"

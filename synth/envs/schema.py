@@ -362,7 +362,9 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
             is_int = shape.properties[param].get("type") == "integer"
             parent.key_integer = is_int if parent.key_integer in (None, True) else False
         # Response properties describe the record itself.
-        record = _record_schema(shape.tool.returns, listing=shape.action == "find") if shape.action != "delete" else None
+        # A listing whose records the shape found by name (`{body: {devices: [...]}}`) has those.
+        record = shape.listed or (_record_schema(shape.tool.returns, listing=shape.action == "find")
+                                  if shape.action != "delete" else None)
         if record:
             for prop, sub in (record.get("properties") or {}).items():
                 if not isinstance(sub, dict):

@@ -118,6 +118,9 @@ class ToolShape:
     # A bulk delete: `key_param` is a list of the entity's keys (`DELETE /categories` with a
     # body of category ids), and every record it names is deleted.
     bulk: bool = False
+    # The schema of the records a listing returns when the shape found them by name in its
+    # response (`_listed_in_response`), not by the response's usual wrappers.
+    listed: dict[str, Any] | None = None
 
     @property
     def is_write(self) -> bool:
@@ -1171,8 +1174,50 @@ def _shape_tool(tool: ToolDef) -> ToolShape:
             # `liveChatMessages.list(liveChatId)` lists messages: a Google-style id names its
             # resource, which is no part of the record its key parameter is named after.
             shaped = _facet_of_keyed_record(shaped)
-        return _noun_entity(_never_insert_a_change(shaped))
+        return _listed_in_response(_noun_entity(_never_insert_a_change(shaped)))
     return _noun_entity(_never_insert_a_change(_shape_named(tool, props, required)))
+
+
+# Words that end a run-together name of a listing without naming what it lists
+# (`/devicelist`, `/gethomedata`).
+_LISTING_TAILS = ("list", "data", "info", "details")
+
+
+def named_records(returns: Any, entity: str, depth: int = 2) -> dict[str, Any] | None:
+    """The item schema of the array of objects a response names after `entity` (`devices` for a
+    device), at its top or inside its object properties (`{body: {devices: [...], modules: [...]}}`),
+    `depth` levels down; None when there is none, or several."""
+    props = returns.get("properties") if isinstance(returns, dict) else None
+    if not isinstance(props, dict) or depth < 1:
+        return None
+    found = [v["items"] for k, v in props.items() if isinstance(v, dict) and isinstance(v.get("items"), dict)
+             and isinstance(v["items"].get("properties"), dict) and v["items"]["properties"]
+             and singular(identifier(str(k))) == entity]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        return None
+    inner = [named_records(v, entity, depth - 1) for v in props.values() if isinstance(v, dict)]
+    inner = [item for item in inner if item is not None]
+    return inner[0] if len(inner) == 1 else None
+
+
+def _listed_in_response(shape: ToolShape) -> ToolShape:
+    """`GET /devicelist` answered with `{body: {devices: [...], modules: [...]}}`, `GET
+    /gethomedata` with `{body: {homes: [...], user}}`: a run-together `<noun>list` / `<noun>data`
+    names no record of its own; when the response carries an array of records named after the
+    noun, the listing lists those (devices, homes). Without such an array (`/getstationsdata`
+    answered with `devices`, `/playlist`) the name stands."""
+    if shape.action != "find" or shape.key_param is not None or shape.parents or "_" in shape.entity:
+        return shape
+    tail = next((t for t in _LISTING_TAILS if shape.entity.endswith(t)), None)
+    if tail is None or len(shape.entity) - len(tail) < 3:
+        return shape
+    noun = singular(shape.entity[:-len(tail)])
+    records = named_records(shape.tool.returns, noun)
+    if records is not None:
+        shape.entity, shape.listed = noun, records
+    return shape
 
 
 # Parameters that steer a request (paging, sorting, output format, credentials) rather than
