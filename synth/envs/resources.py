@@ -22,7 +22,8 @@ from typing import Any
 
 from synth.envs.names import identifier, singular, singular_phrase, split_words
 
-_DOTTED = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){2,}$")
+# A Google-style operation id (`games.achievementConfigurations.get`): service, resources, method.
+DOTTED_OPERATION_ID = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){2,}$")
 _ACTION_NAME = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 _PARAM = re.compile(r"\{\+?([^}]+)\}")
 # Path params that carry a Google-style full resource name rather than one key.
@@ -248,6 +249,6 @@ def resource_ref(tool: Any, props: dict[str, Any], required: list[str]) -> Resou
     path = tool.path or ""
     if is_action_api(path, operation_id):
         return _action_ref(operation_id, props, required)
-    if _DOTTED.match(operation_id):
+    if DOTTED_OPERATION_ID.match(operation_id):
         return _dotted_ref(operation_id, path, props, required, dropped_path_params(tool))
     return None

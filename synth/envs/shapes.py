@@ -15,8 +15,14 @@ from typing import Any, Literal
 
 from synth.envs.fidelity import DELETE_WORDS, LEADING_VERBS, TRAILING_VERBS, UPDATE_WORDS, name_verb
 from synth.envs.names import identifier, singular, singular_phrase, split_words
-from synth.envs.resources import _DOTTED as _DOTTED_ID
-from synth.envs.resources import ResourceRef, dropped_path_params, is_action_api, resource_ref, without_params
+from synth.envs.resources import (
+    DOTTED_OPERATION_ID,
+    ResourceRef,
+    dropped_path_params,
+    is_action_api,
+    resource_ref,
+    without_params,
+)
 from synth.tooldef import ToolDef
 
 Action = Literal["get", "find", "create", "update", "delete", "status", "action"]
@@ -901,7 +907,7 @@ def _compound_creates(shapes: list[ToolShape]) -> None:
     entities = {s.entity for s in shapes}
     for shape in shapes:
         name = shape.tool.original_name or ""
-        if shape.action != "create" or not _DOTTED_ID.match(name):
+        if shape.action != "create" or not DOTTED_OPERATION_ID.match(name):
             continue
         words = split_words(name.rsplit(".", 1)[1])
         if len(words) < 2 or words[0] not in _MAKING_VERBS:
@@ -940,7 +946,7 @@ def _noun_verb_reads(shapes: list[ToolShape]) -> None:
 def _rpc_path(tool: ToolDef) -> bool:
     """An HTTP tool read from its path (not an action API or a Google-style id) whose path
     carries no parameter: the body or query names its record."""
-    if not tool.method or _DOTTED_ID.match(tool.original_name or "") or is_action_api(tool.path, tool.original_name):
+    if not tool.method or DOTTED_OPERATION_ID.match(tool.original_name or "") or is_action_api(tool.path, tool.original_name):
         return False
     return not any(k == "param" for k, _ in _path_tokens(tool.path or "", dropped_path_params(tool)))
 
