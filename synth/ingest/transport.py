@@ -7,7 +7,9 @@ markers, API versions, and globals that every operation repeats. None of that is
 user asks for or an environment stores, so ingest drops it and records why.
 
 Decisions use the parameter's location first (headers and cookies are the request's envelope;
-a path parameter names a resource and is always kept), then the spec's security schemes, then
+a path parameter names a resource and is kept, unless it only picks the response's serialization:
+`/blacklist.{content_type}`, `/v{version}/{format}` "format of the response"), then the spec's
+security schemes, then
 name *and* description together: a query `key` described as an API key is a credential, a
 query `key` "provided in the response of a /package call" is data, and a `callback` that is a
 URL is data while a `callback` that wraps JSON in a function is JSONP.
