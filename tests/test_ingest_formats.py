@@ -10,6 +10,7 @@ import pytest
 from synth.ingest import ingest_paths, unique_names
 from synth.ingest.common import IngestError, normalize_schema, sanitize_name
 from synth.ingest.refs import RefResolver
+from synth.ingest.stated_enums import stated_enum, with_stated_enums
 from synth.tooldef import ToolDef
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
@@ -247,3 +248,44 @@ def test_openapi_with_loose_types_is_normalized() -> None:
     assert tool.parameters["properties"]["id"] == {"type": "integer"}
     assert tool.parameters["properties"]["upload"] == {"type": "string", "format": "binary"}
     assert tool.returns == {"type": "string", "format": "binary"}
+
+
+def test_enums_stated_in_descriptions_become_enums():
+    google = 'The type.\nPossible values are:  \n- "LARGER_IS_BETTER" - Larger first. \n- "SMALLER_IS_BETTER" - Smaller.'
+    docusign = "Status. Possible values are: \n\n* password_reset\n* password_active\n* password_expired \n"
+    assert stated_enum(google) == ["LARGER_IS_BETTER", "SMALLER_IS_BETTER"]
+    assert stated_enum(docusign) == ["password_reset", "password_active", "password_expired"]
+    assert stated_enum("Possible values are PARTIAL, ALL_PAGES, NO_PAGES or UNKNOWN. Depends.") == \
+        ["PARTIAL", "ALL_PAGES", "NO_PAGES", "UNKNOWN"]
+    assert stated_enum("Auto pay. Possible values are: `true`, `false`.") == ["true", "false"]
+    # Prose that lists no plain values, one value, or no statement at all adds nothing.
+    assert stated_enum("Possible values are listed in the API reference.") is None
+    assert stated_enum("Possible values are: Monday through Friday.") is None
+    assert stated_enum("The order's status.") is None
+    schema = {"type": "object", "properties": {
+        "order": {"type": "string", "description": google},
+        "declared": {"type": "string", "enum": ["a", "b"], "description": docusign},
+        "count": {"type": "integer", "description": docusign},
+        "name": {"type": "string", "description": "A name."},
+    }}
+    out = with_stated_enums(schema)
+    assert out["properties"]["order"]["enum"] == ["LARGER_IS_BETTER", "SMALLER_IS_BETTER"]
+    assert out["properties"]["declared"]["enum"] == ["a", "b"], "a declared enum wins"
+    assert "enum" not in out["properties"]["count"], "only strings"
+    assert out["properties"]["name"] is schema["properties"]["name"], "untouched sub-schemas stay shared"
+    assert with_stated_enums(schema["properties"]["name"]) is schema["properties"]["name"]
+
+
+def test_ingested_tools_carry_stated_enums(tmp_path):
+    spec = {"openapi": "3.0.0", "info": {"title": "Boards", "version": "1"}, "paths": {"/boards/{id}": {"patch": {
+        "operationId": "patchBoard",
+        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+            "scoreOrder": {"type": "string",
+                           "description": 'Possible values are:\n- "LARGER_IS_BETTER" - up\n- "SMALLER_IS_BETTER" - down'},
+        }}}}},
+        "responses": {"200": {"description": "ok"}}}}}}
+    path = tmp_path / "boards.json"
+    path.write_text(json.dumps(spec))
+    (tool,) = ingest_paths([path]).tools
+    assert tool.parameters["properties"]["scoreOrder"]["enum"] == ["LARGER_IS_BETTER", "SMALLER_IS_BETTER"]

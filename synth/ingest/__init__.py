@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from synth.ingest.common import MAX_NAME_LENGTH, IngestError, sanitize_name
 from synth.ingest.detect import SPEC_SUFFIXES, load_document, parse_bytes
 from synth.ingest.mcp_live import ingest_mcp, ingest_mcp_async
+from synth.ingest.stated_enums import tool_with_stated_enums
 from synth.tooldef import ToolDef
 
 __all__ = ["IngestError", "IngestResult", "ingest_mcp", "ingest_mcp_async", "ingest_paths", "unique_names"]
@@ -54,7 +55,8 @@ def ingest_paths(paths: list[str | Path], progress: ProgressCallback | None = No
             done += 1
             if progress is not None:
                 progress(done, total)
-    result.tools = unique_names(result.tools)
+    # Values a description lists ("Possible values are ...") become the schema's enum.
+    result.tools = unique_names([tool_with_stated_enums(tool) for tool in result.tools])
     return result
 
 
