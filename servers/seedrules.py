@@ -525,7 +525,7 @@ def make_consistent(spec: EnvSpec, rows: Rows, fresh: set[int], rng: random.Rand
                 order_tiers(table, row)
             for a, b in trips:
                 if row.get(a) is not None and row.get(a) == row.get(b):
-                    row[b] = _other_airport(row[a], rng)
+                    row[b] = other_trip_end(table, b, row[a], index, rng)
     for table in order:
         for child_col, fk, parent_col in unit_price_links(spec, table):
             integer = columns[table.name][child_col].type == "integer"
@@ -568,6 +568,16 @@ def make_consistent(spec: EnvSpec, rows: Rows, fresh: set[int], rng: random.Rand
                 parent = index[fk.ref_table].get(row.get(fk.column))
                 if is_fresh(row) and parent is not None and isinstance(parent.get(due), (int, float)):
                     row[paid] = _money(parent[due], integer)
+
+
+def other_trip_end(table: Table, column: str, start: Any, index: dict[str, dict[Any, dict]], rng: random.Random) -> Any:
+    """A trip's other end, not its start: another airport code, or, when the column references a
+    table (`destination` -> airports), another row's key of that table, so the reference holds."""
+    fk = next((fk for fk in table.foreign_keys if fk.column == column), None)
+    if fk is None:
+        return _other_airport(start, rng)
+    others = sorted((k for k in index.get(fk.ref_table, {}) if k is not None and k != start), key=str)
+    return rng.choice(others) if others else start
 
 
 def _other_airport(code: str, rng: random.Random) -> str:

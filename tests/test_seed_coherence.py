@@ -6,11 +6,13 @@ relations produced by the generator alone (no `x-envhub-seed` statement) on a sp
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pytest
 
 from servers.seedgen import generate_rows
+from servers.seedrules import other_trip_end
 from servers.spec import EnvSpec, load_envspec, parse_envspec
 from synth.envs.seedcheck import (
     CHECKS,
@@ -304,3 +306,20 @@ def test_declared_minimum_and_maximum_bound_the_seed():
     assert "(2 to 4)" in table.column("party_size").description
     rows = spec.seed.rows[table.name]
     assert rows and all(2 <= r["party_size"] <= 4 and 5 <= r["deposit"] <= 9 for r in rows)
+
+
+def test_a_trip_whose_ends_reference_a_table_keeps_both_ends_rows_of_it():
+    spec = parse_envspec({
+        "name": "trips", "tables": [
+            {"name": "airports", "primary_key": "airport_id", "columns": [{"name": "airport_id"}]},
+            {"name": "routes", "primary_key": "route_id", "columns": [
+                {"name": "route_id"}, {"name": "origin"}, {"name": "destination"}],
+             "foreign_keys": [{"column": "destination", "ref_table": "airports", "ref_column": "airport_id"}]},
+        ], "tools": []})
+    routes = spec.table("routes")
+    index = {"airports": {"AIR-1": {}, "AIR-2": {}, "AIR-3": {}}}
+    rng = random.Random(0)
+    picked = {other_trip_end(routes, "destination", "AIR-1", index, rng) for _ in range(20)}
+    assert picked <= {"AIR-2", "AIR-3"} and picked, "another airport row, never the start"
+    # A plain string end gets another airport code.
+    assert other_trip_end(routes, "origin", "YYZ", index, rng) != "YYZ"

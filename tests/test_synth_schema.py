@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import synth.envs.draft as draft_module
 from servers.executor import execute_tool
 from servers.state import EnvRuntime, EpisodeStore
 from synth.envs.dependencies import derive_dependencies
@@ -295,3 +296,41 @@ def test_run_together_names_without_named_records_stay():
     # A read by key, and a create, are no listings.
     assert shape_tool(http("get_homedata", "GET", "/homedata/{id}", {"id": S}, ["id"], homes)).entity == "homedata"
     assert shape_tool(http("post_homedata", "POST", "/homedata", {"x": S}, [], homes)).entity == "homedata"
+
+
+def test_a_parameter_whose_description_names_whose_key_it_holds_references_that_entity():
+    language = {"type": "object", "properties": {"language": S, "name": S}}
+    agency = {"type": "object", "properties": {"code": S, "name": S}}
+    target = {"type": "string", "description": "The language to use, set to one of the language codes listed in Support."}
+    tools = [
+        http("languages_list", "GET", "/languages", {}, [], {"type": "array", "items": language}),
+        http("translations_list", "GET", "/translations", {"q": S, "target": target}, ["q", "target"]),
+        http("federal_agencies", "GET", "/lookups/federal_agencies", {}, [], {"type": "array", "items": agency}),
+        http("facility_search", "GET", "/facilities", {
+            "p_fa": {"type": "string", "description": "Federal agency code. Limits results to one agency."},
+            "p_inst": {"type": "string", "description": "Cloud SQL instance ID. This does not include the language ID."},
+            "p_flag": {"type": "boolean", "description": "Federal agency code required."},
+        }),
+    ]
+    spec = draft_envspec("lookups", "lookups", tools, seed=1).spec
+    fks = {(t.name, fk.column): fk.ref_table for t in spec.tables for fk in t.foreign_keys}
+    assert fks[("translations", "target")] == "languages"
+    assert fks[("facilities", "p_fa")] == "federal_agencies"
+    # Only a description that opens with whose key it is counts; a boolean holds no key.
+    assert ("facilities", "p_inst") not in fks and ("facilities", "p_flag") not in fks
+    deps = {(d.source, d.target, d.argument) for d in spec.dependencies}
+    assert ("languages_list", "translations_list", "target") in deps
+    assert ("federal_agencies", "facility_search", "p_fa") in deps
+
+
+def test_an_environment_whose_seed_breaks_a_rule_is_dropped_with_the_reason(monkeypatch):
+    def dangling(spec, rows, rules):  # a seed rule that points a reference at no row
+        for table in spec.tables:
+            for fk in table.foreign_keys:
+                for row in rows.get(table.name, []):
+                    row[fk.column] = "NO-SUCH-ROW"
+        return rows
+
+    monkeypatch.setattr(draft_module, "apply_seed_rules", dangling)
+    draft = draft_envspec("shop", "shop", SHOP, seed=1)
+    assert draft.spec is None and draft.reason.startswith("invalid seed state:")

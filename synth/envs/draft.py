@@ -246,5 +246,9 @@ def draft_envspec(name: str, domain: str, tools: list[ToolDef], *, seed: int = 0
     data = spec.model_dump(mode="json", by_alias=True)
     data["seed"] = {"rows": rows, "generate": None}
     data["dependencies"] = [d.model_dump(mode="json") for d in derive_dependencies(planning, schema.described)]
-    spec = parse_envspec(data, origin=f"env '{name}'")
+    try:
+        spec = parse_envspec(data, origin=f"env '{name}'")
+    except SpecError as err:
+        # One environment whose seed breaks a rule is dropped with the reason; the build goes on.
+        return Draft(None, origins, rejected, f"invalid seed state: {err}")
     return Draft(spec, origins, rejected)

@@ -10,6 +10,7 @@ ids read like `ORD-1001`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,6 +231,25 @@ def _param_column(table: TableDraft, param: str, entities: set[str],
     return s
 
 
+# "Federal agency code ...", "The airport code ...", "... one of the language codes listed ...": the
+# description opens by saying whose key it is, or says it is one of an entity's keys.
+_DESCRIBED_KEY = re.compile(r"^(?:the\s+)?(?:[a-z]+\s+)?([a-z]+)\s+(?:id|identifier|code)\b"
+                            r"|\bone of the ([a-z]+)\s+(?:ids|identifiers|codes)\b")
+
+
+def _entity_described(schema: dict[str, Any], entities: set[str], own: str) -> str | None:
+    """The other entity a parameter's description says it holds the key of: `target`, "one of
+    the language codes listed in Language Support", holds a language's; `p_fa`, "Federal agency
+    code", a federal agency's (the one entity whose name ends in the word). None when the text
+    names no entity of the domain, or several."""
+    if schema.get("type") not in ("string", "integer"):
+        return None
+    text = str(schema.get("description") or "").strip().lower()
+    found = {ref for match in _DESCRIBED_KEY.finditer(text)
+             if (ref := _entity_named(match.group(1) or match.group(2), entities, own)) is not None}
+    return found.pop() if len(found) == 1 else None
+
+
 def _entity_named(stem: str, entities: set[str], own: str) -> str | None:
     """The other entity a `<stem>_code` / `<stem>_id` names: `station_code` a station, and a
     one-word stem the one entity whose name ends in it (`region_code` an `i18n_region`, when the
@@ -402,6 +422,9 @@ def infer_schema(shapes: list[ToolShape]) -> DomainSchema:
             col = table.add(ColumnDraft(name, typed[0], typed[1], _description(sub)))
             if col is not None:
                 bound[param] = col
+                described_ref = None if typed[1] else _entity_described(sub, entities, table.entity)
+                if described_ref is not None and col not in table.foreign_keys and col != table.primary_key:
+                    table.foreign_keys[col] = described_ref
         if shape.action == "update" and not any(
             c not in (table.primary_key, *table.foreign_keys) for c in bound.values()
         ):
