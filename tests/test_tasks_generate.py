@@ -9,8 +9,10 @@ import pytest
 
 from servers.executor import execute_tool
 from servers.state import EnvRuntime, EpisodeStore
+from synth.envs.draft import draft_envspec
 from synth.tasks import generate_tasks, load_specs, write_tasks
 from synth.tasks.generate import EnvReport
+from synth.tooldef import ToolDef
 
 PER_ENV = 12
 
@@ -141,3 +143,26 @@ def test_bad_arguments_are_refused(specs):
         generate_tasks(specs, 0)
     with pytest.raises(ValueError, match="read_fraction"):
         generate_tasks(specs, 1, read_fraction=1.5)
+
+
+def test_goals_say_the_action_a_method_and_path_name_spells():
+    """`post_ips_cancel_warmup_json` (a name made of the HTTP method and the path) cancels an ip's
+    warmup: the goal says so, instead of "update ip ..."."""
+    def rpc(name: str, path: str, props: dict, required: list[str]) -> ToolDef:
+        return ToolDef(name=name, source="ips.yaml", api="Ips", method="post", path=path, format="openapi",
+                       description=name, parameters={"type": "object", "properties": props, "required": required})
+
+    ip = {"ip": {"type": "string", "description": "a dedicated ip"}}
+    tools = [
+        rpc("post_ips_list_json", "/ips/list.json", {}, []),
+        rpc("post_ips_info_json", "/ips/info.json", ip, ["ip"]),
+        rpc("post_ips_cancel_warmup_json", "/ips/cancel-warmup.json", ip, ["ip"]),
+        rpc("post_ips_start_warmup_json", "/ips/start-warmup.json", ip, ["ip"]),
+    ]
+    spec = draft_envspec("ips", "ips", tools, seed=0).spec
+    assert spec is not None
+    tasks = [t.to_json() for t in generate_tasks([spec], 12, seed=0, max_steps=3, read_fraction=0.0,
+                                                 conditional_fraction=0.0, refusal_fraction=0.0)]
+    cancels = [t["goal"] for t in tasks if any(c["name"] == "post_ips_cancel_warmup_json" for c in t["gold_calls"])]
+    assert cancels and all("cancel the warmup of" in goal for goal in cancels), cancels
+    assert not any("update ip" in t["goal"] for t in tasks)

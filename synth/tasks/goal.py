@@ -25,6 +25,9 @@ _GENERIC_VERBS = {
     "delete", "remove", "del", "get", "list", "find", "search", "fetch", "retrieve", "lookup", "query",
     "read", "show", "view", "do", "make", "handle", "process", "upsert", "save", "write", "store",
 }
+# A tool name's leading HTTP method (`post_ips_cancel_warmup_json`), and the format suffixes of its path.
+_HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head"}
+_FORMAT_WORDS = {"json", "xml", "format", "by", "id"}
 # Tool-name words that say what a write does, beyond insert/update/delete.
 _ACTION_VERBS = {
     "cancel", "approve", "reject", "book", "block", "unblock", "freeze", "unfreeze", "check", "close",
@@ -214,9 +217,12 @@ class GoalWriter:
     # -- sentences ------------------------------------------------------------------------------
 
     def _verb_at(self, i: int) -> tuple[int, str] | None:
-        """Where the tool name says what it does, when that says more than the operation's kind."""
+        """Where the tool name says what it does, when that says more than the operation's kind.
+        A name made of the HTTP method and the path (`post_ips_cancel_warmup_json`) is read past
+        its method: the path's verb says what it does."""
         words = split_words(self._shape(i).name)
-        for k, word in enumerate(words):
+        start = 1 if len(words) > 2 and words[0] in _HTTP_METHODS else 0
+        for k, word in enumerate(words[start:], start):
             if word in _GENERIC_VERBS:
                 return None
             if word in _ACTION_VERBS:
@@ -225,6 +231,17 @@ class GoalWriter:
                     return k + 1, f"{word} {words[k + 1]}"
                 return k, word
         return None
+
+    def _object_of_verb(self, i: int) -> str | None:
+        """What the name's action verb acts on when that is not the record itself (`warmup` in
+        `post_ips_cancel_warmup_json` on an ip); None when the verb names the record or nothing."""
+        found = self._verb_at(i)
+        words = split_words(self._shape(i).name)
+        table_words = {singular(w) for w in self._shape(i).table.split("_")}
+        rest = [w for w in words[found[0] + 1:] if w not in _FORMAT_WORDS] if found else []
+        if not rest or singular(rest[0]) in table_words or rest[0] in _PARTICLES:
+            return None
+        return humanize(rest[0])
 
     def _verb(self, i: int) -> str | None:
         found = self._verb_at(i)
@@ -323,6 +340,13 @@ class GoalWriter:
             if shape.kind == "update" and verb is None:
                 changes = [f"the {label} to {value}" for label, value in details]
                 return (f"change {target}: set {_join(changes)}" if changes else f"update {target}"), []
+            thing = self._object_of_verb(i)
+            # "reschedule slot SLO-1 for appointment APP-2": the object is already named by a reference.
+            if thing and any(phrase.startswith((f"{thing} ", f"the {thing} ")) for _, phrase in refs):
+                thing = None
+            if verb and thing:
+                # `cancel_warmup` on an ip: "cancel the warmup of ip IP-1003", not "cancel ip IP-1003".
+                return f"{verb} the {thing} of {target}" + _for(refs), details
             return f"{verb or 'remove'} {target}" + _for(refs), details
         # Sequences and named writes: the action, the rows it names, the amount it moves, its details.
         if verb is None:
