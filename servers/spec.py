@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -54,6 +54,21 @@ class _Strict(BaseModel):
 # ---------------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------------
+
+
+class _OmitsEmpty(_Strict):
+    """A model whose optional fields named in `_omitted_when_empty` are left out of its JSON while
+    empty, so specs written before those fields existed serialize byte for byte as they did."""
+
+    _omitted_when_empty: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for key in self._omitted_when_empty:
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
 
 class Column(_Strict):
@@ -200,7 +215,7 @@ class Precondition(_Strict):
     message: str | None = None
 
 
-class SortKey(_Strict):
+class SortKey(_OmitsEmpty):
     """Order by `column` (ascending unless `descending`), or as the call asks:
 
     `by` is an argument naming the field to sort by ("name", "-name", "name desc", "name:asc",
@@ -215,19 +230,11 @@ class SortKey(_Strict):
     by_columns: dict[str, str] = {}
     direction: Value | None = None
 
-    @model_serializer(mode="wrap")
-    def _omit_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Fixed sort keys serialize as they did before per-call sorting existed.
-        data = handler(self)
-        for key in ("by", "direction"):
-            if data.get(key) is None:
-                data.pop(key, None)
-        if not data.get("by_columns"):
-            data.pop("by_columns", None)
-        return data
+    # Fixed sort keys serialize as they did before per-call sorting existed.
+    _omitted_when_empty: ClassVar[tuple[str, ...]] = ("by", "direction", "by_columns")
 
 
-class GetOp(_Strict):
+class GetOp(_OmitsEmpty):
     kind: Literal["get"]
     table: str
     key: Value
@@ -237,13 +244,8 @@ class GetOp(_Strict):
     # (`GET /orders/{order_id}/items/{item_id}`) must belong to that parent.
     preconditions: list[Precondition] = []
 
-    @model_serializer(mode="wrap")
-    def _omit_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A get without checks serializes as it did before gets had them.
-        data = handler(self)
-        if not data.get("preconditions"):
-            data.pop("preconditions", None)
-        return data
+    # A get without checks serializes as it did before gets had them.
+    _omitted_when_empty: ClassVar[tuple[str, ...]] = ("preconditions",)
 
 
 class FindOp(_Strict):
@@ -279,7 +281,7 @@ class UpdateOp(_Strict):
     preconditions: list[Precondition] = []
 
 
-class DeleteOp(_Strict):
+class DeleteOp(_OmitsEmpty):
     kind: Literal["delete"]
     table: str
     key: Value
@@ -288,13 +290,8 @@ class DeleteOp(_Strict):
     # and every row it names is deleted, or none when one of them does not exist.
     many: bool = False
 
-    @model_serializer(mode="wrap")
-    def _omit_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A delete of one row serializes as it did before bulk deletes existed.
-        data = handler(self)
-        if not data.get("many"):
-            data.pop("many", None)
-        return data
+    # A delete of one row serializes as it did before bulk deletes existed.
+    _omitted_when_empty: ClassVar[tuple[str, ...]] = ("many",)
 
 
 SimpleOp = Annotated[Union[GetOp, FindOp, InsertOp, UpdateOp, DeleteOp], Field(discriminator="kind")]

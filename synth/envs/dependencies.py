@@ -87,6 +87,7 @@ def _value_dependencies(spec: EnvSpec, sems: dict, described: dict[str, set[str]
     that takes it as any other argument when no response describes it (`fromdate` of one report
     handed to another, `ada` of one restroom search to the next), or its own key when it is
     looked up by key."""
+    echoes = {name: _echoed_columns(spec, sem, described) for name, sem in sems.items()}
     deps: list[ToolDependency] = []
     for target in spec.tools:
         for argument, use in sems[target.name].first_uses("filter").items():
@@ -94,16 +95,23 @@ def _value_dependencies(spec: EnvSpec, sems: dict, described: dict[str, set[str]
                 continue
             for source in spec.tools:
                 sem = sems[source.name]
-                if source.name == target.name or sem.output_deleted or argument in sem.required:
+                if source.name == target.name or sem.output_deleted or argument in sem.required \
+                        or use.column in echoes[source.name]:
                     continue
-                keyed = any(u.role == "key" and u.table == sem.output_table for us in sem.uses.values() for u in us)
-                given = _given_columns(sem, sem.output_table)
-                taken = {u.column for u in _argument_reads(sem, sem.output_table)} | {identifier(p) for p in sem.properties}
-                if use.column in given or use.column in taken and use.column not in described.get(sem.output_table, ()) \
-                        or keyed and use.column == spec.table(sem.output_table).primary_key:
-                    continue  # the source echoes the column back: the value came from its caller
                 same_table = sem.output_table == use.table
                 if use.column in sem.output_columns and (same_table or use.column not in _GENERIC_COLUMNS):
                     deps.append(ToolDependency(source=source.name, target=target.name, argument=argument,
                                                column=use.column))
     return deps
+
+
+def _echoed_columns(spec: EnvSpec, sem, described: dict[str, set[str]]) -> set[str]:
+    """Columns of the tool's result whose value came from its caller (`_value_dependencies`):
+    the ones its caller always gives, the others it takes as arguments unless a response
+    describes them, and its own key when it is looked up by key."""
+    table = spec.table(sem.output_table)
+    taken = {u.column for u in _argument_reads(sem, table.name)} | {identifier(p) for p in sem.properties}
+    echoed = _given_columns(sem, table.name) | (taken - described.get(table.name, set()))
+    if any(u.role == "key" and u.table == table.name for uses in sem.uses.values() for u in uses):
+        echoed.add(table.primary_key)
+    return echoed

@@ -176,7 +176,8 @@ def build_counts(specs: list[dict[str, Any]], lent: dict[str, list[str]] | None 
         verb_tables += len(verbs)
         tables += len(spec.get("tables") or [])
         linked = {end for dep in spec.get("dependencies") or [] for end in (dep["source"], dep["target"])}
-        own = [t for t in spec.get("tools") or [] if t["name"] not in set(lent.get(spec["name"], ()))]
+        borrowed = set(lent.get(spec["name"], ()))
+        own = [t for t in spec.get("tools") or [] if t["name"] not in borrowed]
         tools += len(own)
         edgeless_tools += sum(1 for t in own if t["name"] not in linked)
         if not spec.get("dependencies"):

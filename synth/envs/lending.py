@@ -50,10 +50,11 @@ class Loan:
         return {"env": self.borrower, "tool": self.tool, "from": self.lender, "key": f"{self.key[0]}.{self.key[1]}"}
 
 
-def _needed_keys(spec: EnvSpec, sems: dict[str, ToolSemantics]) -> Counter[Key]:
+def _needed_keys(spec: EnvSpec, sems: dict[str, ToolSemantics],
+                 producers: dict[Key, list[tuple[Rank, str]]]) -> Counter[Key]:
     """Keys that tools of `spec` require as arguments and that no other tool of it produces
     without being given it, counted by how many tools need each."""
-    produced = {key: {name for _, name in entries} for key, entries in _producers(spec, sems).items()}
+    produced = {key: {name for _, name in entries} for key, entries in producers.items()}
     needed: Counter[Key] = Counter()
     for name, sem in sems.items():
         for arg, key in sem.references(spec).items():
@@ -99,7 +100,7 @@ def plan_loans(specs: dict[str, dict[str, Any]], apis: dict[str, frozenset[str]]
     producers = {name: _producers(piece.spec, piece.sems) for name, piece in pieces.items()}
     plans: dict[str, list[Loan]] = {}
     for name, piece in pieces.items():
-        needed = _needed_keys(piece.spec, piece.sems)
+        needed = _needed_keys(piece.spec, piece.sems, producers[name])
         if not needed:
             continue
         siblings = sorted({other for api in piece.apis for other in by_api[api] if other != name})
