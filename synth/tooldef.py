@@ -28,6 +28,8 @@ class ToolDef(BaseModel):
     api: str = ""
     # The success status `returns` was read from ("200", "201", ...): 201 marks a create.
     returns_status: str | None = None
+    # `returns` was inferred from the response's example because the source declared no schema.
+    returns_from_example: bool = False
     # HTTP method and path when the source is an HTTP API description; they tell reads from writes.
     method: str | None = None
     path: str | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import synth.envs.draft as draft_module
 from servers.executor import execute_tool
 from servers.state import EnvRuntime, EpisodeStore
@@ -334,3 +336,53 @@ def test_an_environment_whose_seed_breaks_a_rule_is_dropped_with_the_reason(monk
     monkeypatch.setattr(draft_module, "apply_seed_rules", dangling)
     draft = draft_envspec("shop", "shop", SHOP, seed=1)
     assert draft.spec is None and draft.reason.startswith("invalid seed state:")
+
+
+def test_untyped_arrays_and_diagnostic_arrays_do_not_hide_the_records() -> None:
+    """eBay's `{merchandisedProducts: {items: {...}}, warnings: [...]}`: an array written without
+    `type`, beside a warnings list, still lists products whose `epid` other calls look up."""
+    from synth.envs.draft import draft_envspec
+    from synth.ingest.openapi import load_openapi
+
+    product = {"type": "object", "properties": {"epid": {"type": "string", "description": "The eBay product identifier of a product."},
+                                                "title": {"type": "string"}}}
+    listed = {"type": "object", "properties": {"merchandisedProducts": {"items": product},
+                                               "warnings": {"type": "array", "items": {"type": "object", "properties": {"message": {"type": "string"}}}}}}
+    spec = {"swagger": "2.0", "info": {"title": "Marketing", "version": "1"}, "paths": {
+        "/merchandised_product": {"get": {"operationId": "getMerchandisedProducts", "parameters": [
+            {"name": "category_id", "in": "query", "type": "string", "required": True}],
+            "responses": {"200": {"description": "ok", "schema": listed}}}},
+        "/merchandised_product/get_also_bought_products": {"get": {"operationId": "getAlsoBoughtByProduct", "parameters": [
+            {"name": "epid", "in": "query", "type": "string", "description": "The eBay product identifier of a product."}],
+            "responses": {"200": {"description": "ok", "schema": {"type": "object", "properties": {"products": {"items": product}}}}}}},
+    }}
+    tools = load_openapi(spec, "marketing.json").tools
+    assert tools[0].returns["properties"]["merchandisedProducts"]["type"] == "array"  # type: ignore[index]
+    draft = draft_envspec("marketing", "marketing", tools, seed=1)
+    assert draft.spec is not None, draft.reason
+    by_name = {t.name: t for t in draft.spec.tools}
+    listed_table = draft.spec.table(by_name["getMerchandisedProducts"].operation.table)  # type: ignore[union-attr]
+    assert {"epid", "title"} <= {c.name for c in listed_table.columns}
+    assert "warnings" not in {c.name for c in listed_table.columns}
+    # An identifier is matched whole (a product id `123` is not `1234`), so the id one call
+    # lists is the value the other looks up.
+    epid_filter = next(f for f in by_name["getAlsoBoughtByProduct"].operation.filters if f.column == "epid")  # type: ignore[union-attr]
+    assert epid_filter.op == "eq"
+    edges = {(d.source, d.target, d.argument) for d in draft.spec.dependencies}
+    assert ("getMerchandisedProducts", "getAlsoBoughtByProduct", "epid") in edges
+
+
+@pytest.mark.parametrize(("column", "description", "whole"), [
+    ("airport_code", "", True),
+    ("origin", "IATA code of the origin airport", True),
+    ("epid", "", True),
+    ("isbn", "", True),
+    ("ref", "The unique identifier of the order", True),
+    ("title", "Title of the book", False),
+    ("city", "City name", False),
+    ("query", "Code word to search for", False),
+])
+def test_identifier_filters_match_whole_values(column: str, description: str, whole: bool) -> None:
+    from synth.envs.operations import _identifier_column
+
+    assert _identifier_column(column, description) is whole

@@ -59,6 +59,15 @@ def identifier(text: str, *, fallback: str = "field") -> str:
     return name[:64].rstrip("_") or fallback
 
 
+# Names of values that name one thing: a code, a key, a symbol, a product id.
+_IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|code|key|uuid|guid|sku|isbn|symbol|ticker|epid|asin)$")
+
+
+def is_identifier_name(name: str) -> bool:
+    """`RouteID`, `stationCode`, `isbn`, `epid`: yes; `name`, `idle_time`: no."""
+    return bool(_IDENTIFIER_NAME.search(identifier(name)))
+
+
 def singular(word: str) -> str:
     w = word.lower()
     if w in _INVARIANT or len(w) <= 3:

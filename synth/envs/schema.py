@@ -16,7 +16,7 @@ from typing import Any
 
 from servers.seedvalues import range_in_text
 from synth.envs.names import identifier, plural_phrase, singular
-from synth.envs.shapes import ToolShape, is_control_param, list_item
+from synth.envs.shapes import DIAGNOSTIC_ARRAYS, ToolShape, is_control_param, list_item
 
 MAX_COLUMNS = 24
 MAX_ENUM = 40
@@ -30,7 +30,7 @@ _ENVELOPE_FIELDS = frozenset({
     "total_items", "total_pages", "count", "kind", "etag", "self_link", "has_more", "more", "request_id",
     "is_truncated", "truncated", "max_results", "max_items", "unreachable", "next", "previous", "prev",
     "odata_next_link", "odata_count", "odata_context", "next_link_url",
-})
+}) | DIAGNOSTIC_ARRAYS
 
 
 @dataclass

@@ -859,6 +859,11 @@ def _record_properties(returns: dict[str, Any] | None) -> frozenset[str]:
     return frozenset()
 
 
+# Arrays a response carries beside its records to report on the call, never records themselves:
+# eBay's `{merchandisedProducts: [...], warnings: [...]}` lists products.
+DIAGNOSTIC_ARRAYS = frozenset({"warnings", "errors"})
+
+
 def list_item(returns: dict[str, Any] | None) -> dict[str, Any] | None:
     """The item schema of a list response: `[Thing]` or `{results: [Thing], count}`."""
     if not isinstance(returns, dict):
@@ -867,7 +872,8 @@ def list_item(returns: dict[str, Any] | None) -> dict[str, Any] | None:
         return returns["items"]
     props = returns.get("properties")
     if isinstance(props, dict):
-        arrays = [v for v in props.values() if isinstance(v, dict) and v.get("type") == "array"]
+        arrays = [v for k, v in props.items() if isinstance(v, dict) and v.get("type") == "array"
+                  and identifier(str(k)) not in DIAGNOSTIC_ARRAYS]
         if len(arrays) == 1 and isinstance(arrays[0].get("items"), dict):
             return arrays[0]["items"]
     return None

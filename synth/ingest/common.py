@@ -121,7 +121,8 @@ def needs_normalizing(
     node: Any, skip_keys: frozenset[str] = frozenset(), allowed_types: frozenset[str] = frozenset()
 ) -> bool:
     """True when anything under `node` would be changed by `normalize_schema`: a non-JSON type
-    name, a property with a boolean `required`, or a draft-4 tuple `items` list. A walk without
+    name, a property with a boolean `required`, a draft-4 tuple `items` list, or `items` with no
+    `type` (`_untyped_array`). A walk without
     copying, so a clean document (most OpenAPI specs) can skip normalization altogether."""
     stack: list[tuple[Any, bool]] = [(node, False)]
     while stack:
@@ -131,7 +132,7 @@ def needs_normalizing(
             if isinstance(kind, str):
                 if kind not in _JSON_TYPES and kind not in allowed_types:
                     return True
-            elif isinstance(kind, list) or isinstance(current.get("items"), list):
+            elif isinstance(kind, list) or isinstance(current.get("items"), list) or _untyped_array(current):
                 return True
             if is_property and isinstance(current.get("required"), bool):
                 return True
@@ -145,6 +146,13 @@ def needs_normalizing(
         elif isinstance(current, list):
             stack.extend((value, False) for value in current if isinstance(value, dict | list))
     return False
+
+
+def _untyped_array(schema: dict[str, Any]) -> bool:
+    """`{"items": {...}}` with no `type`: an array (eBay's `merchandisedProducts`), which every
+    reader of the schema would otherwise take for an object with no properties."""
+    return "type" not in schema and isinstance(schema.get("items"), dict | list) and not any(
+        key in schema for key in ("properties", "anyOf", "oneOf", "allOf", "$ref"))
 
 
 def schema_as_is(schema: Any, where: str = "parameters") -> dict[str, Any]:
@@ -210,6 +218,8 @@ def _normalize(
             removals.append("type")
         elif json_kinds != kind:
             changes["type"] = json_kinds if len(json_kinds) > 1 else json_kinds[0]
+    elif _untyped_array(schema):
+        changes["type"] = "array"
     for key in _SCHEMA_MAP_KEYS:
         sub = schema.get(key)
         if isinstance(sub, dict):

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from synth.envs.names import is_identifier_name
 from synth.ingest.common import (
     IngestError,
     LoadResult,
@@ -16,6 +17,7 @@ from synth.ingest.common import (
     sanitize_name,
     schema_as_is,
 )
+from synth.ingest.examples import example_schema
 from synth.ingest.refs import RefResolver
 from synth.ingest.roles import parameter_roles
 from synth.ingest.transport import ParamFacts, SpecFacts, spec_facts, transport_reason
@@ -262,7 +264,7 @@ def _operation_tool(
         if isinstance(operation.get("tags"), list)
         else []
     )
-    returns, returns_status = _response_schema(operation.get("responses"), resolver, is_v2, normalize)
+    returns, returns_status, from_example = _response_schema(operation.get("responses"), resolver, is_v2, normalize)
     extensions = {
         key: value for key, value in operation.items() if isinstance(key, str) and key.startswith("x-")
     }
@@ -276,6 +278,7 @@ def _operation_tool(
         parameters=parameters_schema,
         returns=returns,
         returns_status=returns_status,
+        returns_from_example=from_example,
         extensions=extensions,
         source=source,
         original_name=raw_name,
@@ -324,7 +327,20 @@ def _parameter_schema(
     description = _text(param.get("description")).strip()
     if description and not schema.get("description"):
         schema["description"] = description
+    if _sample_enum(str(param.get("name")), schema.get("enum")):
+        schema["examples"] = schema.pop("enum")
     return normalize(schema, f"{where} ({param.get('name')})")
+
+
+_NUMBER_TEXT = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _sample_enum(name: str, enum: Any) -> bool:
+    """WMATA's `RouteID: enum [B30]` and `Lon: enum ["-76.989626"]`: one allowed id or coordinate
+    is the docs' sample value, not the only route or place there is; kept as an enum it would turn
+    away every other route of the seed. (A one-value enum of a word, `type: [user]`, stays.)"""
+    return isinstance(enum, list) and len(enum) == 1 and (
+        is_identifier_name(name) or _NUMBER_TEXT.fullmatch(str(enum[0])) is not None)
 
 
 def _add_body(
@@ -375,10 +391,11 @@ def _media_schema(content: Any) -> dict[str, Any] | None:
 
 def _response_schema(
     responses: Any, resolver: RefResolver, is_v2: bool, normalize: Normalizer
-) -> tuple[dict[str, Any] | None, str | None]:
-    """The success response's schema and the status code it was read from."""
+) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """The success response's schema, the status code it was read from, and whether it was
+    inferred from the response's example (synth.ingest.examples) because none was declared."""
     if not isinstance(responses, dict):
-        return None, None
+        return None, None, False
     # YAML reads `200:` as an int key.
     by_code = {str(code): value for code, value in responses.items()}
     other_success = sorted(code for code in by_code if code.startswith("2") and code not in ("200", "201"))
@@ -389,6 +406,10 @@ def _response_schema(
         if not isinstance(response, dict):
             continue
         schema = response.get("schema") if is_v2 else _media_schema(response.get("content"))
+        from_example = False
+        if not isinstance(schema, dict) and code != "default":
+            schema = example_schema(response, is_v2)
+            from_example = schema is not None
         if isinstance(schema, dict):
             if schema.get("type") == "file":
                 # Swagger 2's download responses: a byte stream.
@@ -396,13 +417,13 @@ def _response_schema(
                     "type": "string",
                     "format": "binary",
                     **{k: v for k, v in schema.items() if k != "type"},
-                }, code
+                }, code, False
             try:
-                return normalize(schema, f"responses.{code}.schema"), code
+                return normalize(schema, f"responses.{code}.schema"), code, from_example
             except IngestError:
                 # A malformed response schema costs only the output schema, not the tool.
-                return None, code
-    return None, None
+                return None, code, False
+    return None, None, False
 
 
 def _method_path_name(method: str, path: str) -> str:

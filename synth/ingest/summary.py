@@ -13,7 +13,7 @@ EXAMPLES_PER_REASON = 5
 
 def ingest_summary(tools: list[ToolDef]) -> dict[str, Any]:
     """`{"parameters_dropped": n, "dropped_by_reason": {reason: {"count", "examples"}},
-    "tools_with_dropped": n, "param_roles": {role: n}, "tools_with_roles": n}`."""
+    "tools_with_dropped": n, "param_roles": {role: n}, "tools_with_roles": n, "responses_from_examples": n}`."""
     by_reason: dict[str, dict[str, Any]] = {}
     roles: Counter[str] = Counter()
     for tool in tools:
@@ -30,4 +30,5 @@ def ingest_summary(tools: list[ToolDef]) -> dict[str, Any]:
         "tools_with_dropped": sum(1 for tool in tools if tool.dropped_params),
         "param_roles": dict(sorted(roles.items(), key=lambda kv: (-kv[1], kv[0]))),
         "tools_with_roles": sum(1 for tool in tools if tool.param_roles),
+        "responses_from_examples": sum(1 for tool in tools if tool.returns_from_example),
     }
