@@ -17,7 +17,11 @@ the same counting rules (synth.envs.fidelity, synth.envs.roundtrip) of this chec
 - environments without a dependency edge and tools on no edge, as each build wrote them and as
   this checkout's rule derives them again from both builds' env files (without the response
   schemas a build sees, so echoed columns count as echoes);
-- tools kept / tools ingested, wall seconds, peak PSS of the build process tree.
+- tools kept / tools ingested, wall seconds, peak PSS of the build process tree;
+- why each environment without an edge has none, read from the specs (this checkout's ingest):
+  no operation describes a response (nothing any call returns can reach another call), no
+  described response field shares a name with another tool's argument (no name-based rule could
+  link them), or one does (a chain the edge rule may have missed: listed by name to read).
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from bench_synth_full import ARCHIVE, PeakRSS  # noqa: E402
 from servers.spec import parse_envspec  # noqa: E402
 from synth.envs.dependencies import derive_dependencies  # noqa: E402
 from synth.envs.fidelity import build_counts  # noqa: E402
+from synth.envs.names import identifier  # noqa: E402
 from synth.envs.roundtrip import round_trips  # noqa: E402
+from synth.ingest import ingest_paths  # noqa: E402
 
 
 def build(src: Path, archive: Path, out: Path) -> tuple[float, int]:
@@ -78,6 +84,47 @@ def measure(out: Path) -> dict:
             "same_rule_edgeless_tools": same_rule["tools_without_dependency"], "round_trips": trips, "round_trips_passed": passed,
             "tools_ingested": report["tools_ingested"], "tools_kept": report["tools_kept"],
             "gate_fidelity": report.get("fidelity")}
+
+
+# Names too generic to say that a response field is the value another tool's argument wants.
+_GENERIC_NAMES = frozenset({"name", "id", "type", "status", "description", "title", "text", "value", "date",
+                            "kind", "format", "limit", "offset", "page", "language", "lang"})
+NO_RESPONSE = "no operation describes a response"
+NO_NAME_MATCH = "no described field names another tool's argument"
+NAME_MATCH = "a described field names another tool's argument"
+
+
+def _described_fields(schema: object, depth: int = 0) -> set[str]:
+    """Every property name of a response schema, nested records included (4 levels)."""
+    if not isinstance(schema, dict) or depth > 4:
+        return set()
+    found = _described_fields(schema.get("items"), depth + 1)
+    for name, sub in (schema.get("properties") or {}).items():
+        found.add(identifier(str(name)))
+        found |= _described_fields(sub, depth + 1)
+    return found
+
+
+def edgeless_reasons(out: Path, archive: Path) -> tuple[dict[str, int], list[str]]:
+    """Why each environment of the build at `out` that has no edge has none (module docstring):
+    counts by reason, and the name-matching pairs of those with a candidate."""
+    tools = {t.name: t for t in ingest_paths([archive]).tools}
+    counts = dict.fromkeys((NO_RESPONSE, NO_NAME_MATCH, NAME_MATCH), 0)
+    candidates: list[str] = []
+    for path in sorted((out / "envs").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("dependencies"):
+            continue
+        own = [tools[t["name"]] for t in data["tools"] if t["name"] in tools]
+        fields = {t.name: _described_fields(t.returns) for t in own}
+        args = {t.name: {identifier(str(a)) for a in t.parameters.get("properties") or {}} for t in own}
+        pairs = [f"{a.name} -> {b.name} ({', '.join(sorted(shared)[:3])})" for a in own for b in own if a is not b
+                 for shared in [fields[a.name] & args[b.name] - args[a.name] - _GENERIC_NAMES] if shared]
+        reason = NO_RESPONSE if not any(fields.values()) else NAME_MATCH if pairs else NO_NAME_MATCH
+        counts[reason] += 1
+        if pairs:
+            candidates.append(f"{data['name']}: {'; '.join(pairs[:2])}")
+    return counts, candidates
 
 
 def main() -> int:
@@ -130,6 +177,12 @@ def main() -> int:
                   f"{gate['round_trips_passed']} / {gate['resources_with_create_and_get']} "
                   f"({gate['round_trip_pass_rate']:.1%}), failed by step {gate['round_trips_failed_by_step']}, "
                   f"steps run {gate['round_trip_steps_run']}"]
+    reasons = {label: edgeless_reasons(out / label.replace(" ", "_"), args.archive) for label in rows}
+    lines += ["", "| why an environment has no edge | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
+    for reason in (NO_RESPONSE, NO_NAME_MATCH, NAME_MATCH):
+        lines.append(f"| {reason} | " + " | ".join(str(reasons[label][0][reason]) for label in rows) + " |")
+    lines += ["", "this code, environments without an edge where a described field names another tool's argument:"]
+    lines += [f"- {line}" for line in reasons["this code"][1]]
     text = "\n".join(lines)
     print(text)
     if args.markdown:

@@ -198,6 +198,9 @@ def test_header_auth_cookies_and_conditional_headers_are_dropped_lookalikes_kept
         (ParamFacts("api_key", "argument", ""), "auth"),
         (ParamFacts("key", "argument", "The key of the setting to read."), None),
         (ParamFacts("format", "argument", "", {"type": "string", "enum": ["json", "csv"]}), None),
+        (ParamFacts("p_pretty_print", "query", "Optional flag to request GeoJSON formatted results to be pretty "
+                    "printed.", {"type": "number"}), "formatting"),
+        (ParamFacts("p_pretty_print", "query", "", {"type": "string"}), None),
     ],
 )
 def test_single_parameter_reasons(facts: ParamFacts, reason: str | None) -> None:
@@ -482,3 +485,20 @@ def test_a_signature_sent_in_the_query_of_reads_and_the_form_of_writes_is_droppe
     assert tools["create_order"].dropped_params == {"access_key": "auth", "signature": "signature"}
     assert set(tools["create_order"].parameters["properties"]) == {"price"}
     assert tools["list_orders"].dropped_params == {"access_key": "auth", "signature": "signature"}
+
+
+def test_format_segment_twins_share_their_resource() -> None:
+    """WMATA serves each read twice, `/Routes` (XML) and `/json/jRoutes`: one resource, one table."""
+    route = {"name": "RouteID", "in": "query", "type": "string", "required": True}
+    ok = {"200": {"description": "ok"}}
+    spec = {"swagger": "2.0", "info": {"title": "Bus", "version": "1.0"}, "paths": {
+        "/Routes": {"get": {"operationId": "XML_Routes", "responses": ok}},
+        "/RouteDetails": {"get": {"operationId": "XML_Path_Details", "parameters": [route], "responses": ok}},
+        "/json/jRoutes": {"get": {"operationId": "JSON_Routes", "responses": ok}},
+        "/json/jRouteDetails": {"get": {"operationId": "JSON_Path_Details", "parameters": [route], "responses": ok}},
+        "/json/journeys": {"get": {"operationId": "Journeys", "responses": ok}},
+    }}
+    shapes = {t.name: shape_tool(t) for t in load_openapi(spec, "bus.json").tools}
+    assert {(s.entity, s.action) for n, s in shapes.items() if n.endswith("Routes")} == {("route", "find")}
+    assert {(s.entity, s.action) for n, s in shapes.items() if "Details" in n} == {("route", "get")}
+    assert shapes["Journeys"].entity == "journey"  # a lower-case word after the format segment is kept whole

@@ -95,6 +95,7 @@ OTHER_ACTION_VERBS = {
 _VERSION = re.compile(r"^(v\d+(\.\d+)*[a-z]*|\d+(\.\d+)*|api|apis|rest|latest|public|services?)$", re.I)
 _PARAM = re.compile(r"\{([^}]+)\}")
 _FORMAT_PARAM = re.compile(r"extension|^\{?format\}?$", re.I)
+_FORMAT_SEGMENT = re.compile(r"json|xml|csv", re.I)
 _STOP_WORDS = {"by", "for", "from", "in", "of", "with", "to", "on", "using", "via", "at", "and", "or"}
 _GENERIC_TAIL = {"details", "detail", "info", "information", "list", "data", "all", "id", "ids", "json", "xml"}
 _ID_SUFFIXES = ("id", "key", "uuid", "code", "name", "number", "slug", "handle", "ref")
@@ -156,9 +157,18 @@ def _path_tokens(path: str, dropped: frozenset[str] = frozenset()) -> list[tuple
     out; what remains of their segment reads as the literal and parameters before the suffix
     (`/v1.{output_format}` names `v1`, as `/v1.{format}` does)."""
     tokens: list[tuple[str, str]] = []
+    format_mark = ""
     for seg in path.split("?")[0].split("#")[0].split("/"):
         if not seg:
             continue
+        if _FORMAT_SEGMENT.fullmatch(seg):
+            # WMATA's `/json/jRoutes` twin of `/Routes`: the format segment, and the mark it puts
+            # on the next one, say how the response is written, not what it is.
+            format_mark = seg[0].lower()
+            continue
+        if format_mark and re.fullmatch(format_mark + r"[A-Z]\w*", seg):
+            seg = seg[1:]
+        format_mark = ""
         stripped = without_params(seg, dropped)
         if stripped != seg:
             literal = _PARAM.sub("", stripped).strip(".-_:;,")

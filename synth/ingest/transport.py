@@ -314,7 +314,9 @@ def _named_reason(facts: ParamFacts, spec: SpecFacts, *, loose: bool) -> str | N
         return UPLOAD
     if (flat in _QUOTA_NAMES and loose) or _QUOTA_TEXT.search(text):
         return QUOTA
-    if flat in _PRETTY_NAMES and _kind(facts) in (None, "boolean", "integer") and (loose or _FORMAT_TEXT.search(text)):
+    # EPA ECHO's `p_pretty_print` (a number flag) carries its API's `p_` prefix.
+    if (flat in _PRETTY_NAMES or flat.endswith("prettyprint")) and _kind(facts) in (None, "boolean", "integer", "number") \
+            and (loose or _FORMAT_TEXT.search(text)):
         return FORMATTING
     if flat in _FORMAT_NAMES and (
         (loose and _serialization_enum(facts)) or _FORMAT_TEXT.search(text)
