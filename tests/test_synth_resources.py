@@ -651,3 +651,69 @@ def test_a_google_method_on_a_path_of_its_own_name_acts_on_the_noun_it_names() -
     assert shape_tool(op("identitytoolkit.relyingparty.verifyPassword", "POST", "/verifyPassword",
                          {"password": S, "email": S})).key_param is None
     assert shape(op("youtube.comments.markAsSpam", "POST", "/comments/markAsSpam", {"id": S}, ["id"]))[1] == "comment"
+
+
+def _edges(tools: list[ToolDef], name: str) -> set[tuple[str, str, str]]:
+    draft = draft_envspec(name, name, tools)
+    assert draft.spec is not None, draft.rejected
+    return {(d.source, d.target, d.argument) for d in draft.spec.dependencies}
+
+
+def test_a_write_answered_with_a_key_another_tool_looks_up_creates_that_record() -> None:
+    """Graphhopper: `postVrp POST /optimize` answers `{job_id}`, which `getSolution GET
+    /solution/{jobId}` reads a solution by; the post makes that solution (the server makes its
+    key), not a row of an `optimizes` table nothing reads, so post -> get is an edge."""
+    from synth.envs.shapes import reconcile_shapes
+
+    job = {"type": "object", "properties": {"job_id": {**S, "description": "unique id of your job"}}}
+    solution = {"type": "object", "properties": {"job_id": S, "status": {"type": "string", "enum": ["waiting_in_queue",
+                "processing", "finished"]}, "processing_time": {"type": "integer"}}}
+    post = op("postVrp", "POST", "/optimize", {"vehicles": {"type": "array", "items": {"type": "object"}}},
+              returns=job)
+    get = op("getSolution", "GET", "/solution/{jobId}", {"jobId": S}, ["jobId"], returns=solution)
+    shapes = {s.tool.name: s for s in reconcile_shapes([shape_tool(post), shape_tool(get)])}
+    assert (shapes["postVrp"].action, shapes["postVrp"].entity, shapes["postVrp"].key_param) == \
+        ("create", "solution", None)
+    assert ("postVrp", "getSolution", "jobId") in _edges([post, get], "routes")
+    # A key the caller gives is an echo, not a key the call made: that write stays as it was.
+    given = op("postVrp", "POST", "/optimize", {"job_id": S}, returns=job)
+    assert reconcile_shapes([shape_tool(given), shape_tool(get)])[0].entity == "optimize"
+    # A write named as an update never inserts, whatever it answers.
+    update = op("updateOptimization", "POST", "/optimize", {"vehicles": S}, returns=job)
+    changed = reconcile_shapes([shape_tool(update), shape_tool(get)])[0]
+    assert (changed.action, changed.entity) != ("create", "solution")
+
+
+def test_a_query_key_of_another_resource_on_a_collection_is_its_parent() -> None:
+    """Getty Images: `PUT /asset-changes/change-sets?channel_id=` answers `{change_set_id,
+    changed_assets}`: it makes a change set of that channel (`channels` is keyed by `channel_id`),
+    it does not update a change set keyed by the channel's id. The channel listing feeds the
+    put, and the put feeds the delete of the change set it made."""
+    from synth.envs.shapes import reconcile_shapes
+
+    integer = {"type": "integer"}
+    put = op("AssetChanges_PutAssetChanges", "PUT", "/v3/asset-changes/change-sets",
+             {"channel_id": integer, "batch_size": integer}, ["channel_id"],
+             returns={"type": "object", "properties": {"change_set_id": S, "changed_assets": {
+                 "type": "array", "items": {"type": "object", "properties": {"id": S, "uri": S}}}}})
+    delete = op("AssetChanges_DeleteAssetChanges", "DELETE", "/v3/asset-changes/change-sets/{change-set-id}",
+                {"change-set-id": integer}, ["change-set-id"])
+    channels = op("AssetChanges_GetPartnerChannel", "GET", "/v3/asset-changes/channels", {},
+                  returns={"type": "object", "properties": {"channels": {"type": "array", "items": {
+                      "type": "object", "properties": {"channel_id": integer, "channel_type": S}}}}})
+    shapes = {s.tool.name: s for s in reconcile_shapes([shape_tool(t) for t in (put, delete, channels)])}
+    # `change-sets` keyed whole by `{change-set-id}` is a noun, not the verb `change` on sets.
+    deleted = shapes["AssetChanges_DeleteAssetChanges"]
+    assert (deleted.action, deleted.entity, deleted.key_param) == ("delete", "change_set", "change-set-id")
+    made = shapes["AssetChanges_PutAssetChanges"]
+    assert (made.action, made.entity, made.key_param, made.parents) == \
+        ("create", "change_set", None, [("channel_id", "channel")])
+    edges = _edges([put, delete, channels], "assets")
+    assert ("AssetChanges_GetPartnerChannel", "AssetChanges_PutAssetChanges", "channel_id") in edges
+    assert ("AssetChanges_PutAssetChanges", "AssetChanges_DeleteAssetChanges", "change-set-id") in edges
+    # Azure `searchServices/{searchServiceName}`: services, looked up by name, not searched.
+    path = "/subscriptions/{s}/providers/Microsoft.Search/searchServices/{searchServiceName}"
+    assert shape(op("Services_Get", "GET", path, {"s": S, "searchServiceName": S}, ["s", "searchServiceName"]))[:3] \
+        == ("get", "service", "searchServiceName")
+    # A verb-led literal with no parameter keying it whole still reads as a verb.
+    assert shape(op("startExport", "POST", "/start-export", {}))[:2] == ("create", "export")

@@ -13,7 +13,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from synth.envs.fidelity import DELETE_WORDS, LEADING_VERBS, TRAILING_VERBS, UPDATE_WORDS, name_verb
+from synth.envs.fidelity import (
+    DELETE_WORDS,
+    LEADING_VERBS,
+    STATE_WORDS,
+    TRAILING_VERBS,
+    UPDATE_WORDS,
+    name_verb,
+)
 from synth.envs.names import identifier, singular, singular_phrase, split_words
 from synth.envs.resources import (
     DOTTED_OPERATION_ID,
@@ -528,13 +535,18 @@ def _shape_http(tool: ToolDef, props: dict[str, dict[str, Any]], required: list[
         # `/orders/batches/setMerchantOrderInfos` for SetMerchantOrderInfoList: the segment is
         # the operation's own name, so its first word is the operation's verb.
         named = at_end and len(words) > 1 and _spells_operation(literal, tool.original_name or "")
+        # `DELETE /change-sets/{change-set-id}`: a parameter after the literal keying it whole
+        # says the literal is a noun, a change set (the key's name makes the entity whole across
+        # the domain, `_adopt_key_names`), so its first word is no verb of the call.
+        keyed_whole = not at_end and tokens[last_lit + 1][0] == "param" and singular("".join(words)) == \
+            identifier(_KEY_TAIL.sub("", identifier(tokens[last_lit + 1][1]))).replace("_", "")
         if len(words) > 1 and not follows_param and (first in LEADING_VERBS or (separated or named)
                                                       and verb is not None):
             # `/search_airports`, `/start-support-data-export`: a verb on the resource the rest
             # names (`StopPoint` stays a noun: an ambiguous verb needs a separator, or the
             # operation named by the segment, to count; `/members/{id}/pay-fines` stays an
             # action on that member).
-            action_verb = verb or first
+            action_verb = None if keyed_whole else verb or first
             rest = words[1:]
             while len(rest) > 1 and rest[-1] in _PREDICATES:
                 rest = rest[:-1]  # `checkFilesExist` checks files
@@ -851,22 +863,25 @@ def _shape_named(tool: ToolDef, props: dict[str, dict[str, Any]], required: list
     return _write_shape(tool, verb, entity, None, [], props, required)
 
 
-def _record_properties(returns: dict[str, Any] | None) -> frozenset[str]:
-    """Property names of the record a response carries (`{data: {...}}` unwrapped)."""
+def _response_record(returns: Any) -> dict[str, Any]:
+    """The properties of the object a response carries (`{data: {...}}` unwrapped), or {}."""
     schema = returns if isinstance(returns, dict) else None
     for _ in range(2):
-        if schema is None:
-            return frozenset()
-        props = schema.get("properties")
-        if not isinstance(props, dict) or not props:
-            return frozenset()
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        if not isinstance(props, dict):
+            return {}
         if len(props) == 1:
             (only,) = props.values()
             if isinstance(only, dict) and isinstance(only.get("properties"), dict):
                 schema = only
                 continue
-        return frozenset(str(k) for k in props)
-    return frozenset()
+        return {str(k): v for k, v in props.items()}
+    return {}
+
+
+def _record_properties(returns: dict[str, Any] | None) -> frozenset[str]:
+    """Property names of the record a response carries (`{data: {...}}` unwrapped)."""
+    return frozenset(_response_record(returns))
 
 
 # Arrays a response carries beside its records to report on the call, never records themselves:
@@ -998,6 +1013,71 @@ def _rpc_keys(shapes: list[ToolShape]) -> None:
             shape.key_param = key
 
 
+def _path_params(tool: ToolDef) -> set[str]:
+    return set(_PARAM.findall(tool.path or ""))
+
+
+def _scalar(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("type") in ("string", "integer", "number", "boolean") \
+        or isinstance(schema, dict) and not schema.get("type") and not schema.get("properties") \
+        and not schema.get("items")
+
+
+def _creates_what_it_returns(shapes: list[ToolShape]) -> None:
+    """`postVrp POST /optimize` answered with `{job_id}` while `getSolution GET
+    /solution/{jobId}` reads a solution by it; `PUT /change-sets?channel_id=` answered with
+    `{change_set_id, changed_assets}` while `DELETE /change-sets/{change-set-id}` takes it: a
+    POST or PUT with no key in its path whose response describes only an `<x>_id` (or that id
+    beside data: arrays, objects) the caller did not give, and that the domain's other tools
+    take as the path key of one resource (its own first), makes that resource (the server
+    makes the key): it inserts into that resource's table, whatever its path is called. A
+    parameter of the call named after another resource's key (`channel_id`, `channels` keyed
+    by it) says where the new record belongs, a parent, not its key. Not for a PATCH, a tool
+    named as an update, delete or state change (those never insert), nor an id naming another
+    resource of the domain (`RegisterDevice` answered with `{DeviceId}` made a device)."""
+    entities = {s.entity for s in shapes} | {e for s in shapes for _, e in s.parents}
+    keyed: dict[str, set[str]] = {}
+    for shape in shapes:
+        if shape.key_param is not None and shape.action in ("get", "update", "delete", "status", "action") \
+                and shape.key_param in _path_params(shape.tool) and not shape.bulk:
+            keyed.setdefault(identifier(shape.key_param), set()).add(shape.entity)
+    for shape in shapes:
+        tool = shape.tool
+        method = (tool.method or "").lower()
+        if method not in ("post", "put") or shape.action not in ("create", "update", "action") \
+                or shape.problem or shape.bulk:
+            continue
+        path_params = _path_params(tool)
+        if shape.key_param is not None and shape.key_param in path_params:
+            continue
+        if name_verb(tool.original_name or tool.name) in UPDATE_WORDS | DELETE_WORDS | STATE_WORDS:
+            continue
+        record = _response_record(tool.returns)
+        ids = [identifier(p) for p, sub in record.items() if _scalar(sub)]
+        # Only an id, or an id beside data (arrays, objects): the answer names what was made.
+        if len(ids) != 1 or not ids[0].endswith("_id") or len(ids[0]) <= 3 \
+                or ids[0] in {identifier(p) for p in shape.properties}:
+            continue
+        made = keyed.get(ids[0], set())
+        if shape.entity in made:
+            entity = shape.entity
+        elif len(made) == 1:
+            (entity,) = made
+        else:
+            continue
+        named = singular(ids[0][:-3])
+        if entity == shape.entity and shape.action == "create" or named != entity and named in entities:
+            continue  # `RegisterDevice` answered with `{DeviceId}` made a device, whoever takes its id
+        parents = [(p, e) for p, e in shape.parents if e != entity]
+        taken = {p for p, _ in parents}
+        for param in shape.properties:
+            s = identifier(param)
+            owner = singular(s[:-3]) if s.endswith("_id") else None
+            if param not in path_params and param not in taken and owner in entities and owner != entity:
+                parents.append((param, owner))
+        shape.action, shape.entity, shape.key_param, shape.parents = "create", entity, None, parents
+
+
 def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     """Fix what one tool alone cannot tell: `POST /accounts/{account_id}/freeze` answered with
     the same record as `GET /accounts/{account_id}` (not a 201) changes that account; it does
@@ -1008,6 +1088,7 @@ def reconcile_shapes(shapes: list[ToolShape]) -> list[ToolShape]:
     _compound_creates(shapes)
     _noun_verb_reads(shapes)
     _rpc_keys(shapes)
+    _creates_what_it_returns(shapes)
     record_of: dict[str, frozenset[str]] = {}
     # The record by id first; a list's items stand in for it when the API has no get.
     for action in ("get", "find"):
