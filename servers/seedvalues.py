@@ -201,6 +201,8 @@ class ColumnKind:
             return "identifier"
         name = c.name.lower()
         last = self.words[-1] if self.words else ""
+        if last in {"lat", "lon", "lng", "latitude", "longitude", "radius"}:
+            return "numeral"  # WMATA's `Lat`, `Radius` typed string: a number written as text
         if w & {"email", "mail"} or name.endswith("email"):
             return "email"
         if w & {"phone", "mobile", "tel", "telephone", "fax"}:
@@ -434,6 +436,8 @@ class ColumnKind:
         place = ctx.place if kind in _PLACE_KINDS else None
         if kind == "identifier":
             return "".join(rng.choice("0123456789abcdef") for _ in range(12))
+        if kind == "numeral":
+            return str(self._number(rng))
         if kind == "email":
             return self._email(ctx)
         if kind == "phone":

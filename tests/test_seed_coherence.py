@@ -323,3 +323,20 @@ def test_a_trip_whose_ends_reference_a_table_keeps_both_ends_rows_of_it():
     assert picked <= {"AIR-2", "AIR-3"} and picked, "another airport row, never the start"
     # A plain string end gets another airport code.
     assert other_trip_end(routes, "origin", "YYZ", index, rng) != "YYZ"
+
+
+def test_coordinates_written_as_text_are_numbers():
+    """WMATA types `Lat`, `Lon` and `Radius` as strings: their seeds are numbers written as text,
+    not words (`lat mentions 'misty-island'`)."""
+    from servers.seedvalues import ColumnKind, RowContext
+    from servers.spec import Column, Table
+
+    table = Table(name="stops", primary_key="stop_id", columns=[
+        Column(name="stop_id"), Column(name="lat"), Column(name="lon"), Column(name="radius"), Column(name="name")])
+    for column in ("lat", "lon", "radius"):
+        kind = ColumnKind(table.column(column), table)
+        assert kind.kind == "numeral"
+        value = kind.value(RowContext(random.Random(7)), 0)
+        assert isinstance(value, str)
+        float(value)  # a number written as text, or this raises
+    assert ColumnKind(table.column("name"), table).kind != "numeral"
