@@ -212,3 +212,17 @@ def test_zero_weight_assistant_turns_are_context_not_targets(family_tokenizer):
     assert masked_spans == plain_spans[1:]
     assert 0 < masked.n_target_tokens < plain.n_target_tokens
     assert stats.zero_weight_turns == 1 and stats.zero_weight_unmatched == 0
+
+
+def test_trajectories_are_read_in_content_order_not_file_order(tmp_path):
+    """A concurrent collection writes episodes as they finish: the same episodes in another order
+    must give the trainer the same sequence (the demo's model depended on it: 16/48 vs 5/48)."""
+    records = sample_trajectories()
+    forward, backward = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    forward.write_text("\n".join(json.dumps(t) for t in records) + "\n")
+    backward.write_text("\n".join(json.dumps(t) for t in reversed(records)) + "\n")
+    a = [t.model_dump_json() for _, t in data.read_trajectories([forward], include_failed=True)]
+    b = [t.model_dump_json() for _, t in data.read_trajectories([backward], include_failed=True)]
+    assert a == b and len(a) == len(records)
+    assert [t.task_id for _, t in data.read_trajectories([forward], include_failed=True)] == \
+        sorted(t.task_id for _, t in data.read_trajectories([forward], include_failed=True))

@@ -91,11 +91,14 @@ class DataStats:
 
 def read_trajectories(paths: Iterable[Path | str], include_failed: bool = False,
                       stats: DataStats | None = None) -> list[tuple[str, Trajectory]]:
-    """Read JSONL trajectories; returns `(origin, trajectory)` with origin = `file:line`.
+    """Read JSONL trajectories; returns `(origin, trajectory)` with origin = `file:line`, in a
+    canonical order (environment, task id, then the conversation itself), not the files' order.
 
-    Failed trajectories are skipped (and counted) unless `include_failed`; an episode that never
-    completed (`error` set) is never trained on. Malformed lines raise `TrajectoryError` naming
-    the file, the line and the problem.
+    A concurrent collection writes episodes in the order they finish, so two runs of the same
+    collection hold the same trajectories in different orders; ordered by content, the same
+    trajectories (and the same seed) train the same model. Failed trajectories are skipped (and
+    counted) unless `include_failed`; an episode that never completed (`error` set) is never
+    trained on. Malformed lines raise `TrajectoryError` naming the file, the line and the problem.
     """
     stats = stats if stats is not None else DataStats()
     records: list[tuple[str, Trajectory]] = []
@@ -112,7 +115,11 @@ def read_trajectories(paths: Iterable[Path | str], include_failed: bool = False,
                 stats.skipped_failed += 1
                 continue
             records.append((line.where, record))
-    return records
+    return sorted(records, key=lambda item: _canonical_key(item[1]))
+
+
+def _canonical_key(record: Trajectory) -> tuple[str, str, str]:
+    return record.env or "", record.task_id or "", record.model_dump_json(include={"messages", "tools"})
 
 
 # --------------------------------------------------------------------------- normalising messages
