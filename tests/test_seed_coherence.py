@@ -340,3 +340,26 @@ def test_coordinates_written_as_text_are_numbers():
         assert isinstance(value, str)
         float(value)  # a number written as text, or this raises
     assert ColumnKind(table.column("name"), table).kind != "numeral"
+
+
+def test_a_whole_unit_payment_is_not_held_to_a_fractional_due():
+    """Rebilly: an integer payment `amount` against a customer's number `amount` can never be equal
+    (166 vs 165.66), so no payment rule applies or is checked there; same types keep the rule."""
+    from types import SimpleNamespace
+
+    from servers.seedrules import payment_links
+    from servers.spec import Column, ForeignKey, Table
+
+    def world(paid_type: str, due_type: str) -> tuple[Any, Table]:
+        customers = Table(name="customers", primary_key="customer_id",
+                          columns=[Column(name="customer_id"), Column(name="amount", type=due_type)])
+        payments = Table(name="payments", primary_key="payment_id",
+                         columns=[Column(name="payment_id"), Column(name="customer_id"),
+                                  Column(name="amount", type=paid_type)],
+                         foreign_keys=[ForeignKey(column="customer_id", ref_table="customers",
+                                                  ref_column="customer_id")])
+        return SimpleNamespace(tables=[customers, payments]), payments
+
+    assert payment_links(*world("integer", "number")) == []
+    assert [(paid, due) for paid, _, due in payment_links(*world("integer", "integer"))] == [("amount", "amount")]
+    assert [(paid, due) for paid, _, due in payment_links(*world("number", "number"))] == [("amount", "amount")]
