@@ -42,11 +42,12 @@ sys.path.insert(0, str(HERE))
 from bench_synth_full import ARCHIVE, PeakRSS  # noqa: E402
 
 from servers.spec import parse_envspec  # noqa: E402
-from synth.envs.dependencies import derive_dependencies  # noqa: E402
+from synth.envs.dependencies import GENERIC_COLUMNS, derive_dependencies  # noqa: E402
 from synth.envs.fidelity import build_counts  # noqa: E402
 from synth.envs.names import identifier  # noqa: E402
 from synth.envs.roundtrip import round_trips  # noqa: E402
 from synth.ingest import ingest_paths  # noqa: E402
+from synth.tooldef import ToolDef  # noqa: E402
 
 
 def build(src: Path, archive: Path, out: Path) -> tuple[float, int]:
@@ -86,9 +87,9 @@ def measure(out: Path) -> dict:
             "gate_fidelity": report.get("fidelity")}
 
 
-# Names too generic to say that a response field is the value another tool's argument wants.
-_GENERIC_NAMES = frozenset({"name", "id", "type", "status", "description", "title", "text", "value", "date",
-                            "kind", "format", "limit", "offset", "page", "language", "lang"})
+# Names too generic to say that a response field is the value another tool's argument wants: the
+# edge rule's own, and the bare `id` and paging arguments, which name no value of a record.
+_GENERIC_NAMES = GENERIC_COLUMNS | {"id", "offset", "page"}
 NO_RESPONSE = "no operation describes a response"
 NO_NAME_MATCH = "no described field names another tool's argument"
 NAME_MATCH = "a described field names another tool's argument"
@@ -105,10 +106,10 @@ def _described_fields(schema: object, depth: int = 0) -> set[str]:
     return found
 
 
-def edgeless_reasons(out: Path, archive: Path) -> tuple[dict[str, int], list[str]]:
-    """Why each environment of the build at `out` that has no edge has none (module docstring):
-    counts by reason, and the name-matching pairs of those with a candidate."""
-    tools = {t.name: t for t in ingest_paths([archive]).tools}
+def edgeless_reasons(out: Path, tools: dict[str, ToolDef]) -> tuple[dict[str, int], list[str]]:
+    """Why each environment of the build at `out` that has no edge has none (module docstring),
+    read from the archive's ingested `tools` by name: counts by reason, and the name-matching
+    pairs of those with a candidate."""
     counts = dict.fromkeys((NO_RESPONSE, NO_NAME_MATCH, NAME_MATCH), 0)
     candidates: list[str] = []
     for path in sorted((out / "envs").glob("*.json")):
@@ -177,7 +178,8 @@ def main() -> int:
                   f"{gate['round_trips_passed']} / {gate['resources_with_create_and_get']} "
                   f"({gate['round_trip_pass_rate']:.1%}), failed by step {gate['round_trips_failed_by_step']}, "
                   f"steps run {gate['round_trip_steps_run']}"]
-    reasons = {label: edgeless_reasons(out / label.replace(" ", "_"), args.archive) for label in rows}
+    tools = {t.name: t for t in ingest_paths([args.archive]).tools}  # once, for both builds
+    reasons = {label: edgeless_reasons(out / label.replace(" ", "_"), tools) for label in rows}
     lines += ["", "| why an environment has no edge | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
     for reason in (NO_RESPONSE, NO_NAME_MATCH, NAME_MATCH):
         lines.append(f"| {reason} | " + " | ".join(str(reasons[label][0][reason]) for label in rows) + " |")

@@ -491,13 +491,9 @@ def payment_links(spec: EnvSpec, table: Table) -> list[tuple[str, ForeignKey, st
         due = _column(parent, DUE_COLUMNS)
         # A whole-unit payment cannot equal a fractional due (Rebilly's integer payment `amount`
         # against a customer's number `amount`): no relation to keep or to check there.
-        if due is not None and not (_type_of(table, paid) == "integer" and _type_of(parent, due) == "number"):
+        if due is not None and not (table.column(paid).type == "integer" and parent.column(due).type == "number"):
             return [(paid, fk, due)]
     return []
-
-
-def _type_of(table: Table, column: str) -> str:
-    return next(c.type for c in table.columns if c.name == column)
 
 
 def _money(value: float, integer: bool) -> float | int:

@@ -129,3 +129,26 @@ def test_a_one_value_enum_of_an_id_or_number_is_a_sample_not_a_rule() -> None:
     assert props["Lon"] == {"type": "string", "examples": ["-76.989626"]}
     assert props["kind"]["enum"] == ["bus"]
     assert props["StationCode"]["enum"] == ["E08", "F06"]  # two stated values are a rule
+
+
+def test_twins_of_one_operation_hand_nothing_to_each_other() -> None:
+    """WMATA serves each read as XML and as JSON (`/Outages`, `/json/jOutages`): the two are one
+    call, so the JSON twin is no source for its XML twin's filter, as a tool is none for itself;
+    a listing that is another operation still feeds the filter."""
+    outage = {"description": "ok", "examples": {"application/json": {"Outages": [
+        {"StationCode": "A01", "UnitName": "A01E02"}]}}}
+    station = [{"name": "StationCode", "in": "query", "type": "string", "description": "Station code."}]
+
+    def spec(with_listing: bool) -> dict[str, Any]:
+        paths: dict[str, Any] = {
+            "/Outages": {"get": {"operationId": "XML_Outages", "parameters": station, "responses": {"200": outage}}},
+            "/json/jOutages": {"get": {"operationId": "JSON_Outages", "parameters": station,
+                                       "responses": {"200": outage}}},
+            "/Lines": {"get": {"operationId": "Lines", "responses": {"200": {"description": "ok"}}}},
+        }
+        if with_listing:
+            paths["/AllOutages"] = {"get": {"operationId": "All_Outages", "responses": {"200": outage}}}
+        return {"swagger": "2.0", "info": {"title": "Rail", "version": "1.0"}, "paths": paths}
+
+    assert _edges(spec(False)) == set()
+    assert ("All_Outages", "XML_Outages", "StationCode") in _edges(spec(True))

@@ -383,6 +383,6 @@ def test_untyped_arrays_and_diagnostic_arrays_do_not_hide_the_records() -> None:
     ("query", "Code word to search for", False),
 ])
 def test_identifier_filters_match_whole_values(column: str, description: str, whole: bool) -> None:
-    from synth.envs.operations import _identifier_column
+    from synth.envs.names import is_identifier
 
-    assert _identifier_column(column, description) is whole
+    assert is_identifier(column, description) is whole

@@ -36,7 +36,7 @@ def derive_dependencies(spec: EnvSpec, described: dict[str, set[str]] | None = N
     for target in spec.tools:
         for argument, key in needs[target.name].items():
             for source in spec.tools:
-                if source.name == target.name:
+                if _same_call(source, target):
                     continue
                 column = gives[source.name].get(key)
                 # A tool that already needs this key as input cannot be where the key comes from.
@@ -44,6 +44,12 @@ def derive_dependencies(spec: EnvSpec, described: dict[str, set[str]] | None = N
                     continue
                 deps.append(ToolDependency(source=source.name, target=target.name, argument=argument, column=column))
     return deps or _value_dependencies(spec, sems, described or {})
+
+
+def _same_call(source, target) -> bool:
+    """The same tool, or the same operation under another name (WMATA serves each read twice,
+    `JSON_Elevator_Escalator_Outages` and its `XML_` twin): no call hands a value to itself."""
+    return source.name == target.name or source.operation == target.operation
 
 
 def _echoed_foreign_keys(spec: EnvSpec, sem) -> set[str]:
@@ -74,7 +80,7 @@ def _given_columns(sem, table: str) -> set[str]:
 
 
 # Column names too generic to say that two tables hold the same kind of value.
-_GENERIC_COLUMNS = frozenset({
+GENERIC_COLUMNS = frozenset({
     "name", "title", "type", "kind", "status", "state", "description", "value", "text", "label", "date",
     "created", "updated", "created_at", "updated_at", "time", "count", "limit", "format", "lang", "language",
 })
@@ -95,11 +101,11 @@ def _value_dependencies(spec: EnvSpec, sems: dict, described: dict[str, set[str]
                 continue
             for source in spec.tools:
                 sem = sems[source.name]
-                if source.name == target.name or sem.output_deleted or argument in sem.required \
+                if _same_call(source, target) or sem.output_deleted or argument in sem.required \
                         or use.column in echoes[source.name]:
                     continue
                 same_table = sem.output_table == use.table
-                if use.column in sem.output_columns and (same_table or use.column not in _GENERIC_COLUMNS):
+                if use.column in sem.output_columns and (same_table or use.column not in GENERIC_COLUMNS):
                     deps.append(ToolDependency(source=source.name, target=target.name, argument=argument,
                                                column=use.column))
     return deps

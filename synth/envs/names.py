@@ -59,13 +59,18 @@ def identifier(text: str, *, fallback: str = "field") -> str:
     return name[:64].rstrip("_") or fallback
 
 
-# Names of values that name one thing: a code, a key, a symbol, a product id.
+# Values that name one thing (a code, a key, a symbol, a product id), by name or by a description
+# that opens by calling them one ("IATA code of the origin airport", "The unique identifier of ...").
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|code|key|uuid|guid|sku|isbn|symbol|ticker|epid|asin)$")
+_IDENTIFIER_TEXT = re.compile(
+    r"^\W*(the |an? |unique )?([\w-]+ ){0,3}(identifier|id|code|key|symbol)\b(?! (word|phrase|text|search))",
+    re.IGNORECASE)
 
 
-def is_identifier_name(name: str) -> bool:
-    """`RouteID`, `stationCode`, `isbn`, `epid`: yes; `name`, `idle_time`: no."""
-    return bool(_IDENTIFIER_NAME.search(identifier(name)))
+def is_identifier(name: str, description: str = "") -> bool:
+    """`RouteID`, `stationCode`, `isbn`, `epid`, `origin` "IATA code of ...": yes; `name`,
+    `idle_time`, `query` "Code word to search for": no."""
+    return bool(_IDENTIFIER_NAME.search(identifier(name)) or _IDENTIFIER_TEXT.match(description))
 
 
 def singular(word: str) -> str:

@@ -20,7 +20,7 @@ import copy
 import re
 from typing import Any
 
-from synth.envs.names import identifier, is_identifier_name, split_words
+from synth.envs.names import identifier, is_identifier, split_words
 from synth.envs.paging import apply_paging_and_sort
 from synth.envs.schema import (
     ColumnDraft,
@@ -259,17 +259,6 @@ def build_tool(shape: ToolShape, tool_name: str, schema: DomainSchema, *, derive
     }
 
 
-# A string that names one thing (a code, key, symbol, product id) is matched whole: `contains`
-# would take product `123` for `1234`, and a value handed on from another call is exact.
-_IDENTIFIER_TEXT = re.compile(
-    r"^\W*(the |an? |unique )?([\w-]+ ){0,3}(identifier|id|code|key|symbol)\b(?! (word|phrase|text|search))",
-    re.IGNORECASE)
-
-
-def _identifier_column(column: str, description: str) -> bool:
-    return is_identifier_name(column) or bool(_IDENTIFIER_TEXT.match(description))
-
-
 def _find_op(shape: ToolShape, table: TableDraft, bound: dict[str, str], props: dict[str, Any]) -> dict[str, Any]:
     filters: list[dict[str, Any]] = []
     limit: Any = DEFAULT_LIMIT
@@ -305,8 +294,10 @@ def _find_op(shape: ToolShape, table: TableDraft, bound: dict[str, str], props: 
         if ranged is not None and ranged[0] == col_name:
             filters.append({"column": col_name, "op": ranged[1], "value": {"arg": param}})
             continue
+        # A string that names one thing is matched whole: `contains` would take product `123`
+        # for `1234`, and a value handed on from another call is exact.
         text = col.type == "string" and col_name != table.primary_key and col_name not in table.foreign_keys \
-            and not _identifier_column(col_name, col.description or str(props[param].get("description") or ""))
+            and not is_identifier(col_name, col.description or str(props[param].get("description") or ""))
         filters.append({"column": col_name, "op": "contains" if text else "eq", "value": {"arg": param}})
     op: dict[str, Any] = {"kind": "find", "table": table.name, "filters": filters, "limit": limit}
     if roles:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from synth.envs.names import is_identifier_name
+from synth.envs.names import is_identifier
 from synth.ingest.common import (
     IngestError,
     LoadResult,
@@ -340,7 +340,7 @@ def _sample_enum(name: str, enum: Any) -> bool:
     is the docs' sample value, not the only route or place there is; kept as an enum it would turn
     away every other route of the seed. (A one-value enum of a word, `type: [user]`, stays.)"""
     return isinstance(enum, list) and len(enum) == 1 and (
-        is_identifier_name(name) or _NUMBER_TEXT.fullmatch(str(enum[0])) is not None)
+        is_identifier(name) or _NUMBER_TEXT.fullmatch(str(enum[0])) is not None)
 
 
 def _add_body(
